@@ -1,0 +1,1 @@
+//! Configuration: Mender Orchestrator's keys plus baton's own, with provenance.

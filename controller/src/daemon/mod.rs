@@ -1,0 +1,1 @@
+//! `baton run`: the long-running controller (sources, desired-state store, reconciler, API).

@@ -1,0 +1,1 @@
+//! The deployment engine: plan, execute and journal one deployment from a Manifest.

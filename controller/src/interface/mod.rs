@@ -1,0 +1,1 @@
+//! Interfaces: executables speaking protocol v1, and the File API directory they work in.

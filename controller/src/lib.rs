@@ -1,0 +1,15 @@
+//! baton: an on-device reconciliation controller for multi-component updates.
+//!
+//! Data flows one way through a few rooms (see ARCHITECTURE.md):
+//! sources -> desired-state store -> reconciler (observe, plan, execute) -> Interfaces and
+//! Artifacts -> journal, status and metrics.
+
+pub mod artifact;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod engine;
+pub mod interface;
+pub mod metrics;
+pub mod model;
+pub mod resource;

@@ -1,0 +1,1 @@
+//! Every metric baton exports, in one place with one naming scheme.

@@ -1,0 +1,19 @@
+//! The resources baton reads, as typed values.
+//!
+//! Once a Topology or Manifest has been accepted by [`crate::resource`] it is one of these
+//! types, and every invariant the schema and the semantic checks promise holds by construction
+//! (an [`Order`] is 1..=100, an [`InterfaceName`] cannot hold `/`). Later code never re-checks.
+//! This module does no IO.
+
+mod manifest;
+mod names;
+mod provides;
+mod topology;
+
+pub use manifest::{ComponentTarget, Manifest};
+pub use names::{ComponentId, ComponentType, InterfaceName, NameError, Order};
+pub use provides::Provides;
+pub use topology::{ComponentSpec, Topology};
+
+/// The `api_version` every resource carries.
+pub const API_VERSION: &str = "mender/v1";

@@ -1,0 +1,1 @@
+//! Reading Topologies and Manifests: budgeted YAML, JSON Schema, semantic checks, diagnostics.
