@@ -226,8 +226,14 @@ pub struct Validated {
 }
 
 /// Validates one document whatever its kind (told from `kind:`), as `baton validate` does.
-/// A Manifest is also checked against `topology` when one is given.
-pub fn validate(origin: &str, bytes: &[u8], topology: Option<&Topology>) -> Validated {
+/// A Manifest is also checked against `topology` when one is given; a Topology is read with
+/// `components` (`(origin, bytes)` of its components file) when one is given.
+pub fn validate(
+    origin: &str,
+    bytes: &[u8],
+    topology: Option<&Topology>,
+    components: Option<(&str, &[u8])>,
+) -> Validated {
     let tree = match yaml::read(origin, bytes, LIMITS) {
         Ok(t) => t,
         Err(d) => {
@@ -253,7 +259,7 @@ pub fn validate(origin: &str, bytes: &[u8], topology: Option<&Topology>) -> Vali
                 .unwrap_or_default(),
             Err(d) => d,
         },
-        Kind::Topology => match parse_topology(origin, bytes, None) {
+        Kind::Topology => match parse_topology(origin, bytes, components) {
             Ok(_) => Diagnostics::default(),
             Err(d) => d,
         },
