@@ -74,25 +74,37 @@ pub struct LoadedManifest {
 impl LoadedManifest {
     /// [`check_manifest_against_topology`], located in this Manifest's file.
     pub fn check_against(&self, topology: &Topology) -> Vec<Diagnostic> {
-        semantic::mismatches(&self.manifest, topology)
-            .into_iter()
-            .map(|m| {
-                let place = self.places.get(&m.pointer);
-                let pos = match place {
-                    Some(Place { key: Some(k), .. }) if m.on_key => *k,
-                    Some(p) => p.value,
-                    None => Pos::new(1, 1),
-                };
-                Diagnostic::new(
-                    &self.origin,
-                    pos,
-                    pointer_to_path(&m.pointer),
-                    m.message,
-                    m.expected,
-                )
-            })
-            .collect()
+        locate(
+            &self.origin,
+            &self.places,
+            semantic::mismatches(&self.manifest, topology),
+        )
     }
+}
+
+/// Places each mismatch at the Manifest key or value it is about.
+fn locate(
+    origin: &str,
+    places: &std::collections::BTreeMap<String, Place>,
+    found: Vec<semantic::Mismatch>,
+) -> Vec<Diagnostic> {
+    found
+        .into_iter()
+        .map(|m| {
+            let pos = match places.get(&m.pointer) {
+                Some(Place { key: Some(k), .. }) if m.on_key => *k,
+                Some(p) => p.value,
+                None => Pos::new(1, 1),
+            };
+            Diagnostic::new(
+                origin,
+                pos,
+                pointer_to_path(&m.pointer),
+                m.message,
+                m.expected,
+            )
+        })
+        .collect()
 }
 
 /// Manifest and Topology must describe the same System: `system_types_compatible` contains the
@@ -253,11 +265,15 @@ pub fn validate(
         }
     };
     let diagnostics = match kind {
-        Kind::Manifest => match parse_manifest(origin, bytes) {
-            Ok(m) => topology
-                .map(|t| Diagnostics(m.check_against(t)).sorted())
-                .unwrap_or_default(),
-            Err(d) => d,
+        Kind::Manifest => match (parse_manifest(origin, bytes), topology) {
+            (Ok(m), Some(t)) => Diagnostics(m.check_against(t)).sorted(),
+            (Ok(_), None) => Diagnostics::default(),
+            (Err(d), None) => d,
+            (Err(mut d), Some(t)) => {
+                let found = semantic::mismatches_json(&tree.value, t);
+                d.extend(locate(origin, &tree.places, found));
+                d.sorted()
+            }
         },
         Kind::Topology => match parse_topology(origin, bytes, components) {
             Ok(_) => Diagnostics::default(),

@@ -314,18 +314,17 @@ fn one_of_fields(known: &[String]) -> String {
 
 fn describe_field(node: &Value, name: &str) -> String {
     let prop = node.get("properties").and_then(|p| p.get(name));
-    let mut s = format!("a `{name}` field");
-    if let Some(t) = prop.and_then(|p| p.get("type")).and_then(Value::as_str) {
-        s = format!("a `{name}` field ({})", article(t));
-    } else if let Some(c) = prop.and_then(|p| p.get("const")) {
-        s = format!(
-            "`{name}: {}`",
-            c.as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| c.to_string())
-        );
+    if let Some(c) = prop.and_then(|p| p.get("const")) {
+        let shown = c
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| c.to_string());
+        return format!("`{name}: {shown}`");
     }
-    s
+    match prop.and_then(|p| p.get("type")).and_then(Value::as_str) {
+        Some(t) => format!("`{name}` ({})", article(t)),
+        None => format!("`{name}`"),
+    }
 }
 
 fn range_words(node: &Value) -> String {

@@ -198,12 +198,45 @@ pub struct Mismatch {
 
 /// Manifest and Topology must describe the same System.
 pub fn mismatches(m: &Manifest, t: &Topology) -> Vec<Mismatch> {
-    let mut out = Vec::new();
-    if !m
+    let systems: Vec<&str> = m
         .system_types_compatible
         .iter()
-        .any(|s| *s == t.system_type)
-    {
+        .map(String::as_str)
+        .collect();
+    let types: Vec<&str> = m
+        .component_types
+        .keys()
+        .map(ComponentType::as_str)
+        .collect();
+    mismatches_in(&systems, &types, t)
+}
+
+/// [`mismatches`] on what could be read of a Manifest that has other problems too, so that
+/// one run reports everything.
+pub fn mismatches_json(manifest: &Value, t: &Topology) -> Vec<Mismatch> {
+    let systems: Option<Vec<&str>> = manifest
+        .get("system_types_compatible")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect());
+    let types: Option<Vec<&str>> = manifest
+        .get("component_types")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().map(String::as_str).collect());
+    let mut out = mismatches_in(
+        systems.as_deref().unwrap_or(&[t.system_type.as_str()]),
+        types.as_deref().unwrap_or(&[]),
+        t,
+    );
+    if types.is_none() {
+        // A missing or malformed component_types is already reported; do not list every type.
+        out.retain(|m| m.pointer != "/component_types");
+    }
+    out
+}
+
+fn mismatches_in(systems: &[&str], types: &[&str], t: &Topology) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    if !systems.contains(&t.system_type.as_str()) {
         out.push(Mismatch {
             pointer: "/system_types_compatible".into(),
             on_key: false,
@@ -225,7 +258,7 @@ pub fn mismatches(m: &Manifest, t: &Topology) -> Vec<Mismatch> {
         .collect::<Vec<_>>()
         .join(", ");
     for ct in &wanted {
-        if !m.component_types.contains_key(*ct) {
+        if !types.contains(ct) {
             out.push(Mismatch {
                 pointer: "/component_types".into(),
                 on_key: true,
@@ -236,13 +269,13 @@ pub fn mismatches(m: &Manifest, t: &Topology) -> Vec<Mismatch> {
             });
         }
     }
-    for ct in m.component_types.keys() {
-        if !wanted.contains(ct.as_str()) {
-            let hint = closest(ct.as_str(), wanted.iter().copied())
+    for ct in types {
+        if !wanted.contains(ct) {
+            let hint = closest(ct, wanted.iter().copied())
                 .map(|s| format!(", did you mean `{s}`?"))
                 .unwrap_or_default();
             out.push(Mismatch {
-                pointer: format!("/component_types/{}", escape_pointer(ct.as_str())),
+                pointer: format!("/component_types/{}", escape_pointer(ct)),
                 on_key: true,
                 message: format!("component type `{ct}` is not in the Topology{hint}"),
                 expected: format!("one of the Topology's component types: {known_list}"),

@@ -235,6 +235,11 @@ fn strip_location(msg: &str) -> String {
         None => first.strip_prefix("error: ").unwrap_or(first),
     };
     let body = body.split(", set ").next().unwrap_or(body);
+    // Some parser messages repeat the position at the end.
+    let body = match body.rfind(" at line ") {
+        Some(i) if body[i..].contains(", column ") => &body[..i],
+        _ => body,
+    };
     if body.contains("recursion limit") {
         return "the document is nested too deeply".into();
     }

@@ -1,0 +1,165 @@
+//! The corpus: every Topology and Manifest example of Mender's documentation is accepted, and
+//! every invalid document yields exactly the diagnostics written next to it.
+//!
+//! `corpus/invalid/NAME.yaml` is checked as `baton validate` would and the output compared with
+//! `corpus/invalid/NAME.expected` (one `file:line:col: path: message (expected ...)` per line).
+//! A first-line comment `# topology: FILE` checks a Manifest against that Topology;
+//! `# components: FILE` reads a Topology with that components file. After a deliberate change
+//! of wording, `BATON_BLESS=1 cargo test --test resource_corpus` rewrites the `.expected`
+//! files; review the diff before committing it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use baton::resource::{self, Diagnostics, Kind};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The `# key: value` directive on the first line, if any: the path relative to the corpus.
+fn directive(text: &str, key: &str) -> Option<String> {
+    let first = text.lines().next()?;
+    let rest = first
+        .strip_prefix("# ")?
+        .strip_prefix(key)?
+        .strip_prefix(": ")?;
+    Some(rest.trim().to_string())
+}
+
+fn check(path: &Path) -> (Option<Kind>, Diagnostics) {
+    let bytes = fs::read(path).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    let topology = directive(&text, "topology").map(|t| {
+        resource::load_topology(&corpus().join(&t), None)
+            .unwrap_or_else(|d| panic!("corpus Topology {t}: {d}"))
+    });
+    let comps = directive(&text, "components").map(|c| {
+        let bytes = fs::read(corpus().join(&c)).unwrap();
+        (c, bytes)
+    });
+    let origin = format!("invalid/{}", path.file_name().unwrap().to_string_lossy());
+    let v = resource::validate(
+        &origin,
+        &bytes,
+        topology.as_ref(),
+        comps.as_ref().map(|(o, b)| (o.as_str(), b.as_slice())),
+    );
+    (v.kind, v.diagnostics)
+}
+
+#[test]
+fn every_invalid_document_yields_exactly_its_expected_diagnostics() {
+    let files = yaml_files(&corpus().join("invalid"));
+    assert!(
+        files.len() >= 40,
+        "the corpus must hold at least 40 invalid documents, has {}",
+        files.len()
+    );
+    let bless = std::env::var_os("BATON_BLESS").is_some();
+    let mut failures = Vec::new();
+    for path in &files {
+        let (_, diags) = check(path);
+        let got = format!("{diags}\n");
+        let expected_path = path.with_extension("expected");
+        if bless {
+            fs::write(&expected_path, &got).unwrap();
+            continue;
+        }
+        let expected = fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| panic!("{} has no .expected file", path.display()));
+        assert!(
+            !expected.trim().is_empty(),
+            "{} expects nothing",
+            expected_path.display()
+        );
+        if got != expected {
+            failures.push(format!(
+                "{}\n--- expected\n{expected}--- got\n{got}",
+                path.display()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_documentation_example_is_valid() {
+    let files = yaml_files(&corpus().join("valid"));
+    assert!(
+        files.len() >= 15,
+        "documentation examples missing: {}",
+        files.len()
+    );
+    let split_components = corpus().join("valid/topology-split-components.yaml");
+    for path in &files {
+        let bytes = fs::read(path).unwrap();
+        let origin = path.display().to_string();
+        let name = path.file_name().unwrap().to_string_lossy();
+        let comps = name
+            .starts_with("topology-split-main")
+            .then(|| fs::read(&split_components).unwrap());
+        let v = resource::validate(
+            &origin,
+            &bytes,
+            None,
+            comps.as_deref().map(|b| ("components", b)),
+        );
+        assert!(v.diagnostics.is_empty(), "{name}:\n{}", v.diagnostics);
+        assert!(v.kind.is_some(), "{name}: kind not told");
+    }
+}
+
+#[test]
+fn documentation_manifests_agree_with_their_topologies() {
+    let pairs = fs::read_to_string(corpus().join("pairs.txt")).unwrap();
+    let mut checked = 0;
+    for line in pairs
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let names: Vec<&str> = line.split_whitespace().collect();
+        let valid = corpus().join("valid");
+        let m = resource::load_manifest(&valid.join(names[0])).unwrap();
+        let comps = names.get(2).map(|c| valid.join(c));
+        let t = resource::load_topology(&valid.join(names[1]), comps.as_deref()).unwrap();
+        let problems = m.check_against(&t);
+        assert!(problems.is_empty(), "{line}: {problems:?}");
+        assert!(resource::check_manifest_against_topology(&m.manifest, &t).is_empty());
+        checked += 1;
+    }
+    assert!(checked >= 8);
+}
+
+#[test]
+fn the_split_topology_reads_as_the_single_file_one() {
+    let valid = corpus().join("valid");
+    let whole =
+        resource::load_topology(&valid.join("topology-electric-vehicle.yaml"), None).unwrap();
+    let split = resource::load_topology(
+        &valid.join("topology-split-main.yaml"),
+        Some(&valid.join("topology-split-components.yaml")),
+    )
+    .unwrap();
+    assert_eq!(whole, split);
+    assert_eq!(whole.components.len(), 3);
+    assert_eq!(
+        whole.components[2].interface_args,
+        vec!["--bus=1", "--address=0x48"]
+    );
+}
