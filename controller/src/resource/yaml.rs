@@ -161,6 +161,8 @@ fn options(limits: Limits) -> Options {
     // `.nan` and `.inf` are read as text; the schema decides whether text is acceptable.
     o.non_finite_float_policy = NonFiniteFloatPolicy::AsString;
     o.with_snippet = false;
+    // Mender's formats use no application tags; one would only hide what a value means.
+    o.reject_unsupported_tags = true;
     o
 }
 
