@@ -353,3 +353,6 @@ fn strip_empty(mut v: Value) -> Value {
     walk(&mut v);
     v
 }
+
+#[cfg(test)]
+mod tests;

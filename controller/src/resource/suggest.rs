@@ -8,8 +8,12 @@ pub fn closest<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -> Opt
     let mut best: Option<(&'a str, f64)> = None;
     for k in known {
         // `loglevel` for `LogLevel`, `system-type` for `system_type`: same word, other spelling.
-        let score = if normalise(k) == normalise(wrong) {
+        let (nk, nw) = (normalise(k), normalise(wrong));
+        let score = if nk == nw {
             2.0
+        } else if nw.len() >= 3 && (nk.starts_with(&nw) || nw.starts_with(&nk)) {
+            // `warn` for `warning`, `BaseSecond` for `BaseSeconds`: a truncated word.
+            1.5
         } else {
             strsim::normalized_damerau_levenshtein(&lower, &k.to_lowercase())
         };
@@ -40,5 +44,6 @@ mod tests {
         assert_eq!(closest("zzz", known), None);
         assert_eq!(closest("loglevel", ["LogLevel", "Api"]), Some("LogLevel"));
         assert_eq!(closest("x", []), None);
+        assert_eq!(closest("warn", ["warning", "error"]), Some("warning"));
     }
 }
