@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{exit, Format, GlobalArgs};
 use crate::model::Topology;
-use crate::resource::{self, Diagnostic, Kind};
+use crate::resource::{self, Diagnostic, Diagnostics, Kind};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -57,11 +57,9 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs, out: &mut dyn Write) -> std
     let components_ref = components.as_ref().map(|(o, b)| (o.as_str(), b.as_slice()));
     let topology: Option<Topology> = match &args.topology {
         Some(p) => {
-            let comp_path = components
-                .as_ref()
-                .map(|_| global.topology_components.as_deref())
-                .flatten();
-            match resource::load_topology(p, comp_path) {
+            let origin = p.display().to_string();
+            let read = resource::read_file(p).map_err(|d| Diagnostics(vec![d]));
+            match read.and_then(|b| resource::parse_topology(&origin, &b, components_ref)) {
                 Ok(t) => Some(t),
                 Err(d) => {
                     files.push(FileReport {
