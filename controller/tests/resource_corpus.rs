@@ -102,27 +102,33 @@ fn every_invalid_document_yields_exactly_its_expected_diagnostics() {
 fn every_documentation_example_is_valid() {
     let files = yaml_files(&corpus().join("valid"));
     assert!(
-        files.len() >= 15,
+        files.len() >= 14,
         "documentation examples missing: {}",
         files.len()
     );
-    let split_components = corpus().join("valid/topology-split-components.yaml");
     for path in &files {
         let bytes = fs::read(path).unwrap();
         let origin = path.display().to_string();
-        let name = path.file_name().unwrap().to_string_lossy();
-        let comps = name
-            .starts_with("topology-split-main")
-            .then(|| fs::read(&split_components).unwrap());
-        let v = resource::validate(
-            &origin,
-            &bytes,
-            None,
-            comps.as_deref().map(|b| ("components", b)),
-        );
-        assert!(v.diagnostics.is_empty(), "{name}:\n{}", v.diagnostics);
-        assert!(v.kind.is_some(), "{name}: kind not told");
+        let v = resource::validate(&origin, &bytes, None, None);
+        assert!(v.diagnostics.is_empty(), "{origin}:\n{}", v.diagnostics);
+        assert!(v.kind.is_some(), "{origin}: kind not told");
     }
+    // The split Topology (valid/split/): the main file with its components file, and the
+    // components file on its own.
+    let split = corpus().join("valid/split");
+    let comps = fs::read(split.join("topology-components.yaml")).unwrap();
+    let main = fs::read(split.join("topology.yaml")).unwrap();
+    let v = resource::validate(
+        "split/topology.yaml",
+        &main,
+        None,
+        Some(("components", &comps)),
+    );
+    assert!(v.diagnostics.is_empty(), "{}", v.diagnostics);
+    assert_eq!(v.kind, Some(Kind::Topology));
+    let v = resource::validate("split/topology-components.yaml", &comps, None, None);
+    assert!(v.diagnostics.is_empty(), "{}", v.diagnostics);
+    assert_eq!(v.kind, Some(Kind::TopologyComponents));
 }
 
 #[test]
@@ -152,8 +158,8 @@ fn the_split_topology_reads_as_the_single_file_one() {
     let whole =
         resource::load_topology(&valid.join("topology-electric-vehicle.yaml"), None).unwrap();
     let split = resource::load_topology(
-        &valid.join("topology-split-main.yaml"),
-        Some(&valid.join("topology-split-components.yaml")),
+        &valid.join("split/topology.yaml"),
+        Some(&valid.join("split/topology-components.yaml")),
     )
     .unwrap();
     assert_eq!(whole, split);
