@@ -1,9 +1,15 @@
 //! `baton validate` and `baton config show` as a user runs them: the real binary, real files.
 
 use std::fs;
+use std::process::Output;
 
 use e2e::{baton, corpus, stderr, stdout};
 use serde_json::Value;
+
+/// Runs baton with `args` in the corpus directory, so file names read as in `.expected` files.
+fn in_corpus(args: &[&str]) -> Output {
+    baton().args(args).current_dir(corpus()).output().unwrap()
+}
 
 #[test]
 fn every_documentation_example_validates_with_exit_0() {
@@ -33,22 +39,14 @@ fn every_documentation_example_validates_with_exit_0() {
     );
 
     // The split Topology needs its components file, named as Mender names it.
-    let out = baton()
-        .args([
-            "-t",
-            "valid/split/topology-components.yaml",
-            "validate",
-            "valid/split/topology.yaml",
-        ])
-        .current_dir(corpus())
-        .output()
-        .unwrap();
+    let out = in_corpus(&[
+        "-t",
+        "valid/split/topology-components.yaml",
+        "validate",
+        "valid/split/topology.yaml",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let out = baton()
-        .args(["validate", "valid/split/topology.yaml"])
-        .current_dir(corpus())
-        .output()
-        .unwrap();
+    let out = in_corpus(&["validate", "valid/split/topology.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stdout(&out).contains("the Topology has no components"),
@@ -59,17 +57,13 @@ fn every_documentation_example_validates_with_exit_0() {
 
 #[test]
 fn manifests_are_checked_against_the_topology_given() {
-    let out = baton()
-        .args([
-            "validate",
-            "--topology",
-            "valid/topology-mock-components.yaml",
-            "valid/manifest-system-core-v1.yaml",
-            "valid/manifest-rpi5-esp32-v1.yaml",
-        ])
-        .current_dir(corpus())
-        .output()
-        .unwrap();
+    let out = in_corpus(&[
+        "validate",
+        "--topology",
+        "valid/topology-mock-components.yaml",
+        "valid/manifest-system-core-v1.yaml",
+        "valid/manifest-rpi5-esp32-v1.yaml",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(
@@ -126,17 +120,13 @@ fn invalid_documents_print_their_expected_diagnostics_and_exit_1() {
 
 #[test]
 fn json_output_is_for_tools() {
-    let out = baton()
-        .args([
-            "validate",
-            "-o",
-            "json",
-            "invalid/m28-many-problems.yaml",
-            "valid/manifest-system-core-v2.yaml",
-        ])
-        .current_dir(corpus())
-        .output()
-        .unwrap();
+    let out = in_corpus(&[
+        "validate",
+        "-o",
+        "json",
+        "invalid/m28-many-problems.yaml",
+        "valid/manifest-system-core-v2.yaml",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["valid"], false);

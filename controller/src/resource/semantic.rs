@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Pos};
 use super::schema::path_of;
 use super::suggest::closest;
 use super::wire::{ComponentDoc, ManifestDoc};
@@ -25,23 +25,15 @@ pub struct Source<'a> {
 }
 
 impl Source<'_> {
+    fn at(&self, pos: Pos, pointer: &str, message: String, expected: String) -> Diagnostic {
+        let path = path_of(pointer, &self.tree.value);
+        Diagnostic::new(self.origin, pos, path, message, expected)
+    }
     fn at_value(&self, pointer: &str, message: String, expected: String) -> Diagnostic {
-        Diagnostic::new(
-            self.origin,
-            self.tree.pos(pointer),
-            path_of(pointer, &self.tree.value),
-            message,
-            expected,
-        )
+        self.at(self.tree.pos(pointer), pointer, message, expected)
     }
     fn at_key(&self, pointer: &str, message: String, expected: String) -> Diagnostic {
-        Diagnostic::new(
-            self.origin,
-            self.tree.key_pos(pointer),
-            path_of(pointer, &self.tree.value),
-            message,
-            expected,
-        )
+        self.at(self.tree.key_pos(pointer), pointer, message, expected)
     }
 }
 
