@@ -169,3 +169,61 @@ fn the_split_topology_reads_as_the_single_file_one() {
         vec!["--bus=1", "--address=0x48"]
     );
 }
+
+#[test]
+fn text_fields_keep_exactly_what_was_written() {
+    let doc = b"api_version: mender/v1\nkind: manifest\nname: 1.10\nsystem_types_compatible: [no, on, 010]\n\
+component_types:\n  rtos:\n    artifact_name: 2.0\n    update_strategy: {order: 7}\n";
+    let m = resource::parse_manifest("api", doc).unwrap();
+    assert_eq!(m.manifest.name, "1.10");
+    assert_eq!(m.manifest.system_types_compatible, vec!["no", "on", "010"]);
+    let rtos = &m.manifest.component_types["rtos"];
+    assert_eq!(rtos.artifact_name.as_deref(), Some("2.0"));
+    assert_eq!(rtos.order.get(), 7);
+    assert_eq!(m.origin, "api");
+    assert_eq!(m.base_dir, None);
+    assert_eq!(m.bytes, doc);
+
+    let t = resource::parse_topology(
+        "t",
+        b"api_version: mender/v1\nkind: topology\nsystem_type: 2026.1\ncomponents:\n  - component_type: rtos\n    interface_args: [0x48, yes, 1e3]\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(t.system_type, "2026.1");
+    assert_eq!(t.components[0].interface_args, vec!["0x48", "yes", "1e3"]);
+    // No `interface`: the component type names the Interface.
+    assert_eq!(t.components[0].interface.as_str(), "rtos");
+}
+
+#[test]
+fn a_loaded_manifest_knows_its_directory_and_digest() {
+    let path = corpus().join("valid/manifest-standalone.yaml");
+    let m = resource::load_manifest(&path).unwrap();
+    assert_eq!(
+        m.base_dir.as_deref(),
+        Some(corpus().join("valid").as_path())
+    );
+    assert_eq!(m.bytes, fs::read(&path).unwrap());
+    // Cross-checked with coreutils' sha256sum, which every Debian system has.
+    let out = std::process::Command::new("sha256sum")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let expected = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(m.sha256, expected.split_whitespace().next().unwrap());
+    let tcu = &m.manifest.component_types["telematics_control_unit"];
+    assert_eq!(
+        tcu.artifact_path.as_deref(),
+        Some(Path::new("tcu-firmware-v2.4.1.mender"))
+    );
+    assert_eq!(tcu.artifact_name, None);
+    assert_eq!(
+        m.manifest
+            .orders()
+            .iter()
+            .map(|o| o.get())
+            .collect::<Vec<_>>(),
+        vec![10, 30]
+    );
+}
