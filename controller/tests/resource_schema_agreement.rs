@@ -210,6 +210,7 @@ fn status_schema_and_types_agree() {
                 "rtos-v1".to_string(),
             )]
             .into(),
+            observed_artifact: Some("rtos-v1".into()),
             desired_artifact: Some("rtos-v2".into()),
             in_sync: false,
         }],

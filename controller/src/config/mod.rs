@@ -173,7 +173,9 @@ pub fn load(overrides: &Overrides, env: &dyn Env) -> Result<Effective, ConfigErr
         Some(vars::DATA_DIR),
         DEFAULT_DATA_DIR.into(),
     );
-    // Mender's documentation gives the datastore as the topology directory's default.
+    // Mender's Configuration page gives the datastore as the topology directory's default (its
+    // Topology page says /data/mender-orchestrator/topology.yaml, where images commonly link
+    // the datastore); we follow the Configuration page.
     let topology_dir = pick(
         "TopologyDir",
         ("--topology-dir", &overrides.topology_dir),

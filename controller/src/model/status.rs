@@ -74,8 +74,12 @@ pub struct ComponentStatus {
     pub interface: String,
     #[serde(default)]
     pub interface_args: Vec<String>,
+    /// The Interface's `Provides` answer as last observed.
     #[serde(default)]
     pub provides: BTreeMap<String, String>,
+    /// The Artifact name the Component reports running, if it reports one.
+    #[serde(default)]
+    pub observed_artifact: Option<String>,
     #[serde(default)]
     pub desired_artifact: Option<String>,
     pub in_sync: bool,
