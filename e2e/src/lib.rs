@@ -1,1 +1,60 @@
 //! Helpers for baton's end-to-end tests: locate the real binary, build scratch Systems.
+//!
+//! The tests run the `baton` binary that `cargo build --workspace --bins` produced (e2e/run
+//! builds it first); they never link the library, so they see what a user sees.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e/ has a parent")
+        .to_path_buf()
+}
+
+/// The debug `baton` binary: `$BATON_BIN`, else `$CARGO_TARGET_DIR/debug/baton`, else
+/// `<repo>/target/debug/baton`. Panics with the command to run when it is missing.
+pub fn baton_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("BATON_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let bin = target.join("debug").join("baton");
+    assert!(
+        bin.is_file(),
+        "the baton binary is missing at {}: run `cargo build --workspace --bins` first \
+         (e2e/run does), or set BATON_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// A `baton` command with a clean Mender environment (no MENDER_ORCHESTRATOR_* inherited).
+pub fn baton() -> Command {
+    let mut c = Command::new(baton_bin());
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("MENDER_ORCHESTRATOR_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// The resource corpus shared with the library's tests.
+pub fn corpus() -> PathBuf {
+    repo_root().join("controller/tests/corpus")
+}
+
+/// Stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

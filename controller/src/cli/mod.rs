@@ -1,8 +1,137 @@
 //! The command line: Mender Orchestrator's verbs plus baton's own.
+//!
+//! One file per verb group; this file holds the global flags (named as Mender's tools name
+//! them: `--config/-c`, `--fallback-config/-b`, `--datastore/-d`, `--log-level/-l`,
+//! `--topology-components/-t`) and maps outcomes to exit codes. Verbs call into the library
+//! rooms; they hold no logic of their own beyond presenting results.
 
+mod config;
+mod output;
+mod validate;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{LogLevel, Overrides};
+
+pub use output::Format;
+
+/// Exit codes. Mender's `install` also uses 4 for "done, reboot needed" (not used yet).
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Invalid input: a document or the configuration has problems.
+    pub const INVALID: u8 = 1;
+    /// Wrong usage of the command line (clap's own code).
+    pub const USAGE: u8 = 2;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "baton",
+    version,
+    about = "On-device reconciliation controller for multi-component updates (Mender Orchestrator compatible)"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every verb accepts; they outrank the environment and the configuration files.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Main configuration file [default: $MENDER_ORCHESTRATOR_CONF_DIR/mender-orchestrator.conf]
+    #[arg(short = 'c', long = "config", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// Fallback configuration file [default: <datastore>/mender-orchestrator.conf]
+    #[arg(
+        short = 'b',
+        long = "fallback-config",
+        value_name = "FILE",
+        global = true
+    )]
+    pub fallback_config: Option<PathBuf>,
+    /// Persistent datastore directory [env: MENDER_ORCHESTRATOR_DATASTORE_DIR]
+    #[arg(
+        short = 'd',
+        long = "datastore",
+        visible_alias = "data",
+        value_name = "DIR",
+        global = true
+    )]
+    pub datastore: Option<PathBuf>,
+    /// Data directory holding interfaces/v1/ [env: MENDER_ORCHESTRATOR_DATA_DIR]
+    #[arg(long = "data-dir", value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Directory of topology.yaml [env: MENDER_ORCHESTRATOR_TOPOLOGY_DIR]
+    #[arg(long = "topology-dir", value_name = "DIR", global = true)]
+    pub topology_dir: Option<PathBuf>,
+    /// Separate Topology components file [env: MENDER_ORCHESTRATOR_TOPOLOGY_COMPONENTS_FILE]
+    #[arg(
+        short = 't',
+        long = "topology-components",
+        value_name = "FILE",
+        global = true
+    )]
+    pub topology_components: Option<PathBuf>,
+    /// Log level: trace, debug, info, warning, error, fatal
+    #[arg(short = 'l', long = "log-level", value_name = "LEVEL", global = true)]
+    pub log_level: Option<LogLevel>,
+}
+
+impl GlobalArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            fallback_config_file: self.fallback_config.clone(),
+            datastore_dir: self.datastore.clone(),
+            data_dir: self.data_dir.clone(),
+            topology_dir: self.topology_dir.clone(),
+            topology_components: self.topology_components.clone(),
+            log_level: self.log_level,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check Topology, Topology components and Manifest files (kind told from `kind:`)
+    Validate(validate::ValidateArgs),
+    /// Inspect the configuration
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+}
+
+/// Parses the process arguments, runs the verb and returns its exit code.
 pub fn main() -> ExitCode {
-    eprintln!("baton: not built yet");
-    ExitCode::from(1)
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    ExitCode::from(run(&cli, &mut std::io::stdout().lock()))
+}
+
+/// Runs a parsed command line, writing its output to `out`; returns the exit code.
+pub fn run(cli: &Cli, out: &mut dyn std::io::Write) -> u8 {
+    let result = match &cli.command {
+        Command::Validate(a) => validate::run(&cli.global, a, out),
+        Command::Config(c) => config::run(&cli.global, c, out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("baton: cannot write output: {e}");
+            exit::INVALID
+        }
+    }
 }

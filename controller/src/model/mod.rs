@@ -8,11 +8,16 @@
 mod manifest;
 mod names;
 mod provides;
+mod status;
 mod topology;
 
 pub use manifest::{ComponentTarget, Manifest};
 pub use names::{ComponentId, ComponentType, InterfaceName, NameError, Order};
 pub use provides::Provides;
+pub use status::{
+    ComponentStatus, Condition, ConditionStatus, ConditionType, DeploymentStatus, HistoryEntry,
+    Outcome, Status,
+};
 pub use topology::{ComponentSpec, Topology};
 
 /// The `api_version` every resource carries.

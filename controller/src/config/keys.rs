@@ -1,0 +1,235 @@
+//! The typed configuration: every key, its type and its default.
+//!
+//! Field names are the JSON keys (Mender's PascalCase). Mender's keys keep Mender's meanings;
+//! the rest are baton's own. `crds/config.schema.json` describes the same keys for editors and
+//! for the loader's checks; a test keeps the two in agreement. Pure data, no IO.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The effective configuration. Every field has a value (a default when nothing set it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Config {
+    /// Mender: one public key; Artifacts must be signed when set.
+    pub artifact_verify_key: Option<PathBuf>,
+    /// Mender: several public keys, tried in order (key rotation). Exclusive with the above.
+    pub artifact_verify_keys: Option<Vec<PathBuf>>,
+    pub artifacts_cache: ArtifactsCache,
+    pub https_client: HttpsClient,
+    /// Mender: seconds before a running Interface is considered hung and killed.
+    pub interface_timeout_seconds: u64,
+    pub log_level: LogLevel,
+    /// Mender: where Manifests are stored.
+    pub manifest_store: PathBuf,
+    pub server_certificate: Option<PathBuf>,
+    /// Mender: the separate Topology components file, if the Topology is split.
+    pub topology_components: Option<PathBuf>,
+    /// baton: where an Artifact named by `artifact_name` is looked for, in order.
+    pub artifact_sources: Vec<ArtifactSource>,
+    /// baton: seconds an Interface query may take (Mender's 4 h suits installs, not queries).
+    pub query_timeout_seconds: u64,
+    /// baton: argv that reboots the System device.
+    pub reboot_command: Vec<String>,
+    /// baton: a file whose content changes at every boot.
+    pub boot_id_path: PathBuf,
+    pub api: Api,
+    /// baton: directory watched for Manifest files.
+    pub watch_dir: PathBuf,
+    pub retry: Retry,
+    pub resync_interval_seconds: u64,
+    pub drift_policy: DriftPolicy,
+    pub downgrade_protection: bool,
+    pub runtime_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ArtifactsCache {
+    pub enabled: bool,
+    pub path: PathBuf,
+    /// 0 = no limit.
+    pub max_size_bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct HttpsClient {
+    pub certificate: Option<PathBuf>,
+    /// A file path or a PKCS#11 URI.
+    pub key: Option<String>,
+    #[serde(rename = "SSLEngine")]
+    pub ssl_engine: Option<String>,
+}
+
+/// Mender's log levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warning,
+    Error,
+    Fatal,
+}
+
+impl LogLevel {
+    pub const ALL: [LogLevel; 6] = [
+        LogLevel::Trace,
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Warning,
+        LogLevel::Error,
+        LogLevel::Fatal,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+            LogLevel::Fatal => "fatal",
+        }
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| format!("unknown log level `{s}` (expected trace, debug, info, warning, error or fatal)"))
+    }
+}
+
+/// Where Artifacts named by `artifact_name` come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "Type", deny_unknown_fields)]
+pub enum ArtifactSource {
+    /// An Artifact in this directory whose header `artifact_name` matches.
+    #[serde(rename = "directory")]
+    Directory {
+        #[serde(rename = "Path")]
+        path: PathBuf,
+    },
+    /// `{artifact_name}` in the template is replaced by the name.
+    #[serde(rename = "url")]
+    Url {
+        #[serde(rename = "Template")]
+        template: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Api {
+    pub socket: PathBuf,
+    /// Octal permissions, e.g. `0660`.
+    pub socket_mode: String,
+    /// Optional TCP listener, e.g. `127.0.0.1:7373`.
+    pub tcp: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// Backoff after a failed reconcile: `base * 2^n`, capped, at most `limit` tries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Retry {
+    pub base_seconds: u64,
+    pub cap_seconds: u64,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftPolicy {
+    /// Reinstall the desired Artifact on a Component that drifted.
+    Enabled,
+    /// Report drift, change nothing.
+    Warn,
+    /// Do not look for drift.
+    Disabled,
+}
+
+/// Mender Orchestrator's default directories.
+pub const DEFAULT_CONF_DIR: &str = "/etc/mender-orchestrator";
+pub const DEFAULT_DATA_DIR: &str = "/usr/share/mender-orchestrator";
+pub const DEFAULT_DATASTORE_DIR: &str = "/var/lib/mender-orchestrator";
+/// The configuration file's name, in the conf dir (main) and in the datastore (fallback).
+pub const CONFIG_FILE_NAME: &str = "mender-orchestrator.conf";
+pub const TOPOLOGY_FILE_NAME: &str = "topology.yaml";
+
+impl Config {
+    /// The defaults, with the paths Mender derives from the datastore.
+    pub fn defaults(datastore: &Path) -> Self {
+        let runtime_dir = PathBuf::from("/run/baton");
+        Config {
+            artifact_verify_key: None,
+            artifact_verify_keys: None,
+            artifacts_cache: ArtifactsCache {
+                enabled: false,
+                path: datastore.join("artifacts"),
+                max_size_bytes: 0,
+            },
+            https_client: HttpsClient::default(),
+            interface_timeout_seconds: 14_400,
+            log_level: LogLevel::Info,
+            manifest_store: datastore.join("manifests"),
+            server_certificate: None,
+            topology_components: None,
+            artifact_sources: Vec::new(),
+            query_timeout_seconds: 60,
+            reboot_command: vec!["reboot".into()],
+            boot_id_path: PathBuf::from("/proc/sys/kernel/random/boot_id"),
+            api: Api {
+                socket: runtime_dir.join("baton.sock"),
+                socket_mode: "0660".into(),
+                tcp: None,
+                token_file: None,
+            },
+            watch_dir: datastore.join("watch"),
+            retry: Retry {
+                base_seconds: 1,
+                cap_seconds: 300,
+                limit: 8,
+            },
+            resync_interval_seconds: 600,
+            // Reporting is the safe first step on a vehicle: reinstalling behind the
+            // operator's back is opt-in.
+            drift_policy: DriftPolicy::Warn,
+            downgrade_protection: false,
+            runtime_dir,
+        }
+    }
+
+    /// The verify keys, whichever of the two keys set them.
+    pub fn verify_keys(&self) -> Vec<PathBuf> {
+        match (&self.artifact_verify_key, &self.artifact_verify_keys) {
+            (Some(k), _) => vec![k.clone()],
+            (None, Some(ks)) => ks.clone(),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// The socket mode as a number.
+    pub fn socket_mode(&self) -> u32 {
+        u32::from_str_radix(&self.api.socket_mode, 8).unwrap_or(0o660)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::defaults(Path::new(DEFAULT_DATASTORE_DIR))
+    }
+}
