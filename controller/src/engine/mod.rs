@@ -3,6 +3,7 @@
 //! The pure core ([`machine`], [`plan`]) decides; the edges ([`journal`], [`store`],
 //! [`lock`]) persist. Nothing here talks to an Interface directly.
 
+pub mod driver;
 pub mod durable;
 pub mod fault;
 pub mod journal;
@@ -12,5 +13,7 @@ pub mod plan;
 pub mod states;
 pub mod store;
 
+#[cfg(test)]
+mod driver_tests;
 #[cfg(test)]
 mod machine_tests;
