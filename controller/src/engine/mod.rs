@@ -1,1 +1,19 @@
 //! The deployment engine: plan, execute and journal one deployment from a Manifest.
+//!
+//! The pure core ([`machine`], [`plan`]) decides; the edges ([`journal`], [`store`],
+//! [`lock`]) persist. Nothing here talks to an Interface directly.
+
+pub mod driver;
+pub mod durable;
+pub mod fault;
+pub mod journal;
+pub mod lock;
+pub mod machine;
+pub mod plan;
+pub mod states;
+pub mod store;
+
+#[cfg(test)]
+mod driver_tests;
+#[cfg(test)]
+mod machine_tests;

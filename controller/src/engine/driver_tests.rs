@@ -1,0 +1,259 @@
+//! The driver against an in-memory executor: pauses, reboots, journal contents.
+
+use std::cell::RefCell;
+
+use super::driver::*;
+use super::journal::Journal;
+use super::machine::*;
+use super::plan::Plan;
+use super::states::{Query, RebootAnswer, State};
+use super::store::StoredMeta;
+
+/// Components that answer from a table and log every call.
+struct Fake {
+    reboot: Vec<RebootAnswer>,
+    fail: Vec<(usize, State)>,
+    log: RefCell<Vec<String>>,
+    boot_id: RefCell<String>,
+}
+
+impl Executor for Fake {
+    async fn run(&self, _record: &DeploymentRecord, step: &Step) -> StepResult {
+        match step {
+            Step::Call { state, members, .. } => StepResult::Calls(
+                members
+                    .iter()
+                    .map(|&m| {
+                        self.log.borrow_mut().push(format!("{m}:{state}"));
+                        if self.fail.contains(&(m, *state)) {
+                            (m, CallResult::Failed("injected".into()))
+                        } else {
+                            (m, CallResult::Ok)
+                        }
+                    })
+                    .collect(),
+            ),
+            Step::Query { query, members, .. } => StepResult::Queries(
+                members
+                    .iter()
+                    .map(|&m| {
+                        let a = match query {
+                            Query::SupportsRollback => QueryResult::SupportsRollback(true),
+                            Query::NeedsArtifactReboot => QueryResult::NeedsReboot(self.reboot[m]),
+                        };
+                        (m, a)
+                    })
+                    .collect(),
+            ),
+            _ => unreachable!(),
+        }
+    }
+    async fn reboot(&self) -> CallResult {
+        self.log.borrow_mut().push("reboot".into());
+        *self.boot_id.borrow_mut() = "boot-2".into();
+        CallResult::Ok
+    }
+    fn boot_id(&self) -> Option<String> {
+        Some(self.boot_id.borrow().clone())
+    }
+}
+
+fn fake(reboot: Vec<RebootAnswer>, fail: Vec<(usize, State)>) -> Fake {
+    Fake {
+        reboot,
+        fail,
+        log: RefCell::new(vec![]),
+        boot_id: RefCell::new("boot-1".into()),
+    }
+}
+
+fn record(groups: &[usize]) -> DeploymentRecord {
+    let n = groups.iter().max().map_or(0, |g| g + 1);
+    DeploymentRecord {
+        id: "d1".into(),
+        manifest: StoredMeta {
+            name: "m".into(),
+            sha256: "0".into(),
+            origin: "test".into(),
+            base_dir: None,
+            stored_at: 0,
+        },
+        plan: Plan {
+            orders: vec![],
+            components: vec![],
+            skipped: vec![],
+        },
+        artifacts: vec![],
+        machine: Deployment::new(n, groups),
+        boot_id_at_reboot: None,
+        paused: None,
+        started_at: 0,
+    }
+}
+
+fn stops(b: &[Boundary]) -> RunOptions {
+    RunOptions {
+        stop_before: b.iter().copied().collect(),
+        exit_on_reboot: false,
+    }
+}
+
+#[tokio::test]
+async fn the_update_module_sequence_pauses_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut j, _) = Journal::open::<DeploymentRecord>(dir.path()).unwrap();
+    let exec = fake(vec![RebootAnswer::No, RebootAnswer::No], vec![]);
+    let mut rec = record(&[0, 1]);
+
+    // install --stop-before ArtifactCommit --stop-before ArtifactRollback --stop-before Cleanup
+    let all = [
+        Boundary::ArtifactCommit,
+        Boundary::ArtifactRollback,
+        Boundary::Cleanup,
+    ];
+    let end = drive(&mut j, &mut rec, &exec, &stops(&all), &mut Quiet)
+        .await
+        .unwrap();
+    assert_eq!(end, RunEnd::Paused(Boundary::ArtifactCommit));
+    let (_, loaded) = Journal::open::<DeploymentRecord>(dir.path()).unwrap();
+    assert_eq!(loaded.record.as_ref(), Some(&rec), "the pause is journaled");
+    assert!(!exec.log.borrow().iter().any(|l| l.contains("Commit")));
+
+    // resume --stop-before ArtifactRollback --stop-before Cleanup
+    let end = drive(&mut j, &mut rec, &exec, &stops(&all[1..]), &mut Quiet)
+        .await
+        .unwrap();
+    assert_eq!(end, RunEnd::Paused(Boundary::Cleanup));
+    assert!(rec.machine.commit_decided);
+
+    // resume
+    let end = drive(&mut j, &mut rec, &exec, &stops(&[]), &mut Quiet)
+        .await
+        .unwrap();
+    assert_eq!(end, RunEnd::Finished(Outcome::Success));
+    assert_eq!(
+        *exec.log.borrow(),
+        vec![
+            "0:Download",
+            "0:ArtifactInstall",
+            "1:Download",
+            "1:ArtifactInstall",
+            "0:ArtifactCommit",
+            "1:ArtifactCommit",
+            "0:Cleanup",
+            "1:Cleanup"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failure_pauses_before_rollback_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut j, _) = Journal::open::<DeploymentRecord>(dir.path()).unwrap();
+    let exec = fake(vec![RebootAnswer::No], vec![(0, State::ArtifactInstall)]);
+    let mut rec = record(&[0]);
+    let end = drive(
+        &mut j,
+        &mut rec,
+        &exec,
+        &stops(&[Boundary::ArtifactRollback]),
+        &mut Quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(end, RunEnd::Paused(Boundary::ArtifactRollback));
+    rec.machine.request_rollback().unwrap();
+    let end = drive(
+        &mut j,
+        &mut rec,
+        &exec,
+        &stops(&[Boundary::Cleanup]),
+        &mut Quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(end, RunEnd::Paused(Boundary::Cleanup));
+    assert!(exec
+        .log
+        .borrow()
+        .contains(&"0:ArtifactRollback".to_string()));
+}
+
+#[tokio::test]
+async fn exit_on_reboot_stops_and_an_explicit_resume_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut j, _) = Journal::open::<DeploymentRecord>(dir.path()).unwrap();
+    let exec = fake(vec![RebootAnswer::Automatic], vec![]);
+    let mut rec = record(&[0]);
+    let opts = RunOptions {
+        exit_on_reboot: true,
+        ..Default::default()
+    };
+    let end = drive(&mut j, &mut rec, &exec, &opts, &mut Quiet)
+        .await
+        .unwrap();
+    assert_eq!(end, RunEnd::AwaitingReboot);
+    assert!(
+        !exec.log.borrow().contains(&"reboot".to_string()),
+        "the caller reboots"
+    );
+
+    // A new process: load, recover (explicit resume), drive on.
+    let (mut j, loaded) = Journal::open::<DeploymentRecord>(dir.path()).unwrap();
+    let mut rec = loaded.record.unwrap();
+    let r = recover(&mut j, &mut rec, exec.boot_id(), true).unwrap();
+    assert!(matches!(r, Recovery::Completed(_)));
+    let end = drive(&mut j, &mut rec, &exec, &RunOptions::default(), &mut Quiet)
+        .await
+        .unwrap();
+    assert_eq!(end, RunEnd::Finished(Outcome::Success));
+    assert!(exec
+        .log
+        .borrow()
+        .contains(&"0:ArtifactVerifyReboot".to_string()));
+}
+
+#[tokio::test]
+async fn a_restart_with_the_same_boot_id_after_a_reboot_request_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut j, _) = Journal::open::<DeploymentRecord>(dir.path()).unwrap();
+    let exec = fake(vec![RebootAnswer::Automatic], vec![]);
+    let mut rec = record(&[0]);
+    let opts = RunOptions {
+        exit_on_reboot: true,
+        ..Default::default()
+    };
+    drive(&mut j, &mut rec, &exec, &opts, &mut Quiet)
+        .await
+        .unwrap();
+    // baton restarted by itself (not an explicit resume) and the boot id did not change.
+    let r = recover(&mut j, &mut rec, exec.boot_id(), false).unwrap();
+    assert!(matches!(r, Recovery::Failed(_)));
+    let end = drive(&mut j, &mut rec, &exec, &RunOptions::default(), &mut Quiet)
+        .await
+        .unwrap();
+    assert!(
+        matches!(end, RunEnd::Finished(Outcome::RolledBack { .. })),
+        "{end:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_daemon_reboots_through_the_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut j, _) = Journal::open::<DeploymentRecord>(dir.path()).unwrap();
+    let exec = fake(vec![RebootAnswer::Automatic, RebootAnswer::No], vec![]);
+    let mut rec = record(&[0, 0]);
+    let end = drive(&mut j, &mut rec, &exec, &RunOptions::default(), &mut Quiet)
+        .await
+        .unwrap();
+    assert_eq!(end, RunEnd::Finished(Outcome::Success));
+    let log = exec.log.borrow();
+    let reboot = log.iter().position(|l| l == "reboot").unwrap();
+    let verify = log
+        .iter()
+        .position(|l| l == "0:ArtifactVerifyReboot")
+        .unwrap();
+    assert!(reboot < verify);
+    assert!(!log.contains(&"1:ArtifactVerifyReboot".to_string()));
+}

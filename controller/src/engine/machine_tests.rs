@@ -1,0 +1,775 @@
+//! Properties of the deployment state machine against an oracle written from the
+//! documented ordering, with simulated components.
+//!
+//! The oracle ([`expected_steps`]) is straight-line code transcribed from the Interface
+//! protocol documentation ("Normal ordering", "Rollback ordering", the ArtifactRollback,
+//! ArtifactRollbackReboot and ArtifactVerifyRollbackReboot rules); the machine is a cursor
+//! over a table. They share nothing but the types of the trace.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::machine::*;
+use super::states::{Query, RebootAnswer, State};
+
+/// What a simulated component answers and where it fails.
+#[derive(Debug, Clone)]
+struct Sim {
+    group: usize,
+    supports_rollback: bool,
+    reboot: RebootAnswer,
+    /// How many times each state or query fails before it succeeds.
+    fails: BTreeMap<Ev, u32>,
+}
+
+/// One entry of a trace: a state or query for a set of components, or a host reboot.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Ev {
+    Call(State),
+    Ask(QueryKind),
+    HostReboot { rollback: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum QueryKind {
+    SupportsRollback,
+    NeedsArtifactReboot,
+}
+
+type Trace = Vec<(usize, Ev, Vec<MemberId>)>;
+
+/// The software a simulated component runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    Old,
+    New,
+}
+
+#[derive(Debug, Clone)]
+struct Component {
+    running: Version,
+    pending: bool,
+}
+
+struct World {
+    sims: Vec<Sim>,
+    comps: Vec<Component>,
+    remaining: Vec<BTreeMap<Ev, u32>>,
+}
+
+impl World {
+    fn new(sims: &[Sim]) -> Self {
+        Self {
+            sims: sims.to_vec(),
+            comps: sims
+                .iter()
+                .map(|_| Component {
+                    running: Version::Old,
+                    pending: false,
+                })
+                .collect(),
+            remaining: sims.iter().map(|s| s.fails.clone()).collect(),
+        }
+    }
+
+    fn fails(&mut self, m: MemberId, ev: &Ev) -> bool {
+        match self.remaining[m].get_mut(ev) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The effect of a state on the simulated component. Components without rollback support
+    /// change the running software at install (there is nothing to undo it with); the others
+    /// stage it and switch at commit.
+    fn effect(&mut self, m: MemberId, state: State) {
+        let rollbackable = self.sims[m].supports_rollback;
+        let c = &mut self.comps[m];
+        match state {
+            State::ArtifactInstall if rollbackable => c.pending = true,
+            State::ArtifactInstall => c.running = Version::New,
+            State::ArtifactCommit if c.pending => {
+                c.running = Version::New;
+                c.pending = false;
+            }
+            State::ArtifactRollback => {
+                c.running = Version::Old;
+                c.pending = false;
+            }
+            _ => {}
+        }
+    }
+
+    /// Run one step against the simulated components; `apply_effects` is false when the
+    /// step is interrupted before it did anything.
+    fn run(&mut self, step: &Step) -> StepResult {
+        match step {
+            Step::Call { state, members, .. } => StepResult::Calls(
+                members
+                    .iter()
+                    .map(|&m| {
+                        if self.fails(m, &Ev::Call(*state)) {
+                            (m, CallResult::Failed(format!("{state} failed")))
+                        } else {
+                            self.effect(m, *state);
+                            (m, CallResult::Ok)
+                        }
+                    })
+                    .collect(),
+            ),
+            Step::Query { query, members, .. } => {
+                let kind = kind_of(*query);
+                StepResult::Queries(
+                    members
+                        .iter()
+                        .map(|&m| {
+                            if self.fails(m, &Ev::Ask(kind)) {
+                                return (m, QueryResult::Failed("query failed".into()));
+                            }
+                            let answer = match query {
+                                Query::SupportsRollback => {
+                                    QueryResult::SupportsRollback(self.sims[m].supports_rollback)
+                                }
+                                Query::NeedsArtifactReboot => {
+                                    QueryResult::NeedsReboot(self.sims[m].reboot)
+                                }
+                            };
+                            (m, answer)
+                        })
+                        .collect(),
+                )
+            }
+            Step::HostReboot { .. } => StepResult::HostReboot(CallResult::Ok),
+            Step::Boundary(_) | Step::Done(_) => unreachable!(),
+        }
+    }
+}
+
+fn kind_of(q: Query) -> QueryKind {
+    match q {
+        Query::SupportsRollback => QueryKind::SupportsRollback,
+        Query::NeedsArtifactReboot => QueryKind::NeedsArtifactReboot,
+    }
+}
+
+fn trace_entry(step: &Step) -> (usize, Ev, Vec<MemberId>) {
+    match step {
+        Step::Call {
+            group,
+            state,
+            members,
+        } => (*group, Ev::Call(*state), members.clone()),
+        Step::Query {
+            group,
+            query,
+            members,
+        } => (*group, Ev::Ask(kind_of(*query)), members.clone()),
+        Step::HostReboot { group, rollback } => (
+            *group,
+            Ev::HostReboot {
+                rollback: *rollback,
+            },
+            vec![],
+        ),
+        _ => unreachable!(),
+    }
+}
+
+fn new_deployment(sims: &[Sim], groups: usize) -> Deployment {
+    let member_groups: Vec<usize> = sims.iter().map(|s| s.group).collect();
+    Deployment::new(groups, &member_groups)
+}
+
+/// Drive the machine to the end, crossing every boundary.
+fn drive(sims: &[Sim], groups: usize) -> (Trace, Outcome, World) {
+    let mut d = new_deployment(sims, groups);
+    let mut world = World::new(sims);
+    let mut trace = Vec::new();
+    loop {
+        match d.next_step() {
+            Step::Done(outcome) => return (trace, outcome, world),
+            Step::Boundary(b) => d.cross(b),
+            step => {
+                d.start(&step);
+                trace.push(trace_entry(&step));
+                let result = world.run(&step);
+                d.finish(&step, result);
+            }
+        }
+    }
+}
+
+/// The documented ordering, transcribed step by step.
+fn expected_steps(sims: &[Sim], groups: usize) -> Trace {
+    let mut world = World::new(sims);
+    let mut t: Trace = Vec::new();
+    let members =
+        |g: usize| -> Vec<MemberId> { (0..sims.len()).filter(|&m| sims[m].group == g).collect() };
+    let call = |world: &mut World, t: &mut Trace, g: usize, state: State, ms: Vec<MemberId>| {
+        // Returns the members that failed.
+        if ms.is_empty() {
+            return vec![];
+        }
+        t.push((g, Ev::Call(state), ms.clone()));
+        let mut failed = vec![];
+        for m in ms {
+            if world.fails(m, &Ev::Call(state)) {
+                failed.push(m);
+            } else {
+                world.effect(m, state);
+            }
+        }
+        failed
+    };
+    let mut install_started = vec![false; sims.len()];
+    let mut reboot: Vec<Option<RebootAnswer>> = vec![None; sims.len()];
+    let mut host_rebooted = vec![false; sims.len()];
+    let mut highest = 0;
+    let mut failed = false;
+
+    // Normal ordering, steps 1 to 3: each group runs Download, ArtifactInstall,
+    // ArtifactReboot (if applicable), ArtifactVerifyReboot (if applicable).
+    'forward: for g in 0..groups {
+        highest = g;
+        if !call(&mut world, &mut t, g, State::Download, members(g)).is_empty() {
+            failed = true;
+            break 'forward;
+        }
+        for &m in &members(g) {
+            install_started[m] = true;
+        }
+        if !call(&mut world, &mut t, g, State::ArtifactInstall, members(g)).is_empty() {
+            failed = true;
+            break 'forward;
+        }
+        // NeedsArtifactReboot is asked after ArtifactInstall.
+        t.push((g, Ev::Ask(QueryKind::NeedsArtifactReboot), members(g)));
+        for &m in &members(g) {
+            if world.fails(m, &Ev::Ask(QueryKind::NeedsArtifactReboot)) {
+                failed = true;
+            } else {
+                reboot[m] = Some(sims[m].reboot);
+            }
+        }
+        if failed {
+            break 'forward;
+        }
+        let yes: Vec<_> = members(g)
+            .into_iter()
+            .filter(|&m| reboot[m] == Some(RebootAnswer::Yes))
+            .collect();
+        if !call(&mut world, &mut t, g, State::ArtifactReboot, yes).is_empty() {
+            failed = true;
+            break 'forward;
+        }
+        // One host reboot for the group, after the ArtifactReboot of the `Yes` components.
+        let auto: Vec<_> = members(g)
+            .into_iter()
+            .filter(|&m| reboot[m] == Some(RebootAnswer::Automatic))
+            .collect();
+        if !auto.is_empty() {
+            t.push((g, Ev::HostReboot { rollback: false }, vec![]));
+            for &m in &auto {
+                host_rebooted[m] = true;
+            }
+        }
+        let verify: Vec<_> = members(g)
+            .into_iter()
+            .filter(|&m| reboot[m].is_some_and(|r| r != RebootAnswer::No))
+            .collect();
+        if !call(&mut world, &mut t, g, State::ArtifactVerifyReboot, verify).is_empty() {
+            failed = true;
+            break 'forward;
+        }
+    }
+    // Step 4: ArtifactCommit over all groups, lowest first.
+    if !failed {
+        for g in 0..groups {
+            if !call(&mut world, &mut t, g, State::ArtifactCommit, members(g)).is_empty() {
+                failed = true;
+                break;
+            }
+        }
+    }
+    // Step 5: Cleanup over all groups.
+    if !failed {
+        for g in 0..groups {
+            call(&mut world, &mut t, g, State::Cleanup, members(g));
+        }
+        return t;
+    }
+    // Rollback ordering: from the highest group that ran any state, down.
+    for g in (0..=highest).rev() {
+        let installed: Vec<_> = members(g)
+            .into_iter()
+            .filter(|&m| install_started[m])
+            .collect();
+        if !installed.is_empty() {
+            t.push((g, Ev::Ask(QueryKind::SupportsRollback), installed.clone()));
+        }
+        let mut supports = vec![false; sims.len()];
+        for &m in &installed {
+            supports[m] =
+                !world.fails(m, &Ev::Ask(QueryKind::SupportsRollback)) && sims[m].supports_rollback;
+        }
+        let rolled: Vec<_> = installed.iter().copied().filter(|&m| supports[m]).collect();
+        let rollback_failed = call(
+            &mut world,
+            &mut t,
+            g,
+            State::ArtifactRollback,
+            rolled.clone(),
+        );
+        // ArtifactRollbackReboot for `Yes`; a host reboot for `Automatic` when the host was
+        // rebooted for the update; both verified, and retried a bounded number of times.
+        let mut attempts = vec![0u32; sims.len()];
+        let mut verified = vec![false; sims.len()];
+        let mut lost = rollback_failed.clone();
+        loop {
+            let owed = |kind: RebootAnswer, m: MemberId| {
+                reboot[m] == Some(kind)
+                    && (kind == RebootAnswer::Yes || host_rebooted[m])
+                    && !verified[m]
+                    && !lost.contains(&m)
+                    && attempts[m] < MAX_ROLLBACK_REBOOT_ATTEMPTS
+            };
+            let yes: Vec<_> = rolled
+                .iter()
+                .copied()
+                .filter(|&m| owed(RebootAnswer::Yes, m))
+                .collect();
+            let auto: Vec<_> = rolled
+                .iter()
+                .copied()
+                .filter(|&m| owed(RebootAnswer::Automatic, m))
+                .collect();
+            if yes.is_empty() && auto.is_empty() {
+                break;
+            }
+            call(
+                &mut world,
+                &mut t,
+                g,
+                State::ArtifactRollbackReboot,
+                yes.clone(),
+            );
+            if !auto.is_empty() {
+                t.push((g, Ev::HostReboot { rollback: true }, vec![]));
+            }
+            let mut to_verify: Vec<_> = yes.iter().chain(auto.iter()).copied().collect();
+            to_verify.sort();
+            for &m in &to_verify {
+                attempts[m] += 1;
+            }
+            let bad = call(
+                &mut world,
+                &mut t,
+                g,
+                State::ArtifactVerifyRollbackReboot,
+                to_verify.clone(),
+            );
+            for m in to_verify {
+                if bad.contains(&m) {
+                    if attempts[m] >= MAX_ROLLBACK_REBOOT_ATTEMPTS {
+                        lost.push(m);
+                    }
+                } else {
+                    verified[m] = true;
+                }
+            }
+        }
+        call(&mut world, &mut t, g, State::ArtifactFailure, installed);
+    }
+    let touched = |m: MemberId| sims[m].group <= highest;
+    for g in 0..groups {
+        let ms: Vec<_> = members(g).into_iter().filter(|&m| touched(m)).collect();
+        call(&mut world, &mut t, g, State::Cleanup, ms);
+    }
+    t
+}
+
+fn sim_strategy(groups: usize) -> impl Strategy<Value = Sim> {
+    let ev = prop_oneof![
+        Just(Ev::Call(State::Download)),
+        Just(Ev::Call(State::ArtifactInstall)),
+        Just(Ev::Call(State::ArtifactReboot)),
+        Just(Ev::Call(State::ArtifactVerifyReboot)),
+        Just(Ev::Call(State::ArtifactCommit)),
+        Just(Ev::Call(State::ArtifactRollback)),
+        Just(Ev::Call(State::ArtifactRollbackReboot)),
+        Just(Ev::Call(State::ArtifactVerifyRollbackReboot)),
+        Just(Ev::Call(State::ArtifactFailure)),
+        Just(Ev::Call(State::Cleanup)),
+        Just(Ev::Ask(QueryKind::NeedsArtifactReboot)),
+        Just(Ev::Ask(QueryKind::SupportsRollback)),
+    ];
+    let reboot = prop_oneof![
+        Just(RebootAnswer::No),
+        Just(RebootAnswer::Yes),
+        Just(RebootAnswer::Automatic)
+    ];
+    (
+        0..groups,
+        any::<bool>(),
+        reboot,
+        // Most components never fail; a few fail once or repeatedly somewhere.
+        prop::collection::btree_map(ev, 1u32..5, 0..2).prop_map(|m| m),
+        0u32..8,
+    )
+        .prop_map(|(group, supports_rollback, reboot, fails, dice)| Sim {
+            group,
+            supports_rollback,
+            reboot,
+            fails: if dice == 0 { fails } else { BTreeMap::new() },
+        })
+}
+
+fn system_strategy() -> impl Strategy<Value = (usize, Vec<Sim>)> {
+    (1usize..=5).prop_flat_map(|groups| {
+        (
+            Just(groups),
+            prop::collection::vec(sim_strategy(groups), 1..=50),
+        )
+            .prop_map(|(groups, mut sims)| {
+                // Every order group has at least one component: renumber densely.
+                let mut used: Vec<usize> = sims.iter().map(|s| s.group).collect();
+                used.sort();
+                used.dedup();
+                for s in &mut sims {
+                    s.group = used.iter().position(|&g| g == s.group).unwrap();
+                }
+                let _ = groups;
+                (used.len(), sims)
+            })
+    })
+}
+
+/// The final software of every component agrees with the reported outcome: all new after a
+/// success; otherwise all old, except the components the outcome names as inconsistent.
+fn check_end_state(outcome: &Outcome, world: &World) -> Result<(), String> {
+    let running: Vec<Version> = world.comps.iter().map(|c| c.running).collect();
+    match outcome {
+        Outcome::Success => {
+            if running.iter().any(|v| *v != Version::New) {
+                return Err(format!("success but not all new: {running:?}"));
+            }
+        }
+        Outcome::RolledBack { .. } => {
+            if running.iter().any(|v| *v != Version::Old) {
+                return Err(format!("rolled back but not all old: {running:?}"));
+            }
+        }
+        Outcome::Inconsistent { components, .. } => {
+            for (m, v) in running.iter().enumerate() {
+                if *v == Version::New && !components.contains(&m) {
+                    return Err(format!(
+                        "component {m} is new but not reported inconsistent"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn calls_follow_the_documented_ordering((groups, sims) in system_strategy()) {
+        let (trace, outcome, world) = drive(&sims, groups);
+        let expected = expected_steps(&sims, groups);
+        prop_assert_eq!(&trace, &expected);
+        check_end_state(&outcome, &world).map_err(TestCaseError::fail)?;
+    }
+
+    /// A crash (SIGKILL, power cut) at any step: the driver dies after persisting the intent,
+    /// with the step's effects applied or not; a new process recovers from the journal.
+    #[test]
+    fn a_crash_at_any_step_ends_all_new_or_all_old(
+        (groups, sims) in system_strategy(),
+        crash_at in 0usize..200,
+        effects_applied in any::<bool>(),
+        boot_changed in any::<bool>(),
+        crashes in 1usize..4,
+    ) {
+        let mut d = new_deployment(&sims, groups);
+        let mut world = World::new(&sims);
+        let mut n = 0;
+        let mut crashes_left = crashes;
+        let outcome = loop {
+            match d.next_step() {
+                Step::Done(o) => break o,
+                Step::Boundary(b) => d.cross(b),
+                step => {
+                    d.start(&step);
+                    n += 1;
+                    if crashes_left > 0 && n >= crash_at {
+                        crashes_left -= 1;
+                        if effects_applied {
+                            let _ = world.run(&step);
+                        }
+                        // The process dies here: only the persisted value survives.
+                        let persisted = serde_json::to_string(&d).unwrap();
+                        d = serde_json::from_str(&persisted).unwrap();
+                        match d.recover(Interruption { boot_changed, explicit_resume: false }) {
+                            Recovery::Rerun(step) => {
+                                d.start(&step);
+                                let r = world.run(&step);
+                                d.finish(&step, r);
+                            }
+                            Recovery::Clean | Recovery::Completed(_) | Recovery::Failed(_) => {}
+                        }
+                        continue;
+                    }
+                    let r = world.run(&step);
+                    d.finish(&step, r);
+                }
+            }
+        };
+        check_end_state(&outcome, &world).map_err(TestCaseError::fail)?;
+        prop_assert!(d.in_flight.is_none());
+    }
+}
+
+fn sim(group: usize, rollback: bool, reboot: RebootAnswer) -> Sim {
+    Sim {
+        group,
+        supports_rollback: rollback,
+        reboot,
+        fails: BTreeMap::new(),
+    }
+}
+
+#[test]
+fn a_download_failure_runs_only_cleanup() {
+    let mut s = sim(0, true, RebootAnswer::No);
+    s.fails.insert(Ev::Call(State::Download), 1);
+    let (trace, outcome, _) = drive(&[s], 1);
+    let states: Vec<Ev> = trace.into_iter().map(|(_, e, _)| e).collect();
+    assert_eq!(
+        states,
+        vec![Ev::Call(State::Download), Ev::Call(State::Cleanup)]
+    );
+    assert!(matches!(outcome, Outcome::RolledBack { .. }));
+}
+
+#[test]
+fn automatic_reboots_are_one_host_reboot_per_group() {
+    let sims = [
+        sim(0, true, RebootAnswer::Automatic),
+        sim(0, true, RebootAnswer::Automatic),
+        sim(0, true, RebootAnswer::Yes),
+        sim(1, true, RebootAnswer::Automatic),
+    ];
+    let (trace, outcome, _) = drive(&sims, 2);
+    let reboots: Vec<_> = trace
+        .iter()
+        .filter(|(_, e, _)| matches!(e, Ev::HostReboot { .. }))
+        .map(|(g, _, _)| *g)
+        .collect();
+    assert_eq!(reboots, vec![0, 1]);
+    // The host reboot follows the group's ArtifactReboot calls.
+    let pos = |ev: &Ev, g: usize| {
+        trace
+            .iter()
+            .position(|(tg, e, _)| e == ev && *tg == g)
+            .unwrap()
+    };
+    assert!(pos(&Ev::Call(State::ArtifactReboot), 0) < pos(&Ev::HostReboot { rollback: false }, 0));
+    assert_eq!(outcome, Outcome::Success);
+}
+
+#[test]
+fn a_commit_failure_rolls_back_groups_already_committed() {
+    let mut late = sim(1, true, RebootAnswer::No);
+    late.fails.insert(Ev::Call(State::ArtifactCommit), 1);
+    let sims = [sim(0, true, RebootAnswer::No), late];
+    let (trace, outcome, world) = drive(&sims, 2);
+    let rollbacks: Vec<_> = trace
+        .iter()
+        .filter(|(_, e, _)| *e == Ev::Call(State::ArtifactRollback))
+        .map(|(g, _, _)| *g)
+        .collect();
+    assert_eq!(rollbacks, vec![1, 0], "highest group first");
+    assert!(matches!(outcome, Outcome::RolledBack { .. }));
+    assert!(world.comps.iter().all(|c| c.running == Version::Old));
+}
+
+#[test]
+fn a_component_without_rollback_is_reported_inconsistent() {
+    let mut bad = sim(1, true, RebootAnswer::No);
+    bad.fails.insert(Ev::Call(State::ArtifactInstall), 1);
+    let sims = [sim(0, false, RebootAnswer::No), bad];
+    let (_, outcome, _) = drive(&sims, 2);
+    match outcome {
+        Outcome::Inconsistent {
+            components,
+            failure,
+        } => {
+            assert_eq!(components, vec![0]);
+            assert_eq!(failure.at, "ArtifactInstall");
+            assert_eq!(failure.member, Some(1));
+        }
+        other => panic!("expected inconsistent, got {other:?}"),
+    }
+}
+
+#[test]
+fn verify_rollback_reboot_is_retried_then_gives_up() {
+    let mut s = sim(0, true, RebootAnswer::Yes);
+    s.fails.insert(Ev::Call(State::ArtifactVerifyReboot), 1);
+    s.fails
+        .insert(Ev::Call(State::ArtifactVerifyRollbackReboot), 99);
+    let (trace, outcome, _) = drive(&[s], 1);
+    let verifies = trace
+        .iter()
+        .filter(|(_, e, _)| *e == Ev::Call(State::ArtifactVerifyRollbackReboot))
+        .count();
+    assert_eq!(verifies as u32, MAX_ROLLBACK_REBOOT_ATTEMPTS);
+    assert!(matches!(outcome, Outcome::Inconsistent { .. }));
+}
+
+#[test]
+fn stop_before_commit_then_rollback_restores_everything() {
+    let sims = [
+        sim(0, true, RebootAnswer::No),
+        sim(1, true, RebootAnswer::No),
+    ];
+    let mut d = new_deployment(&sims, 2);
+    let mut world = World::new(&sims);
+    let paused_at = loop {
+        match d.next_step() {
+            Step::Boundary(b) => break b,
+            Step::Done(o) => panic!("finished without pausing: {o:?}"),
+            step => {
+                d.start(&step);
+                let r = world.run(&step);
+                d.finish(&step, r);
+            }
+        }
+    };
+    assert_eq!(paused_at, Boundary::ArtifactCommit);
+    assert!(!d.commit_decided);
+    d.request_rollback().unwrap();
+    let outcome = loop {
+        match d.next_step() {
+            Step::Boundary(b) => d.cross(b),
+            Step::Done(o) => break o,
+            step => {
+                d.start(&step);
+                let r = world.run(&step);
+                d.finish(&step, r);
+            }
+        }
+    };
+    assert!(matches!(outcome, Outcome::RolledBack { .. }));
+    assert!(world.comps.iter().all(|c| c.running == Version::Old));
+}
+
+#[test]
+fn rollback_is_refused_mid_install() {
+    let sims = [sim(0, true, RebootAnswer::No)];
+    let mut d = new_deployment(&sims, 1);
+    let step = d.next_step();
+    d.start(&step);
+    assert!(d.request_rollback().is_err());
+}
+
+#[test]
+fn a_crash_in_install_rolls_back_and_after_the_commit_decision_rolls_forward() {
+    let sims = [
+        sim(0, true, RebootAnswer::No),
+        sim(1, true, RebootAnswer::No),
+    ];
+    let why = Interruption {
+        boot_changed: false,
+        explicit_resume: false,
+    };
+
+    // Crash inside ArtifactInstall of group 0.
+    let mut d = new_deployment(&sims, 2);
+    let download = d.next_step();
+    d.start(&download);
+    d.finish(&download, StepResult::Calls(vec![(0, CallResult::Ok)]));
+    let install = d.next_step();
+    d.start(&install);
+    assert_eq!(d.recover(why), Recovery::Failed(install));
+    assert_eq!(d.next_step(), Step::Boundary(Boundary::ArtifactRollback));
+
+    // Crash inside ArtifactCommit of group 1, after the commit decision.
+    let mut d = new_deployment(&sims, 2);
+    let mut world = World::new(&sims);
+    let commit = loop {
+        match d.next_step() {
+            Step::Boundary(b) => d.cross(b),
+            step @ Step::Call {
+                state: State::ArtifactCommit,
+                group: 1,
+                ..
+            } => break step,
+            step => {
+                d.start(&step);
+                let r = world.run(&step);
+                d.finish(&step, r);
+            }
+        }
+    };
+    d.start(&commit);
+    assert!(d.commit_decided);
+    assert_eq!(d.recover(why), Recovery::Rerun(commit));
+}
+
+#[test]
+fn the_host_reboot_counts_only_if_the_boot_id_changed_or_the_caller_vouches() {
+    let sims = [sim(0, true, RebootAnswer::Automatic)];
+    let reach_reboot = || {
+        let mut d = new_deployment(&sims, 1);
+        let mut world = World::new(&sims);
+        loop {
+            match d.next_step() {
+                step @ Step::HostReboot { .. } => {
+                    d.start(&step);
+                    return (d, step);
+                }
+                step => {
+                    d.start(&step);
+                    let r = world.run(&step);
+                    d.finish(&step, r);
+                }
+            }
+        }
+    };
+    let (mut d, step) = reach_reboot();
+    let r = d.recover(Interruption {
+        boot_changed: true,
+        explicit_resume: false,
+    });
+    assert_eq!(r, Recovery::Completed(step));
+    assert!(matches!(
+        d.next_step(),
+        Step::Call {
+            state: State::ArtifactVerifyReboot,
+            ..
+        }
+    ));
+
+    let (mut d, step) = reach_reboot();
+    let r = d.recover(Interruption {
+        boot_changed: false,
+        explicit_resume: true,
+    });
+    assert_eq!(r, Recovery::Completed(step));
+
+    let (mut d, step) = reach_reboot();
+    let r = d.recover(Interruption {
+        boot_changed: false,
+        explicit_resume: false,
+    });
+    assert_eq!(r, Recovery::Failed(step));
+    assert_eq!(d.next_step(), Step::Boundary(Boundary::ArtifactRollback));
+}
