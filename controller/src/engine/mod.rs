@@ -3,6 +3,7 @@
 //! The pure core ([`machine`], [`plan`]) decides; the edges ([`journal`], [`store`],
 //! [`lock`]) persist. Nothing here talks to an Interface directly.
 
+pub mod api;
 pub mod driver;
 pub mod durable;
 pub mod fault;
