@@ -43,9 +43,39 @@ impl Drop for GroupGuard {
     }
 }
 
+/// Which processes a `/proc` scan must read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scan {
+    All,
+    /// Only PIDs above the leader's: see [`Scan::after_exit`].
+    NewerThanLeader,
+}
+
+impl Scan {
+    /// Reading a process's `stat` costs the kernel about 10 us, so a full scan costs most of
+    /// a millisecond per call on a small system, more on a busy one. Every other member of
+    /// the group was created after its leader, and PIDs grow until they wrap at `pid_max`:
+    /// if the counter is still above the leader's PID and the call was too short for a full
+    /// cycle of the PID space, only higher PIDs can be members.
+    pub(crate) fn after_exit(pgid: Pid, call_lasted: Duration) -> Scan {
+        const NO_FULL_WRAP_WITHIN: Duration = Duration::from_secs(1);
+        let last = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        match last {
+            Some(last)
+                if call_lasted < NO_FULL_WRAP_WITHIN && last >= pgid.as_raw_nonzero().get() =>
+            {
+                Scan::NewerThanLeader
+            }
+            _ => Scan::All,
+        }
+    }
+}
+
 /// PIDs of the group's members that are still running (zombies excluded), read from `/proc`.
 /// `None` when `/proc` cannot be read.
-pub(crate) fn live_members(pgid: Pid) -> Option<Vec<i32>> {
+pub(crate) fn live_members(pgid: Pid, scan: Scan) -> Option<Vec<i32>> {
     let pgid = pgid.as_raw_nonzero().get();
     let mut members = Vec::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
@@ -56,6 +86,9 @@ pub(crate) fn live_members(pgid: Pid) -> Option<Vec<i32>> {
         else {
             continue;
         };
+        if scan == Scan::NewerThanLeader && pid <= pgid {
+            continue;
+        }
         // A process may vanish between listing and reading: then it is not a member.
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
@@ -81,8 +114,8 @@ fn parse_stat(stat: &str) -> Option<(char, i32)> {
 }
 
 /// Whether the group still has running members; unknown (no `/proc`) counts as yes.
-pub(super) fn has_live_members(pgid: Pid) -> bool {
-    live_members(pgid).is_none_or(|m| !m.is_empty())
+pub(super) fn has_live_members(pgid: Pid, scan: Scan) -> bool {
+    live_members(pgid, scan).is_none_or(|m| !m.is_empty())
 }
 
 /// How long to wait for SIGKILL to take effect before giving up on a process stuck in the
@@ -106,7 +139,7 @@ async fn wait_empty(pgid: Pid, limit: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     let mut pause = Duration::from_millis(2);
     loop {
-        if !has_live_members(pgid) {
+        if !has_live_members(pgid, Scan::All) {
             return true;
         }
         let now = tokio::time::Instant::now();
@@ -135,7 +168,36 @@ mod tests {
     fn this_process_is_a_live_member_of_its_own_group() {
         let pgid = rustix::process::getpgrp();
         let me = rustix::process::getpid().as_raw_nonzero().get();
-        let members = live_members(pgid).expect("/proc is readable in tests");
+        let members = live_members(pgid, Scan::All).expect("/proc is readable in tests");
         assert!(members.contains(&me), "{members:?} lacks {me}");
+    }
+
+    #[test]
+    fn the_short_scan_finds_a_leaders_descendants() {
+        use std::os::unix::process::CommandExt;
+        let mut leader = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & wait"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = Pid::from_raw(leader.id() as i32).unwrap();
+        let mut found = Vec::new();
+        for _ in 0..200 {
+            found = live_members(pgid, Scan::NewerThanLeader).unwrap();
+            if !found.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let all = live_members(pgid, Scan::All).unwrap();
+        signal_group(pgid, Signal::KILL);
+        leader.wait().unwrap();
+        assert_eq!(found.len(), 1, "the sleep, not its leader: {found:?}");
+        assert!(all.contains(&found[0]) && all.contains(&pgid.as_raw_nonzero().get()));
+        assert_eq!(
+            Scan::after_exit(pgid, Duration::from_secs(5)),
+            Scan::All,
+            "a long call reads everything"
+        );
     }
 }

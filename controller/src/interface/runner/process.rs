@@ -109,7 +109,7 @@ pub(super) async fn run(
         .await
         .is_ok();
     let mut strays_terminated = false;
-    if !eof || group::has_live_members(pgid) {
+    if !eof || group::has_live_members(pgid, group::Scan::after_exit(pgid, start.elapsed())) {
         if ending == Ending::Exited {
             tracing::warn!(
                 pipes_open = !eof,

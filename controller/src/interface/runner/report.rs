@@ -60,7 +60,7 @@ impl fmt::Display for Exit {
 }
 
 /// One finished call: its exit, its output (capped), and how long it took.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct CallReport {
     pub exit: Exit,
     /// At most the configured cap; the rest was read and dropped.
@@ -71,6 +71,21 @@ pub struct CallReport {
     pub duration: Duration,
     /// Processes of its group were still alive after it exited, and were terminated.
     pub strays_terminated: bool,
+}
+
+impl fmt::Debug for CallReport {
+    // Output as text, not as lists of numbers: this is what a failing test or a log shows.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallReport")
+            .field("exit", &self.exit)
+            .field("stdout", &String::from_utf8_lossy(&self.stdout))
+            .field("stderr", &String::from_utf8_lossy(&self.stderr))
+            .field("stdout_dropped", &self.stdout_dropped)
+            .field("stderr_dropped", &self.stderr_dropped)
+            .field("duration", &self.duration)
+            .field("strays_terminated", &self.strays_terminated)
+            .finish()
+    }
 }
 
 impl CallReport {
