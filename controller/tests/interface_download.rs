@@ -96,11 +96,7 @@ fn setup() -> Setup {
 }
 
 fn mock(s: &Setup) -> Invocation {
-    invocation(
-        &reference_interface("mock"),
-        &s.work,
-        &[s.state.to_str().unwrap()],
-    )
+    mock_invocation(&s.work, &s.state)
 }
 
 fn runner() -> Runner {
@@ -113,6 +109,13 @@ fn streams_log(state: &Path) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// `dir` holds exactly these bytes under these names.
+fn assert_holds(dir: &Path, files: &Files) {
+    for (name, bytes) in files {
+        assert_eq!(&std::fs::read(dir.join(name)).unwrap(), bytes, "{name}");
+    }
 }
 
 fn expected_log(tree: &str, files: &Files) -> Vec<String> {
@@ -131,13 +134,7 @@ async fn the_mock_reads_every_stream_and_gets_every_byte() {
     assert_eq!(out.value, 3);
     assert_eq!(out.tree, PayloadTree::Streams);
     assert_eq!(streams_log(&s.state), expected_log("streams", &payload()));
-    for (name, bytes) in payload() {
-        assert_eq!(
-            std::fs::read(s.state.join("download").join(&name)).unwrap(),
-            bytes,
-            "{name}"
-        );
-    }
+    assert_holds(&s.state.join("download"), &payload());
     // The streams tree exists during Download only; no files tree was needed.
     assert!(!s.work.join("stream-next").exists() && !s.work.join("streams").exists());
     assert!(!s.work.join("files").exists());
@@ -153,13 +150,7 @@ async fn an_interface_that_ignores_the_streams_gets_the_files_tree() {
         .await
         .unwrap();
     assert_eq!(out.tree, PayloadTree::Files);
-    for (name, bytes) in payload() {
-        assert_eq!(
-            std::fs::read(s.work.join("files").join(&name)).unwrap(),
-            bytes,
-            "{name}"
-        );
-    }
+    assert_holds(&s.work.join("files"), &payload());
     assert!(!s.work.join("stream-next").exists() && !s.work.join("streams").exists());
     // The mock finds the files tree in ArtifactInstall.
     runner()

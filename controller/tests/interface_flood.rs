@@ -27,11 +27,7 @@ async fn a_flood_is_capped_drained_and_counted() {
     let work = tmp.path().join("work");
     std::fs::create_dir_all(work.join("header")).unwrap();
     std::fs::write(work.join("header/artifact_name"), "v2").unwrap();
-    let inv = invocation(
-        &reference_interface("mock"),
-        &work,
-        &[state.to_str().unwrap()],
-    );
+    let inv = mock_invocation(&work, &state);
 
     let before = peak_rss_kib();
     let report = quick_runner(Duration::from_secs(60))

@@ -42,11 +42,7 @@ async fn deploy(
         &header,
     )
     .unwrap();
-    let inv = invocation(
-        &reference_interface("mock"),
-        dir.path(),
-        &[state.to_str().unwrap()],
-    );
+    let inv = mock_invocation(dir.path(), &state);
     let payload = format!("payload of {id}");
     let feed = move |sink: &mut dyn PayloadSink| -> io::Result<()> {
         sink.file("fw.bin", payload.len() as u64, &mut payload.as_bytes())
@@ -140,11 +136,7 @@ async fn unknown_states_print_nothing_and_succeed() {
 async fn the_mocks_fault_markers_reach_the_runner() {
     let tmp = tempfile::tempdir().unwrap();
     let state = mock_component(tmp.path(), "R1", "v1");
-    let inv = invocation(
-        &reference_interface("mock"),
-        tmp.path(),
-        &[state.to_str().unwrap()],
-    );
+    let inv = mock_invocation(tmp.path(), &state);
     let runner = quick_runner(Duration::from_millis(400));
 
     std::fs::write(state.join("NeedsArtifactReboot.IGNORETERM"), "").unwrap();

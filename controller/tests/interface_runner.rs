@@ -228,11 +228,7 @@ async fn a_grandchild_holding_stdout_does_not_hang_the_call() {
     let state = mock_component(tmp.path(), "R1", "v1");
     std::fs::write(state.join("SupportsRollback"), "Yes\n").unwrap();
     std::fs::write(state.join("SupportsRollback.GRANDCHILD"), "").unwrap();
-    let inv = invocation(
-        &reference_interface("mock"),
-        tmp.path(),
-        &[state.to_str().unwrap()],
-    );
+    let inv = mock_invocation(tmp.path(), &state);
     // The call ends when the Interface exits, plus the bounded wait for the pipes.
     let answer = quick_runner(LONG).supports_rollback(&inv).await.unwrap();
     assert!(answer);
@@ -328,11 +324,7 @@ async fn typed_queries_read_the_mock() {
     )
     .unwrap();
     std::fs::write(state.join("NeedsArtifactReboot"), "Automatic\n").unwrap();
-    let inv = invocation(
-        &reference_interface("mock"),
-        tmp.path(),
-        &[state.to_str().unwrap()],
-    );
+    let inv = mock_invocation(tmp.path(), &state);
     let runner = quick_runner(LONG);
 
     assert_eq!(runner.identity(&inv).await.unwrap().as_str(), "R123");
@@ -365,11 +357,7 @@ async fn typed_queries_read_the_mock() {
 async fn bad_answers_name_the_interface_the_query_and_the_output() {
     let tmp = tempfile::tempdir().unwrap();
     let state = mock_component(tmp.path(), "R1", "v1");
-    let inv = invocation(
-        &reference_interface("mock"),
-        tmp.path(),
-        &[state.to_str().unwrap()],
-    );
+    let inv = mock_invocation(tmp.path(), &state);
     let runner = quick_runner(LONG);
 
     std::fs::write(state.join("SupportsRollback"), "Yes\nNo\n").unwrap();

@@ -51,6 +51,15 @@ pub fn invocation(program: &Path, work_dir: &Path, args: &[&str]) -> Invocation 
     }
 }
 
+/// An invocation of the `mock` reference Interface for the component in `state`.
+pub fn mock_invocation(work_dir: &Path, state: &Path) -> Invocation {
+    invocation(
+        &reference_interface("mock"),
+        work_dir,
+        &[state.to_str().unwrap()],
+    )
+}
+
 /// A mock component: its state directory with `id=<id>` and a version.
 pub fn mock_component(root: &Path, id: &str, version: &str) -> PathBuf {
     let dir = root.join(format!("state-{id}"));
