@@ -455,3 +455,78 @@ async fn the_mock_can_kill_its_parent() {
     assert_eq!(log, "ArtifactCommit rtos - killed-parent\n");
     runner.run_state(&inv, State::ArtifactCommit).await.unwrap();
 }
+
+/// A writer the test can read back: what the subscriber formatted.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// Current-thread runtime: the subscriber is set for this thread, where the call and the
+// output-draining tasks all run.
+#[tokio::test]
+async fn calls_are_logged_per_component_and_state_with_stderr_at_debug() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let iface = script(
+        tmp.path(),
+        "logger",
+        "echo 'flashing block 7' >&2; printf '\\377 not utf-8\\n' >&2; exit 2",
+    );
+    let err = quick_runner(LONG)
+        .run_state(&invocation(&iface, tmp.path(), &[]), State::ArtifactInstall)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "InterfaceFailed");
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no log line with {needle:?} in:\n{text}"))
+            .to_owned()
+    };
+    let stderr_line = line("flashing block 7");
+    assert!(stderr_line.contains("DEBUG"), "{stderr_line}");
+    for field in [
+        "interface=logger",
+        "component_type=rtos",
+        "component=R1",
+        "call=ArtifactInstall",
+        "stream=\"stderr\"",
+    ] {
+        assert!(
+            stderr_line.contains(field),
+            "{field} missing: {stderr_line}"
+        );
+    }
+    assert!(
+        line("not utf-8").contains('\u{fffd}'),
+        "non-UTF-8 is logged lossily"
+    );
+    let failed = line("Interface call failed");
+    assert!(
+        failed.contains("WARN") && failed.contains("result=\"InterfaceFailed\""),
+        "{failed}"
+    );
+    assert!(
+        failed.contains("call=ArtifactInstall") && failed.contains("duration_ms="),
+        "{failed}"
+    );
+}

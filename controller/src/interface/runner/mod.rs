@@ -335,7 +335,14 @@ impl Runner {
             .await;
         let _entered = span.enter();
         match &result {
-            Ok(report) => tracing::info!(
+            // States are a deployment's milestones; queries are asked on every observation
+            // pass, so their successes stay at debug.
+            Ok(report) if matches!(call, Call::State(_)) => tracing::info!(
+                duration_ms = report.duration.as_millis() as u64,
+                result = "ok",
+                "Interface call finished"
+            ),
+            Ok(report) => tracing::debug!(
                 duration_ms = report.duration.as_millis() as u64,
                 result = "ok",
                 "Interface call finished"
