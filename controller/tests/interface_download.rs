@@ -448,3 +448,15 @@ async fn payload_names_cannot_escape_the_tree() {
     );
     assert!(!s.root.join("escaped").exists() && !s.work.join("../escaped").exists());
 }
+
+// The feeding thread drives its pipe writes through the runtime's handle; on a current-thread
+// runtime that works because the runtime's own thread keeps polling while download() waits.
+#[tokio::test]
+async fn download_works_on_a_current_thread_runtime() {
+    let s = setup();
+    let out = download(&runner(), &mock(&s), WITH_SIZES, feed(payload()))
+        .await
+        .unwrap();
+    assert_eq!(out.tree, PayloadTree::Streams);
+    assert_eq!(streams_log(&s.state), expected_log("streams", &payload()));
+}

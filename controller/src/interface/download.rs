@@ -94,7 +94,8 @@ enum FeedFailure<E> {
 ///
 /// `feed` runs on a blocking thread; it is where the engine opens the Artifact reader and
 /// streams the payload (or the whole Artifact) into the sink. Its `Ok` value is returned in
-/// the outcome. Afterwards the streams tree is gone; the files tree, if used, stays for the
+/// the outcome. The sink drives its pipe writes through the current runtime's handle, which
+/// works on either runtime flavor because this future keeps the runtime polled meanwhile. Afterwards the streams tree is gone; the files tree, if used, stays for the
 /// later states.
 pub async fn download<V, E, F>(
     runner: &Runner,
