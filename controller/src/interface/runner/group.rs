@@ -113,9 +113,9 @@ fn parse_stat(stat: &str) -> Option<(char, i32)> {
     Some((state, pgrp))
 }
 
-/// Whether the group still has running members; unknown (no `/proc`) counts as yes.
-pub(super) fn has_live_members(pgid: Pid, scan: Scan) -> bool {
-    live_members(pgid, scan).is_none_or(|m| !m.is_empty())
+/// Whether the group still has running members; `None` when `/proc` cannot tell.
+pub(super) fn has_live_members(pgid: Pid, scan: Scan) -> Option<bool> {
+    live_members(pgid, scan).map(|m| !m.is_empty())
 }
 
 /// How long to wait for SIGKILL to take effect before giving up on a process stuck in the
@@ -139,8 +139,14 @@ async fn wait_empty(pgid: Pid, limit: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     let mut pause = Duration::from_millis(2);
     loop {
-        if !has_live_members(pgid, Scan::All) {
-            return true;
+        match has_live_members(pgid, Scan::All) {
+            Some(false) => return true,
+            Some(true) => {}
+            // Blind: give the group its whole grace period.
+            None => {
+                tokio::time::sleep_until(deadline).await;
+                return false;
+            }
         }
         let now = tokio::time::Instant::now();
         if now >= deadline {

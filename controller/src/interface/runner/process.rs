@@ -7,7 +7,8 @@
 //!    thread), for the deadline, or for cancellation;
 //! 3. on deadline or cancellation: SIGTERM to the group, SIGKILL after the grace period;
 //! 4. wait a bounded time for end of file on both pipes: a grandchild may hold them open;
-//! 5. if any process of the group still runs, terminate the group as in 3;
+//! 5. if any process of the group still runs, terminate the group as in 3 (without `/proc`
+//!    to tell, SIGKILL the group at once);
 //! 6. reap the leader, and only then let go of the group ID.
 //!
 //! Dropping the future at any point SIGKILLs the group (`GroupGuard`).
@@ -15,7 +16,7 @@
 use std::time::Duration;
 
 use rustix::io::Errno;
-use rustix::process::{Pid, WaitId, WaitIdOptions};
+use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
@@ -109,21 +110,30 @@ pub(super) async fn run(
         .await
         .is_ok();
     let mut strays_terminated = false;
-    if !eof || group::has_live_members(pgid, group::Scan::after_exit(pgid, start.elapsed())) {
-        if ending == Ending::Exited {
-            tracing::warn!(
-                pipes_open = !eof,
-                "Interface left processes running after it exited; terminating its group"
-            );
+    match (
+        eof,
+        group::has_live_members(pgid, group::Scan::after_exit(pgid, start.elapsed())),
+    ) {
+        (true, Some(false)) => {}
+        // No /proc to look in: SIGKILL whatever may be left, without waiting, while the
+        // unreaped leader still reserves the group ID.
+        (true, None) => group::signal_group(pgid, Signal::KILL),
+        _ => {
+            if ending == Ending::Exited {
+                tracing::warn!(
+                    pipes_open = !eof,
+                    "Interface left processes running after it exited; terminating its group"
+                );
+            }
+            group::terminate(pgid, limits.grace).await;
+            strays_terminated = ending == Ending::Exited;
+            // Anything still holding the pipes now escaped the group (setsid): stop listening.
+            let _ = tokio::time::timeout(limits.eof_wait, async {
+                stdout.eof().await;
+                stderr.eof().await;
+            })
+            .await;
         }
-        group::terminate(pgid, limits.grace).await;
-        strays_terminated = ending == Ending::Exited;
-        // Anything still holding the pipes now escaped the group (setsid): stop listening.
-        let _ = tokio::time::timeout(limits.eof_wait, async {
-            stdout.eof().await;
-            stderr.eof().await;
-        })
-        .await;
     }
 
     let exit = if leader_gone {
