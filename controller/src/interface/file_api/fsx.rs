@@ -1,0 +1,115 @@
+//! Creating files and directories below a directory handle: exclusive, no symlinks followed,
+//! synced to disk.
+//!
+//! Everything is created relative to an open directory descriptor, so a path component
+//! swapped for a symlink after the check cannot redirect a write; `O_EXCL` refuses an
+//! existing name (a dangling symlink included) and `O_NOFOLLOW` refuses a symlinked
+//! directory. Each file is fsync'ed when written and each directory when complete, so a tree
+//! reported as created survives a power cut.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use rustix::fs::{Mode, OFlags};
+
+pub(super) const DIR_MODE: u32 = 0o700;
+pub(super) const FILE_MODE: u32 = 0o600;
+
+/// Opens an existing directory (symlinks in `path` are followed: it is baton's own path).
+pub(super) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Creates directory `name` in `dir` (it must not exist) and opens it.
+pub(super) fn make_dir(dir: impl AsFd, name: &str) -> io::Result<OwnedFd> {
+    rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(DIR_MODE))?;
+    open_subdir(dir, name)
+}
+
+/// Opens directory `name` in `dir`, refusing a symlink.
+pub(super) fn open_subdir(dir: impl AsFd, name: &str) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
+}
+
+/// Creates file `name` in `dir`; it must not exist in any form.
+pub(super) fn create_file(dir: impl AsFd, name: &str) -> io::Result<File> {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::openat(
+        dir,
+        name,
+        flags,
+        Mode::from_raw_mode(FILE_MODE),
+    )?))
+}
+
+/// Creates file `name` in `dir` holding `bytes`, synced.
+pub(super) fn write_file(dir: impl AsFd, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let mut file = create_file(dir, name)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Syncs a directory's entries.
+pub(super) fn sync_dir(dir: impl AsFd) -> io::Result<()> {
+    Ok(rustix::fs::fsync(dir)?)
+}
+
+/// Refuses a name that is not a single path component: a payload file name comes from the
+/// Artifact, and must not reach outside the tree it is written into.
+pub(super) fn check_plain_name(name: &str) -> io::Result<()> {
+    let bad =
+        name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0');
+    if bad {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("payload file name {name:?} is not a plain file name"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_single_components_are_plain_names() {
+        for good in [
+            "payload",
+            "a.b",
+            ".hidden",
+            "x..y",
+            "rtos-v1.bin",
+            "with space",
+        ] {
+            assert!(check_plain_name(good).is_ok(), "{good:?}");
+        }
+        for bad in ["", ".", "..", "a/b", "../x", "/etc/passwd", "x\0y", "dir/"] {
+            assert!(check_plain_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn existing_names_and_symlinks_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = open_dir(tmp.path()).unwrap();
+        write_file(&dir, "f", b"1").unwrap();
+        assert_eq!(
+            write_file(&dir, "f", b"2").unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        std::os::unix::fs::symlink("/nonexistent-target", tmp.path().join("dangling")).unwrap();
+        assert!(write_file(&dir, "dangling", b"x").is_err());
+        assert!(!Path::new("/nonexistent-target").exists());
+        std::os::unix::fs::symlink(tmp.path(), tmp.path().join("link")).unwrap();
+        assert!(open_subdir(&dir, "link").is_err());
+        assert_eq!(std::fs::read(tmp.path().join("f")).unwrap(), b"1");
+    }
+}
