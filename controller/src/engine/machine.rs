@@ -576,6 +576,7 @@ impl Deployment {
                 (_, CallResult::Ok) => {}
                 (
                     State::Download
+                    | State::DownloadWithFileSizes
                     | State::ArtifactInstall
                     | State::ArtifactReboot
                     | State::ArtifactVerifyReboot

@@ -137,6 +137,7 @@ impl World {
                                 Query::NeedsArtifactReboot => {
                                     QueryResult::NeedsReboot(self.sims[m].reboot)
                                 }
+                                other => unreachable!("the machine never asks {other}"),
                             };
                             (m, answer)
                         })
@@ -153,6 +154,7 @@ fn kind_of(q: Query) -> QueryKind {
     match q {
         Query::SupportsRollback => QueryKind::SupportsRollback,
         Query::NeedsArtifactReboot => QueryKind::NeedsArtifactReboot,
+        other => unreachable!("the machine never asks {other}"),
     }
 }
 
