@@ -152,7 +152,9 @@ mod tests {
 
     #[test]
     fn interface_names_cannot_escape_their_directory() {
-        for bad in ["", "a/b", "..", ".", ".hidden", "../x", "/abs", "a b", "x\0y"] {
+        for bad in [
+            "", "a/b", "..", ".", ".hidden", "../x", "/abs", "a b", "x\0y",
+        ] {
             assert!(InterfaceName::new(bad).is_err(), "{bad:?} accepted");
         }
         for good in ["rtos-interface", "rootfs-image", "a..b", "v1_2"] {
