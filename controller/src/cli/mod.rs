@@ -2,7 +2,36 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
+pub mod artifact;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "baton",
+    version,
+    about = "On-device reconciliation controller for multi-component updates"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Read and verify Mender Artifacts.
+    #[command(subcommand)]
+    Artifact(artifact::ArtifactCommand),
+}
+
 pub fn main() -> ExitCode {
-    eprintln!("baton: not built yet");
-    ExitCode::from(1)
+    let cli = Cli::parse();
+    let code = match &cli.command {
+        Command::Artifact(cmd) => artifact::run(
+            cmd,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        ),
+    };
+    ExitCode::from(code)
 }
