@@ -10,6 +10,7 @@
 //! [`manifest`](self) and [`header`](self) are pure parsers, [`signature`](self) holds the
 //! key policy, [`compat`](self) the pure "installed?" and "compatible?" rules.
 
+pub mod cache;
 mod compat;
 mod compression;
 mod error;
@@ -19,6 +20,7 @@ mod manifest;
 mod payload;
 mod reader;
 mod signature;
+pub mod source;
 mod store;
 mod tar;
 #[cfg(any(test, feature = "testkit"))]
