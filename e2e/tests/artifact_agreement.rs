@@ -15,6 +15,46 @@ use baton::artifact::{verify_file, Compression, Limits, SignatureStatus, VerifyP
 
 const LONG: &str = "a-payload-file-with-a-name-longer-than-one-hundred-characters-which-mender-artifact-writes-with-pax-records.bin";
 
+/// Every header feature mender-artifact 3.9 writes: two compatible types, several files
+/// (one empty, one with a long name), a group, depends on names and groups, custom provides
+/// and depends, meta-data and custom clears.
+const FULL: &[&str] = &[
+    "write",
+    "module-image",
+    "-T",
+    "rtos-interface",
+    "-t",
+    "rtos",
+    "-t",
+    "rtos-b",
+    "-f",
+    "p1",
+    "-f",
+    "p2",
+    "-f",
+    "empty",
+    "-f",
+    LONG,
+    "-n",
+    "rtos-v2",
+    "-g",
+    "grp1",
+    "-N",
+    "rtos-v1",
+    "-N",
+    "rtos-v1b",
+    "-G",
+    "grp0",
+    "-p",
+    "custom.key:val",
+    "-d",
+    "hw.rev:3",
+    "-m",
+    "meta.json",
+    "--clears-provides",
+    "custom.*",
+];
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Sign {
     No,
@@ -197,42 +237,7 @@ fn verdicts_match_mender_artifact_on_what_it_writes() {
         "-n",
         "rtos-v1",
     ];
-    let full = [
-        "write",
-        "module-image",
-        "-T",
-        "rtos-interface",
-        "-t",
-        "rtos",
-        "-t",
-        "rtos-b",
-        "-f",
-        "p1",
-        "-f",
-        "p2",
-        "-f",
-        "empty",
-        "-f",
-        LONG,
-        "-n",
-        "rtos-v2",
-        "-g",
-        "grp1",
-        "-N",
-        "rtos-v1",
-        "-N",
-        "rtos-v1b",
-        "-G",
-        "grp0",
-        "-p",
-        "custom.key:val",
-        "-d",
-        "hw.rev:3",
-        "-m",
-        "meta.json",
-        "--clears-provides",
-        "custom.*",
-    ];
+    let full = FULL;
     let partition = [
         "write",
         "module-image",
@@ -261,7 +266,7 @@ fn verdicts_match_mender_artifact_on_what_it_writes() {
         for sign in [Sign::No, Sign::Rsa, Sign::Ec] {
             let file = fx.write(
                 &format!("full-{compression}-{sign:?}.mender"),
-                &full,
+                full,
                 compression,
                 sign,
             );
@@ -281,46 +286,15 @@ fn verdicts_match_mender_artifact_on_what_it_writes() {
 #[test]
 fn headers_read_back_what_mender_artifact_wrote() {
     let Some(fx) = fixture() else { return };
-    let args = [
-        "write",
-        "module-image",
-        "-T",
-        "rtos-interface",
-        "-t",
-        "rtos",
-        "-t",
-        "rtos-b",
-        "-f",
-        "p1",
-        "-f",
-        "p2",
-        "-f",
-        LONG,
-        "-n",
-        "rtos-v2",
-        "-g",
-        "grp1",
-        "-N",
-        "rtos-v1",
-        "-G",
-        "grp0",
-        "-p",
-        "custom.key:val",
-        "-d",
-        "hw.rev:3",
-        "-m",
-        "meta.json",
-        "--clears-provides",
-        "custom.*",
-    ];
-    let file = fx.write("h.mender", &args, "gzip", Sign::Rsa);
+    let args = FULL;
+    let file = fx.write("h.mender", args, "gzip", Sign::Rsa);
     let policy = VerifyPolicy::load(&[&fx.keys.rsa_pub]).unwrap();
     let (h, v) = verify_file(&file, &policy, &Limits::default()).unwrap();
     assert_eq!(h.name, "rtos-v2");
     assert_eq!(h.group.as_deref(), Some("grp1"));
     assert_eq!(h.payload_type.as_deref(), Some("rtos-interface"));
     assert_eq!(h.device_types, ["rtos", "rtos-b"]);
-    assert_eq!(h.depends_artifact_names, ["rtos-v1"]);
+    assert_eq!(h.depends_artifact_names, ["rtos-v1", "rtos-v1b"]);
     assert_eq!(h.depends_groups, ["grp0"]);
     let provides = serde_json::to_value(&h.provides).unwrap();
     assert_eq!(provides["custom.key"], "val");
@@ -332,7 +306,7 @@ fn headers_read_back_what_mender_artifact_wrote() {
     assert_eq!(h.header_compression, Compression::Gzip);
     let mut names: Vec<_> = v.files.iter().map(|(n, s)| (n.as_str(), *s)).collect();
     names.sort();
-    let mut want = vec![("p1", 70_000), ("p2", 12), (LONG, 10)];
+    let mut want = vec![("p1", 70_000), ("p2", 12), ("empty", 0), (LONG, 10)];
     want.sort();
     assert_eq!(names, want);
     assert_eq!(h.total_size, Some(std::fs::metadata(&file).unwrap().len()));

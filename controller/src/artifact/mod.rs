@@ -33,7 +33,9 @@ pub use header::{ArtifactHeader, PayloadFile, ProvideValue, RawHeader};
 pub use limits::Limits;
 pub use manifest::{to_hex, ArtifactManifest, Digest};
 pub use payload::PayloadSink;
-pub use reader::{read_header, verify_file, verify_whole, ArtifactReader, Discard, Verified};
+pub use reader::{
+    read_header, verify_file, verify_then_stream, verify_whole, ArtifactReader, Discard, Verified,
+};
 pub use signature::{SignatureStatus, VerifyKey, VerifyPolicy};
 pub use store::DirectorySink;
 

@@ -228,6 +228,24 @@ pub fn verify_file(
     Ok((header, verified))
 }
 
+/// Verifies a local Artifact completely, then streams it to `sink` in a second pass: no
+/// payload byte of an invalid Artifact reaches the sink. The second pass verifies again, so
+/// a file rewritten between the passes still ends in an error, never in `Ok`.
+pub fn verify_then_stream(
+    path: &Path,
+    policy: &VerifyPolicy,
+    limits: &Limits,
+    sink: &mut dyn PayloadSink,
+) -> Result<(ArtifactHeader, Verified), ArtifactError> {
+    verify_file(path, policy, limits)?;
+    let (file, size) = open_file(path)?;
+    let reader = ArtifactReader::open(file, policy, limits)?;
+    let mut header = reader.header.clone();
+    header.total_size = Some(size);
+    let verified = reader.stream_payload(sink)?;
+    Ok((header, verified))
+}
+
 /// Copies the whole Artifact's raw bytes to `sink` while verifying it in the same pass: for
 /// Interfaces that answer `NeedsUnpackedArtifact: No` (one stream, `artifact.mender`).
 ///

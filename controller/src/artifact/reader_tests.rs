@@ -660,3 +660,38 @@ fn directory_sink_stores_files_and_never_follows_links() {
     assert_eq!(r.stream_payload(&mut sink).unwrap_err().reason(), "sink");
     assert!(!target.exists());
 }
+
+/// With a verifying first pass, not even a corrupted payload member hands a byte on.
+#[test]
+fn verify_then_stream_hands_nothing_from_an_invalid_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.mender");
+    for c in CODECS {
+        let bytes = builder().compression(c).build();
+        let parts = builder().compression(c).parts();
+        let data_at = bytes.len() - 1024 - parts.data.as_ref().unwrap().len().next_multiple_of(512);
+        let mut variants = vec![bytes[..bytes.len() - 2048].to_vec()];
+        for at in [
+            data_at + 200,
+            data_at + parts.data.as_ref().unwrap().len() - 3,
+        ] {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x04;
+            variants.push(bad);
+        }
+        for bad in variants {
+            std::fs::write(&path, &bad).unwrap();
+            let mut rec = Recorder::default();
+            assert!(
+                verify_then_stream(&path, &VerifyPolicy::none(), &Limits::default(), &mut rec)
+                    .is_err(),
+                "{c}"
+            );
+            assert!(rec.files.is_empty(), "{c}: a byte was handed on");
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let mut rec = Recorder::default();
+        verify_then_stream(&path, &VerifyPolicy::none(), &Limits::default(), &mut rec).unwrap();
+        assert_eq!(rec.files.len(), 2);
+    }
+}

@@ -14,9 +14,8 @@ use rsa::pkcs8::DecodePrivateKey;
 use sha2::{Digest, Sha256};
 
 use super::compression::Compression;
-use super::header::{ArtifactHeader, ProvideValue, RawHeader};
+use super::header::{ArtifactHeader, ProvideValue};
 use super::manifest::to_hex;
-use super::signature::SignatureStatus;
 
 /// How a name longer than the 100-byte ustar field is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -495,30 +494,15 @@ impl ArtifactBuilder {
     }
 }
 
-/// A header as the reader would produce it, for pure tests of the planner's helpers.
+/// A header as the reader produces it from a test kit Artifact, for pure tests of the
+/// planner's helpers.
 pub fn sample_header(name: &str, payload_type: &str, device_types: &[&str]) -> ArtifactHeader {
-    let mut provides = BTreeMap::new();
-    provides.insert(
-        format!("rootfs-image.{payload_type}.version"),
-        ProvideValue::One(name.to_owned()),
-    );
-    ArtifactHeader {
-        name: name.to_owned(),
-        group: None,
-        payload_type: Some(payload_type.to_owned()),
-        device_types: device_types.iter().map(|s| s.to_string()).collect(),
-        depends_artifact_names: vec![],
-        depends_groups: vec![],
-        provides,
-        depends: BTreeMap::new(),
-        clears_provides: Some(vec![format!("rootfs-image.{payload_type}.*")]),
-        meta_data: None,
-        scripts: vec![],
-        payload_files: vec![],
-        signature: SignatureStatus::Unsigned,
-        header_compression: Compression::Gzip,
-        data_compression: Some(Compression::Gzip),
-        total_size: None,
-        raw: RawHeader::default(),
-    }
+    let mut b = ArtifactBuilder::new(name, payload_type, "x");
+    b.device_types = device_types.iter().map(|s| s.to_string()).collect();
+    let bytes = b.build();
+    let policy = super::VerifyPolicy::none();
+    super::ArtifactReader::open(&bytes[..], &policy, &super::Limits::default())
+        .expect("the test kit writes valid Artifacts")
+        .header()
+        .clone()
 }
