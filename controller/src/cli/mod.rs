@@ -5,6 +5,7 @@
 //! `--topology-components/-t`) and maps outcomes to exit codes. Verbs call into the library
 //! rooms; they hold no logic of their own beyond presenting results.
 
+pub mod artifact;
 mod config;
 mod output;
 mod validate;
@@ -103,6 +104,9 @@ pub enum Command {
     /// Inspect the configuration
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Read and verify Mender Artifacts
+    #[command(subcommand)]
+    Artifact(artifact::ArtifactCommand),
 }
 
 /// Parses the process arguments, runs the verb and returns its exit code.
@@ -126,6 +130,7 @@ pub fn run(cli: &Cli, out: &mut dyn std::io::Write) -> u8 {
     let result = match &cli.command {
         Command::Validate(a) => validate::run(&cli.global, a, out),
         Command::Config(c) => config::run(&cli.global, c, out),
+        Command::Artifact(c) => Ok(artifact::run(c, out, &mut std::io::stderr().lock())),
     };
     match result {
         Ok(code) => code,
