@@ -23,8 +23,9 @@ mod signature;
 pub mod source;
 mod store;
 mod tar;
-#[cfg(any(test, feature = "testkit"))]
-pub mod testkit;
+pub mod write;
+/// The name tests know the writer by.
+pub use write as testkit;
 
 pub use compat::{check_depends, is_installed, DependsProblem};
 pub use compression::Compression;

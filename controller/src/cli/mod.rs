@@ -7,6 +7,7 @@
 
 pub mod artifact;
 mod config;
+mod demo;
 pub mod deploy;
 mod output;
 mod validate;
@@ -107,6 +108,8 @@ impl GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build a demo System of mock components in a scratch directory and update it
+    Demo(demo::DemoArgs),
     /// Check Topology, Topology components and Manifest files (kind told from `kind:`)
     Validate(validate::ValidateArgs),
     /// Inspect the configuration
@@ -149,6 +152,7 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command line, writing its output to `out`; returns the exit code.
 pub fn run(cli: &Cli, out: &mut dyn std::io::Write) -> u8 {
     let result = match &cli.command {
+        Command::Demo(a) => demo::run(&cli.global, a, out),
         Command::Validate(a) => validate::run(&cli.global, a, out),
         Command::Config(c) => config::run(&cli.global, c, out),
         Command::Artifact(c) => Ok(artifact::run(c, out, &mut std::io::stderr().lock())),

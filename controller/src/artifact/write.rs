@@ -1,8 +1,9 @@
-//! A test Artifact builder: valid version 3 Artifacts (every codec, signed or not, long
-//! names written as ustar, PAX or GNU) and the raw parts to craft malicious ones.
+//! Writing Artifacts: valid version 3 Artifacts the way `mender-artifact write module-image`
+//! writes them (every codec, signed or not, long names as ustar, PAX or GNU), and the raw
+//! parts tests use to craft malicious ones.
 //!
-//! Test-only (`cfg(test)` or the `testkit` feature). It holds everything in memory and signs
-//! with private keys, which production code never does.
+//! It holds everything in memory, so it is for small Artifacts: the demo System and tests.
+//! The deployment path never calls it; signing with a private key happens only here.
 
 use std::collections::BTreeMap;
 use std::io::Write;
