@@ -419,6 +419,9 @@ impl Engine {
         let Some(mut record) = books.record.clone() else {
             return Err(EngineError::NothingInProgress);
         };
+        // A failure recorded by an earlier invocation was reported then; one found by this
+        // recovery is this invocation's to report.
+        let was_failing = record.machine.failure.is_some() && !rollback;
         let boot_id = super::exec::read_boot_id(&self.settings.boot_id_path);
         recover(&mut books.journal, &mut record, boot_id, explicit)?;
         if rollback {
@@ -427,7 +430,6 @@ impl Engine {
             record.paused = None;
             books.journal.write(Some(&record))?;
         }
-        let was_failing = record.machine.failure.is_some() && !rollback;
         books.record = Some(record.clone());
         self.run(&mut books, record, &opts, progress, was_failing || rollback)
             .await
