@@ -302,11 +302,7 @@ impl Engine {
     }
 
     fn executor(&self, progress: Arc<dyn ProgressSink>) -> LiveExecutor {
-        LiveExecutor {
-            runner: self.runner.clone(),
-            settings: self.settings.clone(),
-            progress,
-        }
+        LiveExecutor::new(self.runner.clone(), self.settings.clone(), progress)
     }
 
     /// Drive the record in `books` and settle the books afterwards.
