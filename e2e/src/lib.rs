@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod mender;
+pub mod package;
 pub mod system;
 
 /// The repository root.
