@@ -6,7 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod mender;
+pub mod package;
 pub mod scratch;
+pub mod system;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
