@@ -87,6 +87,7 @@ fn record(groups: &[usize]) -> DeploymentRecord {
         artifacts: vec![],
         machine: Deployment::new(n, groups),
         boot_id_at_reboot: None,
+        reboot_delegated: false,
         paused: None,
         started_at: 0,
     }
@@ -237,6 +238,37 @@ async fn a_restart_with_the_same_boot_id_after_a_reboot_request_rolls_back() {
         matches!(end, RunEnd::Finished(Outcome::RolledBack { .. })),
         "{end:?}"
     );
+}
+
+#[tokio::test]
+async fn a_resume_does_not_vouch_for_a_reboot_baton_itself_never_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut j, _) = Journal::open::<DeploymentRecord>(dir.path()).unwrap();
+    let exec = fake(vec![RebootAnswer::Automatic], vec![]);
+    let mut rec = record(&[0]);
+    let opts = RunOptions {
+        exit_on_reboot: true,
+        ..Default::default()
+    };
+    drive(&mut j, &mut rec, &exec, &opts, &mut Quiet)
+        .await
+        .unwrap();
+    // The same journal record as baton's own reboot leaves when baton dies before its reboot
+    // command runs: the reboot is baton's, not the caller's.
+    rec.reboot_delegated = false;
+    let r = recover(&mut j, &mut rec, exec.boot_id(), true).unwrap();
+    assert!(matches!(r, Recovery::Failed(_)), "{r:?}");
+    let end = drive(&mut j, &mut rec, &exec, &RunOptions::default(), &mut Quiet)
+        .await
+        .unwrap();
+    assert!(
+        matches!(end, RunEnd::Finished(Outcome::RolledBack { .. })),
+        "{end:?}"
+    );
+    assert!(!exec
+        .log
+        .borrow()
+        .contains(&"0:ArtifactVerifyReboot".to_string()));
 }
 
 #[tokio::test]

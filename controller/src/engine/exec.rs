@@ -44,6 +44,16 @@ pub struct ExecSettings {
     pub boot_id_path: PathBuf,
 }
 
+impl ExecSettings {
+    /// Where a finished or interrupted deployment may leave files (see [`super::sweep`]).
+    pub fn places(&self, datastore: &Path) -> super::sweep::Places {
+        super::sweep::Places {
+            work_root: self.work_root.clone(),
+            downloads: datastore.join("downloads"),
+        }
+    }
+}
+
 pub struct LiveExecutor {
     inner: Arc<Inner>,
 }

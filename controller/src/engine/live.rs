@@ -15,7 +15,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::api::*;
 use super::driver::{drive, recover, DeploymentRecord, Observer, RunEnd, RunOptions};
-use super::exec::{deployment_work_dir, ExecSettings, LiveExecutor};
+use super::exec::{ExecSettings, LiveExecutor};
 use super::journal::Journal;
 use super::lock::DatastoreLock;
 use super::machine::{Deployment, Outcome};
@@ -153,6 +153,7 @@ impl Engine {
             reboot_grace: REBOOT_GRACE,
             boot_id_path: cfg.boot_id_path.clone(),
         };
+        super::sweep::sweep(&settings.places(&datastore), &store, loaded.record.as_ref());
         let snapshot = Arc::new(std::sync::Mutex::new(
             loaded.record.as_ref().map(in_flight_of),
         ));
@@ -296,6 +297,7 @@ impl Engine {
             artifacts,
             machine,
             boot_id_at_reboot: None,
+            reboot_delegated: false,
             paused: None,
             started_at,
         }
@@ -339,6 +341,7 @@ impl Engine {
                 self.store.discard_pending()?;
             }
             books.journal.write::<DeploymentRecord>(None)?;
+            super::fault::point("deployment.forgotten");
             books.record = None;
             snapshot.set(None);
             self.tidy_after(&record);
@@ -350,13 +353,9 @@ impl Engine {
     }
 
     /// What a finished deployment leaves behind: its work directory, unused cached Artifacts.
-    fn tidy_after(&self, record: &DeploymentRecord) {
-        let dir = deployment_work_dir(&self.settings.work_root, &record.id);
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(dir = %dir.display(), error = %e, "could not remove the deployment's work directory");
-            }
-        }
+    fn tidy_after(&self, _record: &DeploymentRecord) {
+        let places = self.settings.places(&self.eff.dirs.datastore_dir);
+        super::sweep::sweep(&places, &self.store, None);
         if let Some(cache) = self.resolver.cache() {
             let evicted = cache.end_of_deployment();
             if !evicted.unused.is_empty() || !evicted.over_size.is_empty() {

@@ -17,6 +17,7 @@ pub mod oracle;
 pub mod plan;
 pub mod states;
 pub mod store;
+pub mod sweep;
 
 pub use api::Deployer;
 pub use live::Engine;

@@ -400,24 +400,22 @@ impl Runner {
             eof_wait: self.config.eof_wait,
             cap: self.config.output_cap,
         };
-        let finished =
-            process::run(cmd, limits, cancel)
-                .await
-                .map_err(|source| match source.kind() {
-                    std::io::ErrorKind::PermissionDenied => InterfaceError::NotExecutable {
-                        ctx: ctx(),
-                        path: inv.program.clone(),
-                    },
-                    _ if source.raw_os_error()
-                        == Some(rustix::io::Errno::NOEXEC.raw_os_error()) =>
-                    {
-                        InterfaceError::NotExecutable {
-                            ctx: ctx(),
-                            path: inv.program.clone(),
-                        }
-                    }
-                    _ => InterfaceError::Spawn { ctx: ctx(), source },
-                })?;
+        crate::engine::fault::point(format_args!("interface.before:{call}"));
+        let finished = process::run(cmd, limits, cancel).await;
+        crate::engine::fault::point(format_args!("interface.after:{call}"));
+        let finished = finished.map_err(|source| match source.kind() {
+            std::io::ErrorKind::PermissionDenied => InterfaceError::NotExecutable {
+                ctx: ctx(),
+                path: inv.program.clone(),
+            },
+            _ if source.raw_os_error() == Some(rustix::io::Errno::NOEXEC.raw_os_error()) => {
+                InterfaceError::NotExecutable {
+                    ctx: ctx(),
+                    path: inv.program.clone(),
+                }
+            }
+            _ => InterfaceError::Spawn { ctx: ctx(), source },
+        })?;
         let report = Box::new(CallReport {
             exit: finished.exit,
             stdout: finished.stdout.bytes,
