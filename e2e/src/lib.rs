@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 pub mod mender;
 pub mod package;
+pub mod reliability;
 pub mod scratch;
 pub mod system;
 
