@@ -86,9 +86,11 @@ pub struct ShowArgs {
 pub enum JournalCommand {
     /// Move an unusable journal aside so baton can start again (after inspecting it)
     Reset,
+    /// Print the deployment the journal holds, and which generation it came from
+    Show(ShowArgs),
 }
 
-fn effective(global: &GlobalArgs) -> Result<Effective, u8> {
+pub(super) fn effective(global: &GlobalArgs) -> Result<Effective, u8> {
     match config::load(&global.overrides(), &ProcessEnv) {
         Ok(e) => {
             crate::telemetry::init(
@@ -353,7 +355,9 @@ pub fn journal(
     cmd: &JournalCommand,
     out: &mut dyn Write,
 ) -> std::io::Result<u8> {
-    let JournalCommand::Reset = cmd;
+    if let JournalCommand::Show(args) = cmd {
+        return super::journal::show(global, args.output, out);
+    }
     let eff = match effective(global) {
         Ok(e) => e,
         Err(code) => return Ok(code),

@@ -9,6 +9,7 @@ pub mod artifact;
 mod config;
 mod demo;
 pub mod deploy;
+mod journal;
 mod output;
 mod validate;
 
