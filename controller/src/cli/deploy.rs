@@ -64,6 +64,7 @@ impl FlowArgs {
                 .map(|&s| s.into())
                 .collect::<BTreeSet<_>>(),
             exit_on_reboot: self.exit_on_reboot,
+            ..Default::default()
         }
     }
 }
@@ -72,6 +73,10 @@ impl FlowArgs {
 pub struct InstallArgs {
     /// The Manifest to deploy
     pub manifest: PathBuf,
+    /// Deploy it even if DowngradeProtection finds it older than what the System accepted
+    /// before (an operator returning the System to an older Manifest on purpose)
+    #[arg(long = "allow-downgrade")]
+    pub allow_downgrade: bool,
     #[command(flatten)]
     pub flow: FlowArgs,
 }
@@ -265,7 +270,11 @@ pub fn install(
         }
     };
     let progress = progress_for(args.flow.output);
-    let result = runtime().block_on(engine.install(manifest, args.flow.options(), progress));
+    let opts = RunOptions {
+        allow_downgrade: args.allow_downgrade,
+        ..args.flow.options()
+    };
+    let result = runtime().block_on(engine.install(manifest, opts, progress));
     finish(result, args.flow.output, out)
 }
 

@@ -294,6 +294,17 @@ pub fn load(overrides: &Overrides, env: &dyn Env) -> Result<Effective, ConfigErr
             "a bug report",
         )]))
     })?;
+    if config.require_signed_manifests && config.verify_keys().is_empty() {
+        // Fail closed: a signature nothing can check would let every Manifest through.
+        let (file, pos) = locate(&sources, "/RequireSignedManifests");
+        return Err(ConfigError::Invalid(Diagnostics(vec![Diagnostic::new(
+            file,
+            pos,
+            "RequireSignedManifests",
+            "is true but no key is configured to check the signatures with",
+            "ArtifactVerifyKey or ArtifactVerifyKeys set as well",
+        )])));
+    }
     origins.extend(layered.origins);
     Ok(Effective {
         config,

@@ -357,6 +357,32 @@ fn only_one_of_the_verify_key_settings_may_be_set() {
 }
 
 #[test]
+fn signed_manifests_need_a_key_to_check_them_with() {
+    let s = Scratch::new();
+    let main = s.write(
+        "etc/mender-orchestrator.conf",
+        r#"{"RequireSignedManifests": true}"#,
+    );
+    let msg = errors(&Overrides::default(), &s.env());
+    assert!(
+        msg.starts_with(&format!(
+            "{}:1:2: RequireSignedManifests: is true but no key",
+            main.display()
+        )),
+        "{msg}"
+    );
+    s.write(
+        "etc/mender-orchestrator.conf",
+        r#"{"RequireSignedManifests": true, "ArtifactVerifyKey": "/k.pem"}"#,
+    );
+    assert!(
+        load_with(&Overrides::default(), &s.env())
+            .config
+            .require_signed_manifests
+    );
+}
+
+#[test]
 fn a_named_file_must_exist_but_a_default_one_may_not() {
     let s = Scratch::new();
     let flags = Overrides {

@@ -69,6 +69,9 @@ pub struct RunOptions {
     pub stop_before: BTreeSet<Boundary>,
     /// `--exit-on-reboot`: instead of rebooting the host, stop and let the caller reboot.
     pub exit_on_reboot: bool,
+    /// Install even a Manifest `DowngradeProtection` would refuse: the System's own return
+    /// to its last good Manifest (see [`super::downgrade`]).
+    pub allow_downgrade: bool,
 }
 
 /// How an invocation of the driver ended.

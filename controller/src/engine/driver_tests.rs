@@ -96,7 +96,7 @@ fn record(groups: &[usize]) -> DeploymentRecord {
 fn stops(b: &[Boundary]) -> RunOptions {
     RunOptions {
         stop_before: b.iter().copied().collect(),
-        exit_on_reboot: false,
+        ..Default::default()
     }
 }
 

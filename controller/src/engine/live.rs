@@ -21,6 +21,7 @@ use super::lock::DatastoreLock;
 use super::machine::{Deployment, Outcome};
 use super::plan::{self, Candidate, Observed, Plan};
 use super::store::{ManifestStore, Slot, StoredMeta};
+use super::{accepted, downgrade};
 use crate::artifact::cache::{ArtifactsCache, CacheConfig};
 use crate::artifact::source::{ArtifactLocator, HttpOptions, Resolver, SourceSpec};
 use crate::artifact::{self, ArtifactHeader, Limits, VerifyPolicy};
@@ -282,6 +283,63 @@ impl Engine {
         }
     }
 
+    /// Why `DowngradeProtection` refuses `m` (see [`super::downgrade`]); nothing when the
+    /// option is off or the caller is the System's own rollback.
+    fn downgrades(&self, m: &LoadedManifest, plan: &Plan, opts: &RunOptions) -> Vec<String> {
+        if !self.eff.config.downgrade_protection || opts.allow_downgrade {
+            return vec![];
+        }
+        let ledger = match accepted::load(&self.eff.dirs.datastore_dir) {
+            Ok(l) => l,
+            Err(e) => return vec![e.to_string()],
+        };
+        let current = match self.store.get(Slot::Current) {
+            Ok(c) => c.map(|c| c.meta.name),
+            Err(e) => return vec![e.to_string()],
+        };
+        let (changes, _) = downgrade::of_plan(plan);
+        ledger
+            .check(&m.manifest.name, current.as_deref(), &changes)
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    /// Adds a successful deployment to the downgrade ledger. The deployment has succeeded
+    /// whatever happens here, so a failure is only logged (an unreadable ledger is left for
+    /// a person to inspect).
+    fn remember_accepted(&self, record: &DeploymentRecord) {
+        let datastore = &self.eff.dirs.datastore_dir;
+        let result = accepted::load(datastore).and_then(|mut ledger| {
+            let (changes, unchanged) = downgrade::of_plan(&record.plan);
+            ledger.record(&record.manifest.name, &changes, &unchanged);
+            accepted::save(datastore, &ledger)
+        });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not record the deployment in the downgrade ledger");
+        }
+    }
+
+    /// Every Artifact the plan installs, verified to its end ([`super::bundle`]).
+    async fn verify_bundle(
+        &self,
+        plan: &Plan,
+        artifacts: &[(ComponentType, PathBuf)],
+    ) -> Vec<String> {
+        let planned: Vec<ComponentType> = plan
+            .components
+            .iter()
+            .map(|c| c.component_type.clone())
+            .collect();
+        let artifacts = artifacts.to_vec();
+        let (policy, limits) = (self.settings.policy.clone(), self.settings.limits.clone());
+        tokio::task::spawn_blocking(move || {
+            super::bundle::verify_all(&artifacts, |t| planned.contains(t), &policy, &limits)
+        })
+        .await
+        .unwrap_or_else(|e| vec![format!("verifying the Artifacts failed: {e}")])
+    }
+
     fn new_record(
         &self,
         m: &LoadedManifest,
@@ -337,6 +395,7 @@ impl Engine {
         if let RunEnd::Finished(outcome) = &end {
             if *outcome == Outcome::Success {
                 self.store.promote_pending()?;
+                self.remember_accepted(&record);
             } else {
                 self.store.discard_pending()?;
             }
@@ -385,11 +444,20 @@ impl Engine {
                 return Ok(rejected(&m, started_at, problems));
             }
         };
+        let mut problems = self.downgrades(&m, &plan, &opts);
+        if problems.is_empty() {
+            problems = self.verify_bundle(&plan, &artifacts).await;
+        }
+        if !problems.is_empty() {
+            tracing::warn!(manifest = %m.manifest.name, ?problems, "Manifest rejected; nothing was touched");
+            return Ok(rejected(&m, started_at, problems));
+        }
         let record = self.new_record(&m, plan, artifacts);
         self.store.stage(&m.bytes, &record.manifest)?;
         if record.plan.is_empty() {
             // Everything already runs its Artifact: the Manifest is deployed as it stands.
             self.store.promote_pending()?;
+            self.remember_accepted(&record);
             return Ok(report(&record, &RunEnd::Finished(Outcome::Success), false));
         }
         books.journal.write(Some(&record))?;

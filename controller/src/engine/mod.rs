@@ -3,7 +3,10 @@
 //! The pure core ([`machine`], [`plan`]) decides; the edges ([`journal`], [`store`],
 //! [`lock`]) persist. Nothing here talks to an Interface directly.
 
+pub mod accepted;
 pub mod api;
+pub mod bundle;
+pub mod downgrade;
 pub mod driver;
 pub mod durable;
 pub mod exec;

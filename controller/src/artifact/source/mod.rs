@@ -36,6 +36,7 @@
 
 pub mod directory;
 pub mod http;
+pub mod rate;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
