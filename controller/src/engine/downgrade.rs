@@ -113,8 +113,8 @@ pub enum Downgrade {
         high: u64,
     },
     #[error(
-        "component {component} would go back from '{from}' to '{to}', which it ran before \
-         '{newest}' (#{seq} < #{high}), and DowngradeProtection is on"
+        "component {component} would be put on '{to}' (from '{from}'), an Artifact it ran \
+         before '{newest}' replaced it (#{seq} < #{high}), and DowngradeProtection is on"
     )]
     Component {
         component: String,
@@ -275,7 +275,7 @@ mod tests {
         let text: Vec<String> = found.iter().map(|d| d.to_string()).collect();
         assert!(text[0].contains("'v1' is older than 'v2'"), "{text:?}");
         assert!(
-            text[1].contains("ecu/e1 would go back from 'ecu-v2' to 'ecu-v1'"),
+            text[1].contains("ecu/e1 would be put on 'ecu-v1' (from 'ecu-v2')"),
             "{text:?}"
         );
     }

@@ -437,21 +437,30 @@ impl Engine {
             });
         }
         let started_at = now();
-        let (_topology, plan, artifacts) = match self.prepare(&m).await {
+        let prepared = match self.prepare(&m).await {
+            Ok((_, plan, artifacts)) => {
+                let mut problems = self.downgrades(&m, &plan, &opts);
+                if problems.is_empty() {
+                    problems = self.verify_bundle(&plan, &artifacts).await;
+                }
+                if problems.is_empty() {
+                    Ok((plan, artifacts))
+                } else {
+                    Err(problems)
+                }
+            }
+            Err(problems) => Err(problems),
+        };
+        let (plan, artifacts) = match prepared {
             Ok(p) => p,
             Err(problems) => {
                 tracing::warn!(manifest = %m.manifest.name, ?problems, "Manifest rejected; nothing was touched");
+                // Artifacts downloaded for it are of no use now.
+                let places = self.settings.places(&self.eff.dirs.datastore_dir);
+                super::sweep::sweep(&places, &self.store, None);
                 return Ok(rejected(&m, started_at, problems));
             }
         };
-        let mut problems = self.downgrades(&m, &plan, &opts);
-        if problems.is_empty() {
-            problems = self.verify_bundle(&plan, &artifacts).await;
-        }
-        if !problems.is_empty() {
-            tracing::warn!(manifest = %m.manifest.name, ?problems, "Manifest rejected; nothing was touched");
-            return Ok(rejected(&m, started_at, problems));
-        }
         let record = self.new_record(&m, plan, artifacts);
         self.store.stage(&m.bytes, &record.manifest)?;
         if record.plan.is_empty() {
