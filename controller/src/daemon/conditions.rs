@@ -20,6 +20,8 @@ pub enum Phase {
     HandedOff { message: String },
     /// Every component runs the desired Artifacts.
     InSync,
+    /// New reconciles are suspended by the operator.
+    Suspended,
     /// A component no longer runs its desired Artifact; the drift policy says report only.
     Drifted { message: String },
     /// The last attempt failed; another one is scheduled.
@@ -76,6 +78,12 @@ pub fn conditions_for(phase: &Phase) -> [Row; 4] {
             row(Progressing, False, "InSync", ""),
             row(Degraded, False, "InSync", ""),
             row(Stalled, False, "InSync", ""),
+        ],
+        Phase::Suspended => [
+            row(Ready, Unknown, "Suspended", "reconciliation is suspended"),
+            row(Progressing, False, "Suspended", ""),
+            row(Degraded, False, "Suspended", ""),
+            row(Stalled, False, "Suspended", ""),
         ],
         Phase::Drifted { message } => [
             row(Ready, False, "DriftDetected", message),
@@ -137,6 +145,7 @@ mod tests {
             },
             Phase::HandedOff { message: s("m") },
             Phase::InSync,
+            Phase::Suspended,
             Phase::Drifted { message: s("m") },
             Phase::Failed {
                 reason: s("ArtifactInstallFailed"),

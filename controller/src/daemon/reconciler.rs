@@ -445,6 +445,7 @@ impl Reconciler {
         let gen = desired.generation;
         if self.memory.value.suspended {
             tracing::debug!(generation = gen, "suspended: not reconciling");
+            self.phase(Phase::Suspended);
             return Again::No;
         }
         let failures = self.memory.value.failures_for(gen);
@@ -461,6 +462,17 @@ impl Reconciler {
         }
         if let Some((g, at)) = self.backoff {
             if g == gen && at > Instant::now() {
+                // Level, not edge: after a restart the status must say so too.
+                let (reason, message) = self.memory.value.last_error.clone().unwrap_or_default();
+                let left = at.saturating_duration_since(Instant::now()).as_secs();
+                self.phase(Phase::Failed {
+                    reason: if reason.is_empty() {
+                        "DeploymentFailed".into()
+                    } else {
+                        reason
+                    },
+                    message: format!("{message} (attempt {failures}; next in {left}s)"),
+                });
                 return Again::No;
             }
         }
