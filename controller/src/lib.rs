@@ -13,3 +13,4 @@ pub mod interface;
 pub mod metrics;
 pub mod model;
 pub mod resource;
+pub mod telemetry;

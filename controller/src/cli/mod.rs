@@ -5,7 +5,10 @@
 //! `--topology-components/-t`) and maps outcomes to exit codes. Verbs call into the library
 //! rooms; they hold no logic of their own beyond presenting results.
 
+pub mod artifact;
 mod config;
+mod demo;
+pub mod deploy;
 mod output;
 mod validate;
 
@@ -21,10 +24,14 @@ pub use output::Format;
 /// Exit codes. Mender's `install` also uses 4 for "done, reboot needed" (not used yet).
 pub mod exit {
     pub const OK: u8 = 0;
-    /// Invalid input: a document or the configuration has problems.
+    /// Invalid input, or a deployment that failed.
     pub const INVALID: u8 = 1;
     /// Wrong usage of the command line (clap's own code).
     pub const USAGE: u8 = 2;
+    /// `resume` or `rollback` with no deployment in progress (Mender's code).
+    pub const NOTHING: u8 = 2;
+    /// Success, but the host must be rebooted (`--exit-on-reboot`).
+    pub const REBOOT: u8 = 4;
 }
 
 #[derive(Debug, Parser)]
@@ -80,6 +87,9 @@ pub struct GlobalArgs {
     /// Log level: trace, debug, info, warning, error, fatal
     #[arg(short = 'l', long = "log-level", value_name = "LEVEL", global = true)]
     pub log_level: Option<LogLevel>,
+    /// Log line format on stderr
+    #[arg(long = "log-format", value_enum, default_value_t, global = true)]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 impl GlobalArgs {
@@ -98,11 +108,29 @@ impl GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build a demo System of mock components in a scratch directory and update it
+    Demo(demo::DemoArgs),
     /// Check Topology, Topology components and Manifest files (kind told from `kind:`)
     Validate(validate::ValidateArgs),
     /// Inspect the configuration
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Read and verify Mender Artifacts
+    #[command(subcommand)]
+    Artifact(artifact::ArtifactCommand),
+    /// Deploy a Manifest to the System (Mender Orchestrator's `install`)
+    Install(deploy::InstallArgs),
+    /// Continue the deployment in progress
+    Resume(deploy::FlowArgs),
+    /// Roll back the deployment in progress
+    Rollback(deploy::FlowArgs),
+    /// Print every component's Provides as <component_type>.<id>.<key>=<value>
+    ShowProvides(deploy::ShowArgs),
+    /// Print the System's inventory in Mender inventory format (key=value lines)
+    ShowInventory,
+    /// Inspect or reset the deployment journal
+    #[command(subcommand)]
+    Journal(deploy::JournalCommand),
 }
 
 /// Parses the process arguments, runs the verb and returns its exit code.
@@ -124,8 +152,16 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command line, writing its output to `out`; returns the exit code.
 pub fn run(cli: &Cli, out: &mut dyn std::io::Write) -> u8 {
     let result = match &cli.command {
+        Command::Demo(a) => demo::run(&cli.global, a, out),
         Command::Validate(a) => validate::run(&cli.global, a, out),
         Command::Config(c) => config::run(&cli.global, c, out),
+        Command::Artifact(c) => Ok(artifact::run(c, out, &mut std::io::stderr().lock())),
+        Command::Install(a) => deploy::install(&cli.global, a, out),
+        Command::Resume(a) => deploy::resume(&cli.global, a, out),
+        Command::Rollback(a) => deploy::rollback(&cli.global, a, out),
+        Command::ShowProvides(a) => deploy::show_provides(&cli.global, a, out),
+        Command::ShowInventory => deploy::show_inventory(&cli.global, out),
+        Command::Journal(c) => deploy::journal(&cli.global, c, out),
     };
     match result {
         Ok(code) => code,

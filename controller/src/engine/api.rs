@@ -155,8 +155,13 @@ pub enum End {
     },
     /// The Manifest cannot be deployed; nothing was touched.
     Rejected { problems: Vec<String> },
-    /// Waiting at a `--stop-before` boundary; `failing` when a failure already happened.
-    Paused { before: Boundary, failing: bool },
+    /// Waiting at a `--stop-before` boundary; `failing` when a failure already happened;
+    /// `lost` names components that could not be brought back so far.
+    Paused {
+        before: Boundary,
+        failing: bool,
+        lost: Vec<ComponentRef>,
+    },
     /// The caller must reboot the host, then resume (`--exit-on-reboot`).
     AwaitingReboot,
 }
@@ -189,6 +194,23 @@ pub struct InFlight {
     pub failing: bool,
 }
 
+impl DeploymentReport {
+    /// Mender Orchestrator's exit code for this report: 0 success, 1 failure, 4 success that
+    /// needs a reboot. A clean rollback is a success for a call that found the deployment
+    /// already failing (`rollback`, or `resume` into Cleanup).
+    pub fn exit_code(&self) -> u8 {
+        match &self.end {
+            End::Success => 0,
+            End::RolledBack { .. } if self.was_failing => 0,
+            End::RolledBack { .. } | End::Inconsistent { .. } | End::Rejected { .. } => 1,
+            End::Paused { lost, .. } if !lost.is_empty() => 1,
+            End::Paused { failing, .. } if *failing && !self.was_failing => 1,
+            End::Paused { .. } => 0,
+            End::AwaitingReboot => 4,
+        }
+    }
+}
+
 /// Why the engine could not act. Each variant names what was wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -210,6 +232,14 @@ pub enum EngineError {
     Store(#[from] super::store::StoreError),
     #[error(transparent)]
     Lock(#[from] super::lock::LockError),
+}
+
+impl From<super::driver::DriveError> for EngineError {
+    fn from(e: super::driver::DriveError) -> Self {
+        match e {
+            super::driver::DriveError::Journal(j) => EngineError::Journal(j),
+        }
+    }
 }
 
 /// The engine as the rest of baton uses it.

@@ -40,6 +40,7 @@ impl Executor for Fake {
                         let a = match query {
                             Query::SupportsRollback => QueryResult::SupportsRollback(true),
                             Query::NeedsArtifactReboot => QueryResult::NeedsReboot(self.reboot[m]),
+                            other => unreachable!("the machine never asks {other}"),
                         };
                         (m, a)
                     })

@@ -576,6 +576,7 @@ impl Deployment {
                 (_, CallResult::Ok) => {}
                 (
                     State::Download
+                    | State::DownloadWithFileSizes
                     | State::ArtifactInstall
                     | State::ArtifactReboot
                     | State::ArtifactVerifyReboot
@@ -656,28 +657,33 @@ impl Deployment {
         }
     }
 
-    /// Roll back a deployment paused before its commit, before its rollback, or after a
-    /// successful commit (before Cleanup). Anything else is refused.
+    /// Roll back the deployment (`rollback`): allowed anywhere before Cleanup starts, once
+    /// recovery has settled any step left in flight. Already rolling back or rolled back:
+    /// nothing more to ask for.
     pub fn request_rollback(&mut self) -> Result<(), NotAllowed> {
+        if self.in_flight.is_some() {
+            return Err(NotAllowed {
+                action: "rollback",
+                state: "running a step".into(),
+            });
+        }
         match self.cursor {
-            Cursor::Boundary(Boundary::ArtifactRollback) => Ok(()),
-            Cursor::Boundary(Boundary::ArtifactCommit) => {
-                self.fail(None, "rollback".into(), "rollback requested".into());
+            Cursor::Boundary(Boundary::ArtifactRollback) | Cursor::Rollback { .. } => Ok(()),
+            Cursor::Boundary(Boundary::Cleanup) if self.failure.is_some() => Ok(()),
+            Cursor::Forward { .. }
+            | Cursor::Boundary(Boundary::ArtifactCommit)
+            | Cursor::Commit { .. }
+            | Cursor::Boundary(Boundary::Cleanup) => {
+                let why = if self.commit_decided {
+                    "rollback requested after commit"
+                } else {
+                    "rollback requested"
+                };
+                self.fail(None, "rollback".into(), why.into());
                 self.enter_rollback();
                 Ok(())
             }
-            Cursor::Boundary(Boundary::Cleanup) if self.failure.is_none() => {
-                self.fail(
-                    None,
-                    "rollback".into(),
-                    "rollback requested after commit".into(),
-                );
-                self.enter_rollback();
-                Ok(())
-            }
-            // Already rolled back: nothing more to do before Cleanup.
-            Cursor::Boundary(Boundary::Cleanup) => Ok(()),
-            other => Err(NotAllowed {
+            other @ (Cursor::Cleanup { .. } | Cursor::Done) => Err(NotAllowed {
                 action: "rollback",
                 state: describe(other),
             }),

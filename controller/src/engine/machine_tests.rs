@@ -137,6 +137,7 @@ impl World {
                                 Query::NeedsArtifactReboot => {
                                     QueryResult::NeedsReboot(self.sims[m].reboot)
                                 }
+                                other => unreachable!("the machine never asks {other}"),
                             };
                             (m, answer)
                         })
@@ -153,6 +154,7 @@ fn kind_of(q: Query) -> QueryKind {
     match q {
         Query::SupportsRollback => QueryKind::SupportsRollback,
         Query::NeedsArtifactReboot => QueryKind::NeedsArtifactReboot,
+        other => unreachable!("the machine never asks {other}"),
     }
 }
 
@@ -672,12 +674,35 @@ fn stop_before_commit_then_rollback_restores_everything() {
 }
 
 #[test]
-fn rollback_is_refused_mid_install() {
+fn rollback_is_refused_while_a_step_runs_and_once_cleanup_started() {
     let sims = [sim(0, true, RebootAnswer::No)];
     let mut d = new_deployment(&sims, 1);
+    let mut world = World::new(&sims);
     let step = d.next_step();
     d.start(&step);
-    assert!(d.request_rollback().is_err());
+    assert!(d.request_rollback().is_err(), "a step is in flight");
+    let r = world.run(&step);
+    d.finish(&step, r);
+    loop {
+        match d.next_step() {
+            Step::Boundary(b) => d.cross(b),
+            step @ Step::Call {
+                state: State::Cleanup,
+                ..
+            } => {
+                d.start(&step);
+                let r = world.run(&step);
+                d.finish(&step, r);
+                break;
+            }
+            step => {
+                d.start(&step);
+                let r = world.run(&step);
+                d.finish(&step, r);
+            }
+        }
+    }
+    assert!(d.request_rollback().is_err(), "Cleanup has started");
 }
 
 #[test]

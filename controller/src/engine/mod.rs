@@ -6,13 +6,18 @@
 pub mod api;
 pub mod driver;
 pub mod durable;
+pub mod exec;
 pub mod fault;
 pub mod journal;
+pub mod live;
 pub mod lock;
 pub mod machine;
 pub mod plan;
 pub mod states;
 pub mod store;
+
+pub use api::Deployer;
+pub use live::Engine;
 
 #[cfg(test)]
 mod driver_tests;

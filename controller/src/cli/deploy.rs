@@ -1,0 +1,375 @@
+//! Mender Orchestrator's verbs: `install`, `resume`, `rollback`, `show-provides`,
+//! `show-inventory`, with its exit codes (0 success, 1 failure, 2 nothing to resume,
+//! 4 success that needs a reboot), plus `journal reset`.
+//!
+//! The verbs run the engine in this process. Output for people goes to stdout; logs go to
+//! stderr.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+
+use super::{exit, Format, GlobalArgs};
+use crate::config::{self, Effective, ProcessEnv};
+use crate::engine::api::{
+    ComponentResult, DeploymentReport, End, EngineError, NoProgress, Progress, ProgressSink,
+};
+use crate::engine::driver::RunOptions;
+use crate::engine::journal::Journal;
+use crate::engine::machine::Boundary;
+use crate::engine::{Deployer, Engine};
+use crate::resource;
+
+/// `--stop-before`: the states Mender Orchestrator accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "verbatim")]
+pub enum StopBefore {
+    ArtifactCommit,
+    ArtifactRollback,
+    Cleanup,
+}
+
+impl From<StopBefore> for Boundary {
+    fn from(s: StopBefore) -> Self {
+        match s {
+            StopBefore::ArtifactCommit => Boundary::ArtifactCommit,
+            StopBefore::ArtifactRollback => Boundary::ArtifactRollback,
+            StopBefore::Cleanup => Boundary::Cleanup,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FlowArgs {
+    /// Pause before this state (repeatable): ArtifactCommit, ArtifactRollback, Cleanup
+    #[arg(long = "stop-before", value_name = "STATE")]
+    pub stop_before: Vec<StopBefore>,
+    /// When the host must reboot, exit with code 4 instead of rebooting; `resume` continues
+    #[arg(long = "exit-on-reboot")]
+    pub exit_on_reboot: bool,
+    /// Report format
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
+}
+
+impl FlowArgs {
+    fn options(&self) -> RunOptions {
+        RunOptions {
+            stop_before: self
+                .stop_before
+                .iter()
+                .map(|&s| s.into())
+                .collect::<BTreeSet<_>>(),
+            exit_on_reboot: self.exit_on_reboot,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The Manifest to deploy
+    pub manifest: PathBuf,
+    #[command(flatten)]
+    pub flow: FlowArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Move an unusable journal aside so baton can start again (after inspecting it)
+    Reset,
+}
+
+fn effective(global: &GlobalArgs) -> Result<Effective, u8> {
+    match config::load(&global.overrides(), &ProcessEnv) {
+        Ok(e) => {
+            crate::telemetry::init(
+                global.log_level.unwrap_or(e.config.log_level),
+                global.log_format,
+            );
+            Ok(e)
+        }
+        Err(e) => {
+            eprintln!("baton: the configuration is invalid:\n{e}");
+            Err(exit::INVALID)
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn open_engine(global: &GlobalArgs) -> Result<Engine, u8> {
+    let eff = effective(global)?;
+    Engine::open(eff).map_err(|e| {
+        eprintln!("baton: {e}");
+        exit::INVALID
+    })
+}
+
+/// Prints each step as it starts and ends, for a person watching.
+struct Lines;
+
+impl ProgressSink for Lines {
+    fn emit(&self, event: Progress) {
+        match event {
+            Progress::Started {
+                manifest,
+                components,
+                ..
+            } => {
+                eprintln!(
+                    "deploying {manifest}: {} component(s) to update",
+                    components.len()
+                );
+            }
+            Progress::StepStarted {
+                order,
+                state,
+                components,
+            } => {
+                let ids: Vec<String> = components
+                    .iter()
+                    .map(|c| format!("{} {}", c.component_type, c.id))
+                    .collect();
+                eprintln!("  order {order:>3}  {state:<28} {}", ids.join(", "));
+            }
+            Progress::StepFinished { failed, .. } => {
+                for (c, why) in failed {
+                    eprintln!("           FAILED {} {}: {why}", c.component_type, c.id);
+                }
+            }
+            Progress::Rebooting => eprintln!("  rebooting the host"),
+            Progress::Bytes { .. } => {}
+        }
+    }
+}
+
+fn progress_for(format: Format) -> Arc<dyn ProgressSink> {
+    match format {
+        Format::Text => Arc::new(Lines),
+        Format::Json => Arc::new(NoProgress),
+    }
+}
+
+fn print_report(r: &DeploymentReport, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut *out, r)?;
+        return writeln!(out);
+    }
+    let summary = match &r.end {
+        End::Success => "success".to_string(),
+        End::RolledBack { failed_at, reason } => {
+            format!("failed at {failed_at}: {reason}; rolled back")
+        }
+        End::Inconsistent {
+            failed_at,
+            reason,
+            components,
+        } => format!(
+            "failed at {failed_at}: {reason}; NOT rolled back: {}",
+            components
+                .iter()
+                .map(|c| format!("{} {}", c.component_type, c.id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        End::Rejected { problems } => format!(
+            "rejected, nothing was touched:\n  {}",
+            problems.join("\n  ")
+        ),
+        End::Paused {
+            before, failing, ..
+        } => {
+            format!(
+                "paused before {before:?}{}",
+                if *failing { " (after a failure)" } else { "" }
+            )
+        }
+        End::AwaitingReboot => "the host must be rebooted; then run `resume`".to_string(),
+    };
+    writeln!(out, "{}: {summary}", r.manifest)?;
+    for c in &r.components {
+        let what = match c.result {
+            ComponentResult::Updated => "updated",
+            ComponentResult::Skipped => "already up to date",
+            ComponentResult::RolledBack => "rolled back",
+            ComponentResult::Inconsistent => "INCONSISTENT",
+            ComponentResult::Untouched => "untouched",
+            ComponentResult::InProgress => "in progress",
+        };
+        writeln!(
+            out,
+            "  {} {} -> {}: {what}",
+            c.component.component_type, c.component.id, c.to_artifact
+        )?;
+    }
+    Ok(())
+}
+
+fn finish(
+    result: Result<DeploymentReport, EngineError>,
+    format: Format,
+    out: &mut dyn Write,
+) -> std::io::Result<u8> {
+    match result {
+        Ok(r) => {
+            print_report(&r, format, out)?;
+            Ok(r.exit_code())
+        }
+        Err(EngineError::NothingInProgress) => {
+            eprintln!("baton: there is no deployment in progress: nothing to resume or roll back");
+            Ok(exit::NOTHING)
+        }
+        Err(e) => {
+            eprintln!("baton: {e}");
+            Ok(exit::INVALID)
+        }
+    }
+}
+
+pub fn install(
+    global: &GlobalArgs,
+    args: &InstallArgs,
+    out: &mut dyn Write,
+) -> std::io::Result<u8> {
+    let engine = match open_engine(global) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
+    };
+    let manifest = match resource::load_manifest(&args.manifest) {
+        Ok(m) => m,
+        Err(d) => {
+            eprintln!("baton: the Manifest is invalid:\n{d}");
+            return Ok(exit::INVALID);
+        }
+    };
+    let progress = progress_for(args.flow.output);
+    let result = runtime().block_on(engine.install(manifest, args.flow.options(), progress));
+    finish(result, args.flow.output, out)
+}
+
+pub fn resume(global: &GlobalArgs, args: &FlowArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+    let engine = match open_engine(global) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
+    };
+    let result = runtime().block_on(engine.resume(args.options(), true, progress_for(args.output)));
+    finish(result, args.output, out)
+}
+
+pub fn rollback(global: &GlobalArgs, args: &FlowArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+    let engine = match open_engine(global) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
+    };
+    let result = runtime().block_on(engine.rollback(args.options(), progress_for(args.output)));
+    finish(result, args.output, out)
+}
+
+pub fn show_provides(
+    global: &GlobalArgs,
+    args: &ShowArgs,
+    out: &mut dyn Write,
+) -> std::io::Result<u8> {
+    let engine = match open_engine(global) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
+    };
+    let observation = match runtime().block_on(engine.observe()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return Ok(exit::INVALID);
+        }
+    };
+    if args.output == Format::Json {
+        serde_json::to_writer_pretty(&mut *out, &observation)?;
+        writeln!(out)?;
+    }
+    let mut code = exit::OK;
+    for c in &observation.components {
+        match (&c.id, &c.error) {
+            (Some(id), None) => {
+                if args.output == Format::Text {
+                    for (k, v) in c.provides.iter() {
+                        writeln!(out, "{}.{id}.{k}={v}", c.component_type)?;
+                    }
+                }
+            }
+            (_, err) => {
+                eprintln!(
+                    "baton: component #{} ({}) could not be observed: {}",
+                    c.index + 1,
+                    c.component_type,
+                    err.as_deref().unwrap_or("no ID")
+                );
+                code = exit::INVALID;
+            }
+        }
+    }
+    Ok(code)
+}
+
+pub fn show_inventory(global: &GlobalArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+    let engine = match open_engine(global) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
+    };
+    match runtime().block_on(engine.inventory()) {
+        Ok(lines) => {
+            for (k, v) in lines {
+                writeln!(out, "{k}={v}")?;
+            }
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("baton: {e}");
+            Ok(exit::INVALID)
+        }
+    }
+}
+
+pub fn journal(
+    global: &GlobalArgs,
+    cmd: &JournalCommand,
+    out: &mut dyn Write,
+) -> std::io::Result<u8> {
+    let JournalCommand::Reset = cmd;
+    let eff = match effective(global) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
+    };
+    let _lock = match crate::engine::lock::DatastoreLock::acquire(&eff.dirs.datastore_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return Ok(exit::INVALID);
+        }
+    };
+    match Journal::reset(&eff.dirs.datastore_dir.join("journal")) {
+        Ok(moved) if moved.is_empty() => writeln!(out, "no journal files to move")?,
+        Ok(moved) => {
+            for p in moved {
+                writeln!(out, "moved aside: {}", p.display())?;
+            }
+        }
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return Ok(exit::INVALID);
+        }
+    }
+    Ok(exit::OK)
+}
