@@ -88,7 +88,7 @@ pub enum JournalCommand {
     Reset,
 }
 
-fn effective(global: &GlobalArgs) -> Result<Effective, u8> {
+pub(super) fn effective(global: &GlobalArgs) -> Result<Effective, u8> {
     match config::load(&global.overrides(), &ProcessEnv) {
         Ok(e) => {
             crate::telemetry::init(
