@@ -525,3 +525,54 @@ async fn shutdown_lets_the_running_deployment_finish_within_the_grace_period() {
     );
     assert!(board.get().history.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn systemd_hears_ready_after_recovery_and_the_watchdog_during_a_long_deployment() {
+    use std::os::unix::net::UnixDatagram;
+    struct Vars(Vec<(&'static str, String)>);
+    impl baton::config::Env for Vars {
+        fn var(&self, n: &str) -> Option<String> {
+            self.0.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone())
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("notify");
+    let systemd = UnixDatagram::bind(&sock).unwrap();
+    // Read as systemd does, all along (the socket queue is short).
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = systemd.recv(&mut buf) {
+            let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let done = m == "STOPPING=1";
+            got.push(m);
+            if done {
+                break;
+            }
+        }
+        got
+    });
+    let notifier = baton::daemon::sd_notify::Notifier::from_env(&Vars(vec![
+        ("NOTIFY_SOCKET", sock.display().to_string()),
+        ("WATCHDOG_USEC", "2000000".into()),
+    ]));
+    let fake = Fake::new();
+    fake.state().in_flight = Some(in_flight(None));
+    fake.state().install_time = Duration::from_secs(30);
+    let r = start(dir.path(), &fake, settings(3, DriftPolicy::Warn), notifier);
+    r.apply(manifest("m2", "v2"));
+    r.until("ready", |s| is(s, Ready, True)).await;
+    r.stop().await;
+    let got = reader.join().unwrap();
+    let ready = got
+        .iter()
+        .position(|m| m.starts_with("READY=1"))
+        .expect("READY=1 sent");
+    // READY only after the journal was replayed (the resume is the first call).
+    assert_eq!(fake.calls()[0], Call::Resume(false));
+    let watchdogs = got.iter().filter(|m| *m == "WATCHDOG=1").count();
+    // A 30 s install with a 2 s watchdog (fed every 1 s): fed all along.
+    assert!(watchdogs >= 28, "{watchdogs} WATCHDOG=1 in {got:?}");
+    assert!(got.iter().skip(ready).any(|m| m == "WATCHDOG=1"));
+    assert_eq!(got.last().map(String::as_str), Some("STOPPING=1"));
+}

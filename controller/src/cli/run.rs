@@ -49,7 +49,8 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> u8 {
             }
         };
         let grace = Duration::from_secs(args.grace_seconds);
-        match daemon::run(&eff, engine, grace, &ProcessEnv, shutdown).await {
+        let notifier = daemon::sd_notify::Notifier::from_env(&ProcessEnv);
+        match daemon::run(&eff, engine, grace, notifier, shutdown).await {
             Ok(()) => exit::OK,
             Err(e) => {
                 eprintln!("baton: {e}");

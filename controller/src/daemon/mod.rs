@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Effective, Env};
+use crate::config::Effective;
 use crate::engine::api::Deployer;
 use crate::engine::lock::{DatastoreLock, LockError};
 use crate::metrics::Metrics;
@@ -69,7 +69,7 @@ pub async fn run(
     eff: &Effective,
     deployer: Arc<dyn Deployer>,
     grace: Duration,
-    env: &dyn Env,
+    notifier: Option<sd_notify::Notifier>,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
     let cfg = &eff.config;
@@ -86,7 +86,6 @@ pub async fn run(
         drift: cfg.drift_policy,
         grace,
     };
-    let notifier = sd_notify::Notifier::from_env(env);
     let (reconciler, handle) = reconciler::Reconciler::new(
         deployer,
         desired,

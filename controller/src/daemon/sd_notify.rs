@@ -49,8 +49,10 @@ impl Notifier {
     }
 
     /// Sends one message (e.g. `READY=1\nSTATUS=...`). Errors are returned, not fatal.
+    /// Never blocks: a receiver that stopped reading must not stall the reconciler.
     pub fn notify(&self, message: &str) -> io::Result<()> {
         let sock = UnixDatagram::unbound()?;
+        sock.set_nonblocking(true)?;
         match &self.target {
             Target::Path(p) => sock.send_to(message.as_bytes(), p).map(|_| ()),
             Target::Abstract(name) => {

@@ -105,6 +105,15 @@ fn yes() -> bool {
     true
 }
 
+impl Default for ResumeRequest {
+    fn default() -> Self {
+        Self {
+            options: RunOpts::default(),
+            explicit: true,
+        }
+    }
+}
+
 /// `POST /v1/deployments/rollback`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

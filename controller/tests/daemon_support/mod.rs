@@ -413,3 +413,114 @@ pub fn condition(s: &Status, t: ConditionType) -> (ConditionStatus, String) {
 pub fn is(s: &Status, t: ConditionType, st: ConditionStatus) -> bool {
     condition(s, t).0 == st
 }
+
+/// No environment variables at all.
+pub struct NoEnv;
+impl baton::config::Env for NoEnv {
+    fn var(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+/// A scratch System directory: a Topology of two `rtos` components, a configuration that
+/// puts the socket, the watched directory and the datastore inside `dir`.
+pub fn effective(dir: &std::path::Path, extra: serde_json::Value) -> baton::config::Effective {
+    let ds = dir.join("datastore");
+    std::fs::create_dir_all(&ds).unwrap();
+    std::fs::write(
+        ds.join("topology.yaml"),
+        concat!(
+            "api_version: mender/v1\nkind: topology\nsystem_type: sys\ncomponents:\n",
+            "  - component_type: rtos\n    interface: mock\n",
+            "  - component_type: rtos\n    interface: mock\n",
+        ),
+    )
+    .unwrap();
+    let mut conf = serde_json::json!({
+        "Api": {"Socket": dir.join("run/baton.sock")},
+        "WatchDir": dir.join("watch"),
+        "RuntimeDir": dir.join("run"),
+        "Retry": {"BaseSeconds": 1, "CapSeconds": 2, "Limit": 2},
+    });
+    if let (Some(c), Some(e)) = (conf.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            c.insert(k.clone(), v.clone());
+        }
+    }
+    std::fs::write(dir.join("baton.conf"), conf.to_string()).unwrap();
+    baton::config::load(
+        &baton::config::Overrides {
+            config_file: Some(dir.join("baton.conf")),
+            datastore_dir: Some(ds),
+            data_dir: Some(dir.join("data")),
+            ..Default::default()
+        },
+        &NoEnv,
+    )
+    .unwrap()
+}
+
+/// The whole daemon (`daemon::run`) against the fake, in the background.
+pub struct Daemon {
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<()>,
+    pub socket: std::path::PathBuf,
+}
+
+impl Daemon {
+    pub async fn start(eff: baton::config::Effective, fake: &Fake) -> Self {
+        let shutdown = CancellationToken::new();
+        let socket = eff.config.api.socket.clone();
+        let deployer: Arc<dyn Deployer> = Arc::new(fake.clone());
+        let token = shutdown.clone();
+        let task = tokio::spawn(async move {
+            baton::daemon::run(&eff, deployer, Duration::from_secs(5), None, token)
+                .await
+                .unwrap();
+        });
+        // Ready when the API answers.
+        for _ in 0..500 {
+            if let Some(c) = baton::daemon::client::Client::connect(&socket).await {
+                if c.status().await.is_ok() {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Daemon {
+            shutdown,
+            task,
+            socket,
+        }
+    }
+
+    pub async fn client(&self) -> baton::daemon::client::Client {
+        baton::daemon::client::Client::connect(&self.socket)
+            .await
+            .expect("the daemon answers")
+    }
+
+    /// Polls the status until `pred` holds (real time, 20 s at most).
+    pub async fn until(&self, what: &str, pred: impl Fn(&Status) -> bool) -> Status {
+        let c = self.client().await;
+        let mut last = None;
+        for _ in 0..2000 {
+            let s = c.status().await.unwrap();
+            if pred(&s) {
+                return s;
+            }
+            last = Some(s);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("never: {what}; status: {last:#?}");
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap();
+    }
+}
+
+pub const VALID: &str =
+    "api_version: mender/v1\nkind: manifest\nname: m2\nsystem_types_compatible: [sys]\n\
+component_types:\n  rtos:\n    artifact_name: v2\n    update_strategy:\n      order: 1\n";
