@@ -34,22 +34,20 @@ pub fn is_final(end: &End) -> bool {
     !matches!(end, End::Paused { .. } | End::AwaitingReboot)
 }
 
-/// A CamelCase reason for a failed state: `ArtifactInstall` -> `ArtifactInstallFailed`.
-pub fn failed_reason(state: &str) -> String {
-    let camel: String = state
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut cs = w.chars();
-            cs.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + cs.as_str())
-                .unwrap_or_default()
-        })
+/// A CamelCase reason for a failed state: the engine's `failed_at` starts with the state
+/// (`ArtifactCommit gateway GW-B`), which gives `ArtifactCommitFailed`. Bounded: the
+/// component is in the message, never in the reason.
+pub fn failed_reason(failed_at: &str) -> String {
+    let state: String = failed_at
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
         .collect();
-    if camel.is_empty() {
-        "DeploymentFailed".into()
-    } else {
-        format!("{camel}Failed")
+    match state.chars().next() {
+        Some(c) => format!("{}{}Failed", c.to_ascii_uppercase(), &state[1..]),
+        None => "DeploymentFailed".into(),
     }
 }
 
@@ -256,7 +254,11 @@ mod tests {
     #[test]
     fn reasons_are_camel_case() {
         assert_eq!(failed_reason("ArtifactInstall"), "ArtifactInstallFailed");
-        assert_eq!(failed_reason("download of rtos"), "DownloadOfRtosFailed");
+        assert_eq!(
+            failed_reason("ArtifactCommit gateway GW-B"),
+            "ArtifactCommitFailed"
+        );
+        assert_eq!(failed_reason("download of rtos"), "DownloadFailed");
         assert_eq!(failed_reason(""), "DeploymentFailed");
     }
 
