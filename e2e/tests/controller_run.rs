@@ -1,11 +1,9 @@
 //! `baton run` end to end: the real binary, real files and sockets, the mock Interface and
 //! Artifacts from the real `mender-artifact`.
 
-mod controller_common;
-
 use std::time::Duration;
 
-use controller_common::*;
+use e2e::controller::*;
 use serde_json::json;
 
 #[test]

@@ -3,6 +3,9 @@
 //! Only the reconciler (and the progress sink it hands the engine) writes it; readers get a
 //! snapshot from a `watch` channel and never wait for the reconciler.
 
+use std::sync::Mutex;
+
+use hyper::body::Bytes;
 use tokio::sync::watch;
 
 use super::clock;
@@ -13,6 +16,9 @@ use crate::model::{ComponentStatus, DeploymentStatus, HistoryEntry, Status};
 
 pub struct Board {
     tx: watch::Sender<Status>,
+    /// The status as JSON, made at the first read after a change: a burst of readers
+    /// shares one serialization.
+    json: Mutex<Option<Bytes>>,
 }
 
 impl Default for Board {
@@ -37,6 +43,7 @@ impl Board {
         };
         Self {
             tx: watch::channel(empty).0,
+            json: Mutex::new(None),
         }
     }
 
@@ -50,8 +57,26 @@ impl Board {
         self.tx.subscribe()
     }
 
+    /// The status as JSON (with a final newline).
+    pub fn json(&self) -> Bytes {
+        let mut cached = self.json.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = &*cached {
+            return b.clone();
+        }
+        let mut v = serde_json::to_vec(&*self.tx.borrow()).expect("status serializes");
+        v.push(b'\n');
+        let b = Bytes::from(v);
+        *cached = Some(b.clone());
+        b
+    }
+
+    fn changed(&self) {
+        *self.json.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     pub fn update(&self, f: impl FnOnce(&mut Status)) {
         self.tx.send_modify(f);
+        self.changed();
     }
 
     /// Enters a phase for `generation`.
@@ -73,12 +98,46 @@ impl Board {
     }
 
     pub fn progress(&self, event: &Progress) {
-        self.tx.send_if_modified(|s| match &mut s.deployment {
+        let modified = self.tx.send_if_modified(|s| match &mut s.deployment {
             Some(d) => {
                 progress::apply(d, event);
                 true
             }
             None => false,
         });
+        if modified {
+            self.changed();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_follows_every_change() {
+        let b = Board::new();
+        let first = b.json();
+        assert_eq!(first, b.json(), "cached between changes");
+        b.update(|s| s.generation = 7);
+        let v: serde_json::Value = serde_json::from_slice(&b.json()).unwrap();
+        assert_eq!(v["generation"], 7);
+        b.deployment(Some(DeploymentStatus {
+            id: "d".into(),
+            manifest: "m".into(),
+            manifest_sha256: String::new(),
+            generation: 7,
+            driver: "controller".into(),
+            state: String::new(),
+            order_group: None,
+            rolling_back: false,
+            started_at: "t".into(),
+            components: vec![],
+        }));
+        let _ = b.json();
+        b.progress(&Progress::Rebooting);
+        let v: serde_json::Value = serde_json::from_slice(&b.json()).unwrap();
+        assert_eq!(v["deployment"]["state"], "Rebooting");
     }
 }

@@ -505,8 +505,9 @@ impl Reconciler {
             }
             Ok(Preview::InSync) => {
                 self.preview = Some((gen, Preview::InSync));
-                self.succeeded(gen);
+                // Components first: whoever sees Ready also sees them in sync.
                 self.refresh_components(Some(&desired)).await;
+                self.succeeded(gen);
                 ReconcileResult::Success
             }
             Ok(Preview::Changes {
@@ -539,9 +540,7 @@ impl Reconciler {
                 if synced {
                     tracing::warn!(generation = gen, drift = %listed, "drift: correcting");
                 }
-                let r = self.deploy(&desired, synced, &listed).await;
-                self.refresh_components(Some(&desired)).await;
-                r
+                self.deploy(&desired, synced, &listed).await
             }
         };
         self.metrics.reconciled(result, started.elapsed());
@@ -570,6 +569,13 @@ impl Reconciler {
             .guarded(d.install(desired.manifest.clone(), RunOptions::default(), sink))
             .await;
         self.board.deployment(None);
+        if let Some(Ok(report)) = &r {
+            if report.end == End::Success {
+                self.preview = Some((gen, Preview::InSync));
+            }
+        }
+        // Components first: whoever sees the outcome also sees what the System runs now.
+        self.refresh_components(Some(desired)).await;
         match r {
             None => ReconcileResult::Requeue,
             Some(Ok(report)) => {

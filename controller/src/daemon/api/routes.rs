@@ -163,7 +163,12 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Tra
             "text/plain; version=0.0.4; charset=utf-8",
             state.metrics.render(),
         ),
-        Route::Status => json(&state.handle.board.get()),
+        Route::Status => {
+            let mut r = Response::new(Full::new(state.handle.board.json()));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
         Route::Components => json(&state.handle.board.get().components),
         Route::History => json(&state.handle.board.get().history),
         Route::GetManifest => match state.handle.desired.current() {

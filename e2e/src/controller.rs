@@ -3,8 +3,6 @@
 //! configuration that keeps the socket, the watched directory and the datastore inside a
 //! temporary directory. Talks to the daemon over its Unix socket with raw HTTP.
 
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
@@ -47,14 +45,19 @@ impl System {
         let real = root.join("data/real");
         std::fs::create_dir_all(&ifaces).unwrap();
         std::fs::create_dir_all(&real).unwrap();
-        std::fs::copy(e2e::repo_root().join("interfaces/mock"), real.join("mock")).unwrap();
-        // The Interface is a wrapper that takes a second in ArtifactInstall when the
-        // component's state directory holds `slow`, to catch a deployment mid-way. The
+        std::fs::copy(
+            crate::repo_root().join("interfaces/mock"),
+            real.join("mock"),
+        )
+        .unwrap();
+        // The Interface is a wrapper that notes when each call starts (`starts.log`, ns
+        // since the epoch) and takes a second in ArtifactInstall when the component's state
+        // directory holds `slow`, to catch a deployment mid-way. The
         // real script keeps the name `mock`, which its Provides key is made of.
         std::fs::write(
             ifaces.join("mock"),
             format!(
-                "#!/bin/sh\n[ \"$1\" = ArtifactInstall ] && [ -f \"$4/slow\" ] && sleep 1\nexec {} \"$@\"\n",
+                "#!/bin/sh\ndate +%s%N >> \"$4/starts.log\"\n[ \"$1\" = ArtifactInstall ] && [ -f \"$4/slow\" ] && sleep 1\nexec {} \"$@\"\n",
                 real.join("mock").display()
             ),
         )
@@ -180,7 +183,7 @@ impl System {
 
     /// `baton` with this System's flags.
     pub fn baton(&self) -> Command {
-        let mut c = e2e::baton();
+        let mut c = crate::baton();
         c.arg("-c")
             .arg(self.root().join("baton.conf"))
             .arg("-d")
