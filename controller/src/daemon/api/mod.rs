@@ -74,31 +74,64 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let tracker = TaskTracker::new();
-    loop {
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            p = state.connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            r = unix.accept() => match r {
-                Ok((s, _)) => { tracker.spawn(connection(state.clone(), s, Transport::Unix, permit, shutdown.clone())); }
-                Err(e) => { tracing::warn!(error = %e, "API: accept failed"); tokio::time::sleep(Duration::from_millis(50)).await; }
-            },
-            r = accept_tcp(tcp.as_ref()) => match r {
-                Ok(s) => { tracker.spawn(connection(state.clone(), s, Transport::Tcp, permit, shutdown.clone())); }
-                Err(e) => { tracing::warn!(error = %e, "API: accept failed"); tokio::time::sleep(Duration::from_millis(50)).await; }
-            },
-        }
+    let unix = Arc::new(unix);
+    // Two acceptors: a burst of local clients is taken in on both workers.
+    for _ in 0..2 {
+        let (st, l, sd, tr) = (
+            state.clone(),
+            unix.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        );
+        tracker.spawn(async move {
+            accept_loop(st, sd, tr, Transport::Unix, || async {
+                l.accept().await.map(|(s, _)| s)
+            })
+            .await
+        });
     }
+    if let Some(tcp) = tcp {
+        let (st, sd, tr) = (state.clone(), shutdown.clone(), tracker.clone());
+        let tcp = Arc::new(tcp);
+        tracker.spawn(async move {
+            accept_loop(st, sd, tr, Transport::Tcp, || async {
+                tcp.accept().await.map(|(s, _)| s)
+            })
+            .await
+        });
+    }
+    shutdown.cancelled().await;
     tracker.close();
     let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
 }
 
-async fn accept_tcp(l: Option<&TcpListener>) -> std::io::Result<tokio::net::TcpStream> {
-    match l {
-        Some(l) => l.accept().await.map(|(s, _)| s),
-        None => std::future::pending().await,
+async fn accept_loop<S, F, Fut>(
+    state: Arc<ApiState>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    transport: Transport,
+    accept: F,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<S>>,
+{
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            p = state.connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = accept() => match r {
+                Ok(s) => { tracker.spawn(connection(state.clone(), s, transport, permit, shutdown.clone())); }
+                Err(e) => {
+                    // Out of file descriptors, typically: back off instead of spinning.
+                    tracing::warn!(error = %e, "API: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
     }
 }
 
