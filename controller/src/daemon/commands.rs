@@ -84,7 +84,7 @@ pub enum HandoffError {
 pub enum Command {
     Action(Action, oneshot::Sender<Result<ActionReply, ActionError>>),
     Handoff(
-        Handoff,
+        Box<Handoff>,
         oneshot::Sender<Result<DeploymentReport, HandoffError>>,
     ),
 }
@@ -123,7 +123,7 @@ impl Handle {
     pub async fn handoff(&self, h: Handoff) -> Result<DeploymentReport, HandoffError> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(Command::Handoff(h, tx))
+            .send(Command::Handoff(Box::new(h), tx))
             .await
             .map_err(|_| HandoffError::ShuttingDown)?;
         rx.await.map_err(|_| HandoffError::ShuttingDown)?

@@ -276,7 +276,7 @@ impl Reconciler {
                     }));
                     return false;
                 }
-                let r = self.handoff(h).await;
+                let r = self.handoff(*h).await;
                 let _ = reply.send(r);
                 true
             }
