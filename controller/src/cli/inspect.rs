@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 use super::view::{self, structured, table, View};
 use super::{exit, GlobalArgs};
-use crate::daemon::client::block_on;
+use crate::daemon::client::{block_on, Client, ClientError};
 use crate::model::{ComponentStatus, HistoryEntry, Status};
 
 #[derive(Debug, Args)]
@@ -22,56 +22,70 @@ pub enum GetCommand {
     Components(ViewArgs),
 }
 
-pub fn status(global: &GlobalArgs, args: &ViewArgs, out: &mut dyn Write) -> std::io::Result<u8> {
-    let s = match block_on(async {
+/// Asks the daemon one thing; an exit code after saying why not.
+fn fetch<T, Fut>(global: &GlobalArgs, ask: impl FnOnce(Client) -> Fut) -> Result<T, u8>
+where
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    block_on(async {
         let c = view::daemon(global).await?;
-        c.status().await.map_err(|e| {
+        ask(c).await.map_err(|e| {
             eprintln!("baton: {e}");
             exit::INVALID
         })
-    }) {
-        Ok(s) => s,
+    })
+}
+
+/// Fetches, then prints as asked (`text` with the given printer).
+fn show<T: serde::Serialize, Fut>(
+    global: &GlobalArgs,
+    view: View,
+    out: &mut dyn Write,
+    ask: impl FnOnce(Client) -> Fut,
+    text: fn(&T, &mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<u8>
+where
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    let v = match fetch(global, ask) {
+        Ok(v) => v,
         Err(code) => return Ok(code),
     };
-    if !structured(args.output, &s, out)? {
-        print_status(&s, out)?;
+    if !structured(view, &v, out)? {
+        text(&v, out)?;
     }
     Ok(exit::OK)
 }
 
+pub fn status(global: &GlobalArgs, args: &ViewArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+    show(
+        global,
+        args.output,
+        out,
+        |c| async move { c.status().await },
+        print_status,
+    )
+}
+
 pub fn history(global: &GlobalArgs, args: &ViewArgs, out: &mut dyn Write) -> std::io::Result<u8> {
-    let h = match block_on(async {
-        let c = view::daemon(global).await?;
-        c.history().await.map_err(|e| {
-            eprintln!("baton: {e}");
-            exit::INVALID
-        })
-    }) {
-        Ok(h) => h,
-        Err(code) => return Ok(code),
-    };
-    if !structured(args.output, &h, out)? {
-        print_history(&h, out)?;
-    }
-    Ok(exit::OK)
+    show(
+        global,
+        args.output,
+        out,
+        |c| async move { c.history().await },
+        |h: &Vec<HistoryEntry>, o| print_history(h, o),
+    )
 }
 
 pub fn get(global: &GlobalArgs, cmd: &GetCommand, out: &mut dyn Write) -> std::io::Result<u8> {
     let GetCommand::Components(args) = cmd;
-    let cs = match block_on(async {
-        let c = view::daemon(global).await?;
-        c.components().await.map_err(|e| {
-            eprintln!("baton: {e}");
-            exit::INVALID
-        })
-    }) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    if !structured(args.output, &cs, out)? {
-        print_components(&cs, out)?;
-    }
-    Ok(exit::OK)
+    show(
+        global,
+        args.output,
+        out,
+        |c| async move { c.components().await },
+        |cs: &Vec<ComponentStatus>, o| print_components(cs, o),
+    )
 }
 
 pub fn print_status(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {

@@ -123,18 +123,7 @@ mod tests {
         b.update(|s| s.generation = 7);
         let v: serde_json::Value = serde_json::from_slice(&b.json()).unwrap();
         assert_eq!(v["generation"], 7);
-        b.deployment(Some(DeploymentStatus {
-            id: "d".into(),
-            manifest: "m".into(),
-            manifest_sha256: String::new(),
-            generation: 7,
-            driver: "controller".into(),
-            state: String::new(),
-            order_group: None,
-            rolling_back: false,
-            started_at: "t".into(),
-            components: vec![],
-        }));
+        b.deployment(Some(progress::starting(7)));
         let _ = b.json();
         b.progress(&Progress::Rebooting);
         let v: serde_json::Value = serde_json::from_slice(&b.json()).unwrap();

@@ -82,6 +82,22 @@ fn find<'a>(
         .find(|c| c.component_type == t && c.id == id)
 }
 
+/// A deployment status before the engine's first event.
+pub fn starting(generation: u64) -> DeploymentStatus {
+    DeploymentStatus {
+        id: "starting".into(),
+        manifest: String::new(),
+        manifest_sha256: String::new(),
+        generation,
+        driver: "controller".into(),
+        state: String::new(),
+        order_group: None,
+        rolling_back: false,
+        started_at: super::clock::now_rfc3339(),
+        components: vec![],
+    }
+}
+
 /// Feeds engine events into the status board.
 pub struct BoardSink(pub Arc<Board>);
 
@@ -106,18 +122,7 @@ mod tests {
 
     #[test]
     fn a_deployment_told_by_its_events() {
-        let mut d = DeploymentStatus {
-            id: "pending".into(),
-            manifest: String::new(),
-            manifest_sha256: String::new(),
-            generation: 3,
-            driver: "controller".into(),
-            state: String::new(),
-            order_group: None,
-            rolling_back: false,
-            started_at: "t".into(),
-            components: vec![],
-        };
+        let mut d = starting(3);
         let events = [
             Progress::Started {
                 deployment: "d9".into(),

@@ -34,7 +34,6 @@ use crate::config::DriftPolicy;
 use crate::engine::api::{Deployer, DeploymentReport, End, EngineError, Preview, ProgressSink};
 use crate::engine::driver::RunOptions;
 use crate::metrics::{Metrics, ReconcileResult};
-use crate::model::DeploymentStatus;
 
 /// How the reconciler behaves.
 #[derive(Debug, Clone)]
@@ -385,21 +384,13 @@ impl Reconciler {
             .desired
             .current()
             .filter(|d| d.generation == generation);
-        self.board.deployment(Some(DeploymentStatus {
-            id: "starting".into(),
-            manifest: d
-                .as_ref()
-                .map(|d| d.manifest.manifest.name.clone())
-                .unwrap_or_default(),
-            manifest_sha256: d.map(|d| d.manifest.sha256.clone()).unwrap_or_default(),
-            generation,
-            driver: driver.as_str().into(),
-            state: String::new(),
-            order_group: None,
-            rolling_back: false,
-            started_at: clock::now_rfc3339(),
-            components: vec![],
-        }));
+        let mut s = super::progress::starting(generation);
+        s.driver = driver.as_str().into();
+        if let Some(d) = d {
+            s.manifest = d.manifest.manifest.name.clone();
+            s.manifest_sha256 = d.manifest.sha256.clone();
+        }
+        self.board.deployment(Some(s));
     }
 
     /// One look: journal, desired, observed; at most one engine deployment.
