@@ -206,20 +206,25 @@ async fn a_rejected_deployment_counts_as_a_failure() {
     r.stop().await;
 }
 
-#[tokio::test(start_paused = true)]
-async fn drift_is_corrected_at_the_next_resync_when_enabled() {
+/// A System converged on m2 (v2), then component B changed behind baton's back.
+async fn drifted(policy: DriftPolicy) -> (tempfile::TempDir, Fake, Running) {
     let dir = tempfile::tempdir().unwrap();
     let fake = Fake::new();
-    let r = start(dir.path(), &fake, settings(3, DriftPolicy::Enabled), None);
+    let r = start(dir.path(), &fake, settings(3, policy), None);
     let g = r.apply(manifest("m2", "v2"));
     r.until("ready", |s| {
         s.observed_generation == g && is(s, Ready, True)
     })
     .await;
-    // Behind baton's back.
     fake.state()
         .system
         .insert(("rtos".into(), "B".into()), "v1-hotfix".into());
+    (dir, fake, r)
+}
+
+#[tokio::test(start_paused = true)]
+async fn drift_is_corrected_at_the_next_resync_when_enabled() {
+    let (_dir, fake, r) = drifted(DriftPolicy::Enabled).await;
     let changed_at = tokio::time::Instant::now();
     r.until("drift corrected", |s| s.history.len() == 2).await;
     let second = fake.installs()[1].0;
@@ -240,17 +245,7 @@ async fn drift_is_corrected_at_the_next_resync_when_enabled() {
 
 #[tokio::test(start_paused = true)]
 async fn drift_is_only_reported_when_the_policy_says_warn() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new();
-    let r = start(dir.path(), &fake, settings(3, DriftPolicy::Warn), None);
-    let g = r.apply(manifest("m2", "v2"));
-    r.until("ready", |s| {
-        s.observed_generation == g && is(s, Ready, True)
-    })
-    .await;
-    fake.state()
-        .system
-        .insert(("rtos".into(), "B".into()), "v1-hotfix".into());
+    let (_dir, fake, r) = drifted(DriftPolicy::Warn).await;
     let s = r.until("drift reported", |s| is(s, Degraded, True)).await;
     assert_eq!(condition(&s, Degraded).1, "DriftDetected");
     assert!(is(&s, Ready, False));
@@ -278,17 +273,7 @@ async fn drift_is_only_reported_when_the_policy_says_warn() {
 
 #[tokio::test(start_paused = true)]
 async fn drift_is_not_even_looked_for_when_disabled() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new();
-    let r = start(dir.path(), &fake, settings(3, DriftPolicy::Disabled), None);
-    let g = r.apply(manifest("m2", "v2"));
-    r.until("ready", |s| {
-        s.observed_generation == g && is(s, Ready, True)
-    })
-    .await;
-    fake.state()
-        .system
-        .insert(("rtos".into(), "B".into()), "v1-hotfix".into());
+    let (_dir, fake, r) = drifted(DriftPolicy::Disabled).await;
     let previews_before = fake
         .calls()
         .iter()
