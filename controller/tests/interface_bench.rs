@@ -120,3 +120,45 @@ fn pipe_to_cat(chunk: &[u8]) -> Duration {
     assert!(cat.wait().unwrap().success());
     start.elapsed()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: prints figures"]
+async fn runner_overhead_with_100_calls_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let program = std::path::Path::new("/bin/true");
+    let dir = tmp.path().to_str().unwrap().to_owned();
+    const AT_ONCE: usize = 100;
+
+    let start = Instant::now();
+    let bare = (0..AT_ONCE).map(|_| {
+        let dir = dir.clone();
+        async move {
+            let out = tokio::process::Command::new(program)
+                .args(["SupportsRollback", &dir, "rtos"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .output()
+                .await
+                .unwrap();
+            assert!(out.status.success());
+        }
+    });
+    futures_util::future::join_all(bare).await;
+    let bare = start.elapsed();
+
+    let runner = quick_runner(Duration::from_secs(30));
+    let inv = invocation(program, tmp.path(), &[]);
+    let start = Instant::now();
+    let ours = (0..AT_ONCE).map(|_| runner.query(&inv, Query::SupportsRollback));
+    for r in futures_util::future::join_all(ours).await {
+        r.unwrap();
+    }
+    let ours = start.elapsed();
+    println!(
+        "{AT_ONCE} calls at once: runner {:.1} ms vs bare tokio spawns {:.1} ms: ratio {:.2}",
+        ours.as_secs_f64() * 1e3,
+        bare.as_secs_f64() * 1e3,
+        ours.as_secs_f64() / bare.as_secs_f64()
+    );
+}

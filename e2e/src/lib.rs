@@ -8,6 +8,11 @@ pub mod controller;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod mender;
+pub mod package;
+pub mod scratch;
+pub mod system;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

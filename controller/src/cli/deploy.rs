@@ -105,7 +105,8 @@ pub(super) fn effective(global: &GlobalArgs) -> Result<Effective, u8> {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .expect("a tokio runtime")
@@ -140,10 +141,15 @@ impl ProgressSink for Lines {
                 state,
                 components,
             } => {
-                let ids: Vec<String> = components
+                const SHOWN: usize = 6;
+                let mut ids: Vec<String> = components
                     .iter()
+                    .take(SHOWN)
                     .map(|c| format!("{} {}", c.component_type, c.id))
                     .collect();
+                if components.len() > SHOWN {
+                    ids.push(format!("and {} more", components.len() - SHOWN));
+                }
                 eprintln!("  order {order:>3}  {state:<28} {}", ids.join(", "));
             }
             Progress::StepFinished { failed, .. } => {

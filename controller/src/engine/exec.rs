@@ -8,13 +8,12 @@
 //! succeeds only if the Interface exited 0 *and* the reader's verdict says every checksum
 //! matched, so no component reaches ArtifactInstall with unverified bytes.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use futures_util::future::join_all;
 
 use super::api::{ComponentRef, Progress, ProgressSink};
 use super::driver::{step_name, DeploymentRecord, Executor};
@@ -24,7 +23,8 @@ use super::states::{Query, State};
 use crate::artifact::{self, ArtifactHeader, ArtifactReader, Limits, PayloadSink, VerifyPolicy};
 use crate::interface::download::{download, DownloadMode};
 use crate::interface::file_api::{
-    remove_component_dir, CurrentArtifact, FileApiDir, HeaderFiles, WHOLE_ARTIFACT_NAME,
+    remove_component_dir, sync_filesystem, CurrentArtifact, FileApiDir, HeaderFiles,
+    WHOLE_ARTIFACT_NAME,
 };
 use crate::interface::runner::{Invocation, Runner};
 use crate::model::{ComponentSpec, ComponentType};
@@ -45,9 +45,30 @@ pub struct ExecSettings {
 }
 
 pub struct LiveExecutor {
-    pub runner: Runner,
-    pub settings: ExecSettings,
-    pub progress: Arc<dyn ProgressSink>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runner: Runner,
+    settings: ExecSettings,
+    progress: Arc<dyn ProgressSink>,
+    /// Headers read for File API trees, by Artifact path: components that share an Artifact
+    /// share one read.
+    headers: Mutex<HashMap<PathBuf, Arc<ArtifactHeader>>>,
+}
+
+impl LiveExecutor {
+    pub fn new(runner: Runner, settings: ExecSettings, progress: Arc<dyn ProgressSink>) -> Self {
+        let inner = Inner {
+            runner,
+            settings,
+            progress,
+            headers: Mutex::new(HashMap::new()),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
 }
 
 /// A path component for a component type (types may hold characters a path cannot).
@@ -76,7 +97,16 @@ pub fn deployment_work_dir(work_root: &Path, deployment: &str) -> PathBuf {
     work_root.join(deployment)
 }
 
-impl LiveExecutor {
+/// Runs blocking filesystem work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(format!("a worker thread failed: {e}")))
+}
+
+impl Inner {
     fn root(&self, record: &DeploymentRecord, c: &PlannedComponent) -> PathBuf {
         deployment_work_dir(&self.settings.work_root, &record.id).join(type_dir(&c.component_type))
     }
@@ -103,39 +133,54 @@ impl LiveExecutor {
             })
     }
 
-    /// Create the component's File API directory from the Artifact's header (a stale one
-    /// from an interrupted attempt is replaced).
-    fn create_tree(
-        &self,
-        record: &DeploymentRecord,
-        c: &PlannedComponent,
-    ) -> Result<ArtifactHeader, String> {
-        let path = self.artifact(record, c)?;
-        let header = artifact::read_header(&path, &self.settings.policy, &self.settings.limits)
+    /// The header of the Artifact at `path`, read once per executor (blocking).
+    fn header(&self, path: &Path) -> Result<Arc<ArtifactHeader>, String> {
+        let mut headers = self.headers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(h) = headers.get(path) {
+            return Ok(h.clone());
+        }
+        let h = artifact::read_header(path, &self.settings.policy, &self.settings.limits)
             .map_err(|e| format!("Artifact {}: {e}", path.display()))?;
+        let h = Arc::new(h);
+        headers.insert(path.to_path_buf(), h.clone());
+        Ok(h)
+    }
+
+    /// Create the component's File API directory from the Artifact's header (a stale one
+    /// from an interrupted attempt is replaced). Blocking.
+    fn create_tree(&self, record: &DeploymentRecord, c: &PlannedComponent) -> Result<(), String> {
+        let header = self.header(&self.artifact(record, c)?)?;
         let root = self.root(record, c);
         remove_component_dir(&root, &c.id).map_err(|e| e.to_string())?;
         let current =
             CurrentArtifact::from_provides(&c.component_type, &c.interface, &c.provides_before);
         FileApiDir::create(&root, &c.id, &current, &header_files(&header))
             .map_err(|e| e.to_string())?;
-        Ok(header)
+        Ok(())
     }
 
     /// The File API directory for a state after Download; recreated if a crash lost it.
-    fn ensure_tree(&self, record: &DeploymentRecord, c: &PlannedComponent) -> Result<(), String> {
-        match FileApiDir::open(&self.root(record, c), &c.id) {
-            Ok(_) => Ok(()),
-            Err(_) => self.create_tree(record, c).map(|_| ()),
+    async fn ensure_tree(
+        self: &Arc<Self>,
+        record: &Arc<DeploymentRecord>,
+        m: MemberId,
+    ) -> Result<(), String> {
+        let c = &record.plan.components[m];
+        if FileApiDir::open(&self.root(record, c), &c.id).is_ok() {
+            return Ok(());
         }
+        let (me, rec) = (self.clone(), record.clone());
+        blocking(move || me.create_tree(&rec, &rec.plan.components[m])).await
     }
 
     async fn download_one(
-        &self,
-        record: &DeploymentRecord,
-        c: &PlannedComponent,
+        self: &Arc<Self>,
+        record: &Arc<DeploymentRecord>,
+        m: MemberId,
     ) -> Result<(), String> {
-        self.create_tree(record, c)?;
+        let (me, rec) = (self.clone(), record.clone());
+        blocking(move || me.create_tree(&rec, &rec.plan.components[m])).await?;
+        let c = &record.plan.components[m];
         let inv = self.invocation(record, c);
         let whole_artifact = !self
             .runner
@@ -185,41 +230,52 @@ impl LiveExecutor {
     }
 
     async fn call_one(
-        &self,
-        record: &DeploymentRecord,
-        c: &PlannedComponent,
+        self: Arc<Self>,
+        record: Arc<DeploymentRecord>,
+        m: MemberId,
         state: State,
-    ) -> Result<(), String> {
-        if state == State::Download {
-            return self.download_one(record, c).await;
-        }
-        self.ensure_tree(record, c)?;
-        let inv = self.invocation(record, c);
-        let result = self
-            .runner
-            .run_state(&inv, state)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string());
-        if state == State::Cleanup {
-            // The tree is the deployment's, not the Interface's: it goes whatever Cleanup said.
-            if let Err(e) = remove_component_dir(&self.root(record, c), &c.id) {
-                tracing::warn!(component = %c.id, error = %e, "could not remove the File API directory");
+    ) -> CallResult {
+        let result = if state == State::Download {
+            self.download_one(&record, m).await
+        } else {
+            match self.ensure_tree(&record, m).await {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    let c = &record.plan.components[m];
+                    let inv = self.invocation(&record, c);
+                    let r = self
+                        .runner
+                        .run_state(&inv, state)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string());
+                    if state == State::Cleanup {
+                        // The tree is the deployment's, not the Interface's: it goes whatever
+                        // Cleanup said.
+                        if let Err(e) = remove_component_dir(&self.root(&record, c), &c.id) {
+                            tracing::warn!(component = %c.id, error = %e, "could not remove the File API directory");
+                        }
+                    }
+                    r
+                }
             }
+        };
+        match result {
+            Ok(()) => CallResult::Ok,
+            Err(why) => CallResult::Failed(why),
         }
-        result
     }
 
     async fn query_one(
-        &self,
-        record: &DeploymentRecord,
-        c: &PlannedComponent,
+        self: Arc<Self>,
+        record: Arc<DeploymentRecord>,
+        m: MemberId,
         query: Query,
     ) -> QueryResult {
-        if let Err(e) = self.ensure_tree(record, c) {
+        if let Err(e) = self.ensure_tree(&record, m).await {
             return QueryResult::Failed(e);
         }
-        let inv = self.invocation(record, c);
+        let inv = self.invocation(&record, &record.plan.components[m]);
         match query {
             Query::SupportsRollback => match self.runner.supports_rollback(&inv).await {
                 Ok(yes) => QueryResult::SupportsRollback(yes),
@@ -232,17 +288,51 @@ impl LiveExecutor {
             other => QueryResult::Failed(format!("the engine does not schedule {other}")),
         }
     }
+
+    async fn sync_trees(&self, record: &DeploymentRecord) -> Result<(), String> {
+        let dir = deployment_work_dir(&self.settings.work_root, &record.id);
+        blocking(move || sync_filesystem(&dir).map_err(|e| e.to_string())).await
+    }
+}
+
+/// Runs one task per component, on every worker thread, and returns the results in member
+/// order. Dropping the future aborts the tasks (and with them, the Interfaces' groups).
+async fn each_member<T: Send + 'static, F>(
+    members: &[MemberId],
+    f: impl Fn(MemberId) -> F,
+) -> Vec<(MemberId, T)>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    for &m in members {
+        let fut = f(m);
+        set.spawn(async move { (m, fut.await) });
+    }
+    let mut out = Vec::with_capacity(members.len());
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(pair) => out.push(pair),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    out.sort_by_key(|(m, _)| *m);
+    out
 }
 
 impl Executor for LiveExecutor {
     async fn run(&self, record: &DeploymentRecord, step: &Step) -> StepResult {
+        let inner = &self.inner;
         let started = Instant::now();
-        let member = |m: MemberId| &record.plan.components[m];
+        let record = Arc::new(record.clone());
         let refs = |ms: &[MemberId]| -> Vec<ComponentRef> {
             ms.iter()
-                .map(|&m| ComponentRef {
-                    component_type: member(m).component_type.to_string(),
-                    id: member(m).id.to_string(),
+                .map(|&m| {
+                    let c = &record.plan.components[m];
+                    ComponentRef {
+                        component_type: c.component_type.to_string(),
+                        id: c.id.to_string(),
+                    }
                 })
                 .collect()
         };
@@ -254,27 +344,35 @@ impl Executor for LiveExecutor {
         };
         let order = record.plan.orders.get(group).map_or(0, |o| o.get());
         let state = step_name(step);
-        self.progress.emit(Progress::StepStarted {
+        inner.progress.emit(Progress::StepStarted {
             order,
             state: state.clone(),
             components: refs(members),
         });
         let result = match step {
             Step::Call { state, members, .. } => {
-                let calls = members.iter().map(|&m| async move {
-                    let r = match self.call_one(record, member(m), *state).await {
-                        Ok(()) => CallResult::Ok,
-                        Err(why) => CallResult::Failed(why),
-                    };
-                    (m, r)
-                });
-                StepResult::Calls(join_all(calls).await)
+                let s = *state;
+                let mut results =
+                    each_member(members, |m| inner.clone().call_one(record.clone(), m, s)).await;
+                if s == State::Download {
+                    // The File API trees and payloads are written unsynced; one filesystem
+                    // sync makes the whole group's durable before the step is recorded done.
+                    if let Err(e) = inner.sync_trees(&record).await {
+                        for (_, r) in &mut results {
+                            if *r == CallResult::Ok {
+                                *r =
+                                    CallResult::Failed(format!("syncing the payload to disk: {e}"));
+                            }
+                        }
+                    }
+                }
+                StepResult::Calls(results)
             }
             Step::Query { query, members, .. } => {
-                let asks = members
-                    .iter()
-                    .map(|&m| async move { (m, self.query_one(record, member(m), *query).await) });
-                StepResult::Queries(join_all(asks).await)
+                let q = *query;
+                StepResult::Queries(
+                    each_member(members, |m| inner.clone().query_one(record.clone(), m, q)).await,
+                )
             }
             _ => unreachable!(),
         };
@@ -295,7 +393,7 @@ impl Executor for LiveExecutor {
                 .collect(),
             StepResult::HostReboot(_) => vec![],
         };
-        self.progress.emit(Progress::StepFinished {
+        inner.progress.emit(Progress::StepFinished {
             order,
             state,
             failed,
@@ -305,11 +403,12 @@ impl Executor for LiveExecutor {
     }
 
     async fn reboot(&self) -> CallResult {
-        self.progress.emit(Progress::Rebooting);
-        let Some((program, args)) = self.settings.reboot_command.split_first() else {
+        let settings = &self.inner.settings;
+        self.inner.progress.emit(Progress::Rebooting);
+        let Some((program, args)) = settings.reboot_command.split_first() else {
             return CallResult::Failed("RebootCommand is empty".into());
         };
-        tracing::warn!(command = ?self.settings.reboot_command, "rebooting the host");
+        tracing::warn!(command = ?settings.reboot_command, "rebooting the host");
         let status = tokio::process::Command::new(program)
             .args(args)
             .status()
@@ -318,10 +417,10 @@ impl Executor for LiveExecutor {
             Ok(s) if s.success() => {
                 // The reboot takes baton down; still being here after the grace means it
                 // did not happen.
-                tokio::time::sleep(self.settings.reboot_grace).await;
+                tokio::time::sleep(settings.reboot_grace).await;
                 CallResult::Failed(format!(
                     "the host was still up {} s after the reboot command",
-                    self.settings.reboot_grace.as_secs()
+                    settings.reboot_grace.as_secs()
                 ))
             }
             Ok(s) => CallResult::Failed(format!("the reboot command failed: {s}")),
@@ -330,7 +429,7 @@ impl Executor for LiveExecutor {
     }
 
     fn boot_id(&self) -> Option<String> {
-        read_boot_id(&self.settings.boot_id_path)
+        read_boot_id(&self.inner.settings.boot_id_path)
     }
 }
 

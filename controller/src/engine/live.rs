@@ -22,9 +22,9 @@ use super::machine::{Deployment, Outcome};
 use super::plan::{self, Candidate, Observed, Plan};
 use super::store::{ManifestStore, Slot, StoredMeta};
 use crate::artifact::cache::{ArtifactsCache, CacheConfig};
-use crate::artifact::source::{ArtifactLocator, HttpOptions, Resolver, SourceSpec};
+use crate::artifact::source::{ArtifactLocator, HttpOptions, Resolver};
 use crate::artifact::{self, ArtifactHeader, Limits, VerifyPolicy};
-use crate::config::{ArtifactSource, Effective};
+use crate::config::Effective;
 use crate::interface::runner::{query_work_dir, Invocation, Runner, RunnerConfig};
 use crate::model::{ComponentType, Provides, Topology};
 use crate::resource::{self, LoadedManifest};
@@ -112,16 +112,7 @@ impl Engine {
             query_timeout: Duration::from_secs(cfg.query_timeout_seconds),
             ..RunnerConfig::default()
         });
-        let sources = cfg
-            .artifact_sources
-            .iter()
-            .map(|s| match s {
-                ArtifactSource::Directory { path } => SourceSpec::Directory { path: path.clone() },
-                ArtifactSource::Url { template } => SourceSpec::Url {
-                    template: template.clone(),
-                },
-            })
-            .collect();
+        let sources = cfg.artifact_sources.clone();
         let cache = ArtifactsCache::open(
             &CacheConfig {
                 enabled: cfg.artifacts_cache.enabled,
@@ -302,11 +293,7 @@ impl Engine {
     }
 
     fn executor(&self, progress: Arc<dyn ProgressSink>) -> LiveExecutor {
-        LiveExecutor {
-            runner: self.runner.clone(),
-            settings: self.settings.clone(),
-            progress,
-        }
+        LiveExecutor::new(self.runner.clone(), self.settings.clone(), progress)
     }
 
     /// Drive the record in `books` and settle the books afterwards.
@@ -419,6 +406,9 @@ impl Engine {
         let Some(mut record) = books.record.clone() else {
             return Err(EngineError::NothingInProgress);
         };
+        // A failure recorded by an earlier invocation was reported then; one found by this
+        // recovery is this invocation's to report.
+        let was_failing = record.machine.failure.is_some() && !rollback;
         let boot_id = super::exec::read_boot_id(&self.settings.boot_id_path);
         recover(&mut books.journal, &mut record, boot_id, explicit)?;
         if rollback {
@@ -427,7 +417,6 @@ impl Engine {
             record.paused = None;
             books.journal.write(Some(&record))?;
         }
-        let was_failing = record.machine.failure.is_some() && !rollback;
         books.record = Some(record.clone());
         self.run(&mut books, record, &opts, progress, was_failing || rollback)
             .await

@@ -12,6 +12,8 @@ pub mod journal;
 pub mod live;
 pub mod lock;
 pub mod machine;
+#[cfg(any(test, feature = "testkit"))]
+pub mod oracle;
 pub mod plan;
 pub mod states;
 pub mod store;

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use super::{fsx, TreeError, WHOLE_ARTIFACT_NAME};
 use crate::artifact::PayloadSink;
 
-/// Stores each payload file as `<work dir>/files/<name>` (0600, exclusive, synced).
+/// Stores each payload file as `<work dir>/files/<name>` (0600, exclusive; durable once the
+/// engine syncs the filesystem at the end of the step).
 #[derive(Debug)]
 pub struct FilesTreeSink {
     path: PathBuf,
     dir: OwnedFd,
-    work_dir: OwnedFd,
     whole_artifact: bool,
     stored: usize,
     failure: Option<TreeError>,
@@ -30,17 +30,15 @@ impl FilesTreeSink {
         Ok(Self {
             path,
             dir,
-            work_dir: work,
             whole_artifact,
             stored: 0,
             failure: None,
         })
     }
 
-    /// Syncs the tree: call after the last file, before reporting the download done.
+    /// Call after the last file. The tree becomes durable with the step's filesystem sync.
     pub fn finish(self) -> Result<(), TreeError> {
-        fsx::sync_dir(&self.dir).map_err(TreeError::io("syncing", &self.path))?;
-        fsx::sync_dir(&self.work_dir).map_err(TreeError::io("syncing the parent of", &self.path))
+        Ok(())
     }
 
     /// The typed error behind the last `io::Error` this sink returned, if it was the sink's.
@@ -62,7 +60,6 @@ impl FilesTreeSink {
             file.write_all(chunk)
                 .map_err(TreeError::io("writing", &path))
         })?;
-        file.sync_all().map_err(TreeError::io("syncing", &path))?;
         self.stored += 1;
         Ok(())
     }

@@ -1,11 +1,15 @@
-//! Creating files and directories below a directory handle: exclusive, no symlinks followed,
-//! synced to disk.
+//! Creating files and directories below a directory handle: exclusive, no symlinks followed.
 //!
 //! Everything is created relative to an open directory descriptor, so a path component
 //! swapped for a symlink after the check cannot redirect a write; `O_EXCL` refuses an
 //! existing name (a dangling symlink included) and `O_NOFOLLOW` refuses a symlinked
-//! directory. Each file is fsync'ed when written and each directory when complete, so a tree
-//! reported as created survives a power cut.
+//! directory.
+//!
+//! Nothing here fsyncs. Durability is the engine's: it syncs the filesystem once per step,
+//! after every component's tree is written and before it records the step as done (see
+//! [`sync_filesystem`]). One sync per step instead of one per file keeps a 300-component
+//! deployment from spending seconds in fsync, with the same guarantee: a step whose trees
+//! might be torn is never recorded as done, so recovery treats it as interrupted.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -49,16 +53,16 @@ pub(super) fn create_file(dir: impl AsFd, name: &str) -> io::Result<File> {
     )?))
 }
 
-/// Creates file `name` in `dir` holding `bytes`, synced.
+/// Creates file `name` in `dir` holding `bytes`.
 pub(super) fn write_file(dir: impl AsFd, name: &str, bytes: &[u8]) -> io::Result<()> {
     let mut file = create_file(dir, name)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    file.write_all(bytes)
 }
 
-/// Syncs a directory's entries.
-pub(super) fn sync_dir(dir: impl AsFd) -> io::Result<()> {
-    Ok(rustix::fs::fsync(dir)?)
+/// Makes everything written on the filesystem holding `path` durable (`syncfs`).
+pub fn sync_filesystem(path: &Path) -> io::Result<()> {
+    let dir = open_dir(path)?;
+    Ok(rustix::fs::syncfs(dir)?)
 }
 
 /// Refuses a name that is not a single path component: a payload file name comes from the

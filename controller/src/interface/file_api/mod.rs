@@ -12,8 +12,8 @@
 //!   files/                  the files tree, when the Interface did not stream (FilesTreeSink)
 //! ```
 //!
-//! Directories are 0700 and files 0600, created exclusively without following symlinks, and
-//! synced. `version` is written last: a directory without it is an incomplete tree left by a
+//! Directories are 0700 and files 0600, created exclusively without following symlinks; the
+//! engine makes them durable with one filesystem sync per step ([`sync_filesystem`]). `version` is written last: a directory without it is an incomplete tree left by a
 //! crash, which [`FileApiDir::open`] refuses so the engine can recreate it. The tree is removed
 //! at the end of the deployment ([`FileApiDir::remove`]).
 //!
@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 pub use current::CurrentArtifact;
 pub use files_tree::FilesTreeSink;
+pub use fsx::sync_filesystem;
 pub(crate) use streams_tree::remove_streams_tree;
 pub use streams_tree::{InterfaceState, StreamsTreeSink};
 
@@ -167,14 +168,10 @@ impl FileApiDir {
         for (name, bytes) in header_files {
             fsx::write_file(&header_dir, name, bytes).map_err(io("writing header/ in"))?;
         }
-        fsx::sync_dir(&header_dir).map_err(io("syncing header/ in"))?;
-        let tmp = fsx::make_dir(&dir, "tmp").map_err(io("creating tmp/ in"))?;
-        fsx::sync_dir(&tmp).map_err(io("syncing tmp/ in"))?;
+        fsx::make_dir(&dir, "tmp").map_err(io("creating tmp/ in"))?;
         // Last: its presence says the tree is complete.
         fsx::write_file(&dir, "version", format!("{PROTOCOL_VERSION}\n").as_bytes())
             .map_err(io("writing version in"))?;
-        fsx::sync_dir(&dir).map_err(io("syncing"))?;
-        fsx::sync_dir(&root_fd).map_err(TreeError::io("syncing the File API root", root))?;
         Ok(Self { path })
     }
 
@@ -224,10 +221,7 @@ fn remove_tree(path: &Path) -> Result<(), TreeError> {
         }
         _ => {}
     }
-    if let Some(parent) = path.parent() {
-        if let Ok(fd) = fsx::open_dir(parent) {
-            fsx::sync_dir(fd).map_err(TreeError::io("syncing the parent of", path))?;
-        }
-    }
+    // Not synced: a tree that reappears after a power cut is removed before its component's
+    // next deployment creates one.
     Ok(())
 }

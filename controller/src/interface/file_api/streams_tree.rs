@@ -97,7 +97,6 @@ impl StreamsTreeSink {
                 source: e.into(),
             },
         )?;
-        fsx::sync_dir(&dir).map_err(TreeError::io("syncing", work_dir))?;
         Ok(Self {
             work_dir: work_dir.to_owned(),
             streams,
