@@ -262,3 +262,63 @@ fn one_controller_per_datastore_and_sigterm_stops_it_cleanly() {
     let d = sys.start();
     assert_eq!(d.terminate(Duration::from_secs(10)).code(), Some(0));
 }
+
+#[test]
+fn the_engine_verbs_act_through_a_running_daemon() {
+    let Some(sys) = System::new(json!({})) else {
+        return;
+    };
+    let d = sys.start();
+    let v2 = sys.root().join("v2.yaml");
+    std::fs::write(&v2, sys.manifest("sys-v2", "v2")).unwrap();
+    // As the Update Module does at ArtifactInstall: the daemon holds the engine, the verb
+    // goes through its socket instead of failing on the datastore lock.
+    let out = sys
+        .baton()
+        .args([
+            "install",
+            "--stop-before",
+            "ArtifactCommit",
+            "--stop-before",
+            "Cleanup",
+        ])
+        .arg(&v2)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", e2e::stderr(&out));
+    assert!(
+        e2e::stderr(&out).contains("acting through it"),
+        "{}",
+        e2e::stderr(&out)
+    );
+    let s = d.until("handed off", |s| {
+        condition(s, "Ready").1 == "UpdateModuleInControl"
+    });
+    assert_eq!(
+        s["generation"], 0,
+        "a paused Update Module deployment is not desired yet"
+    );
+    // The controller leaves it alone across resyncs (2 s here).
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        sys.version("a"),
+        "rtos-v1",
+        "not committed behind the Update Module's back"
+    );
+    let out = sys
+        .baton()
+        .args(["resume", "--stop-before", "Cleanup"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", e2e::stderr(&out));
+    let out = sys.baton().arg("resume").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", e2e::stderr(&out));
+    let s = d.until("the Update Module's Manifest is desired and Ready", |s| {
+        ready(s) && s["desiredManifest"] == "sys-v2"
+    });
+    assert_eq!(s["history"][0]["driver"], "update-module");
+    assert_eq!(sys.version("a"), "rtos-v2");
+    // Nothing left to resume: Mender's exit code 2, through the daemon too.
+    let out = sys.baton().arg("resume").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", e2e::stderr(&out));
+}

@@ -10,6 +10,7 @@ pub mod artifact;
 mod config;
 mod demo;
 pub mod deploy;
+mod handoff;
 mod inspect;
 mod output;
 mod run;

@@ -67,6 +67,8 @@ pub struct Reconciler {
     preview: Option<(u64, Preview)>,
     /// Pseudo-random state for the resync jitter.
     rng: u64,
+    /// Hand-offs that arrived during a short engine call (observe, preview): served next.
+    deferred: std::collections::VecDeque<Command>,
 }
 
 /// Whether a reconcile wants another look right away.
@@ -118,6 +120,7 @@ impl Reconciler {
             backoff: None,
             preview: None,
             rng,
+            deferred: Default::default(),
         };
         (me, handle)
     }
@@ -148,6 +151,10 @@ impl Reconciler {
         let mut dirty = true;
         let mut resync = true;
         while !self.shutdown.is_cancelled() {
+            if let Some(cmd) = self.deferred.pop_front() {
+                dirty |= self.command(cmd, false).await;
+                continue;
+            }
             if dirty {
                 let again = self.reconcile(std::mem::take(&mut resync)).await;
                 dirty = again == Again::Now;
@@ -222,9 +229,16 @@ impl Reconciler {
         }
     }
 
-    /// Polls `fut` while still feeding the watchdog and answering commands. After a
-    /// shutdown request `fut` gets the grace period; `None` when it was abandoned.
+    /// [`Reconciler::watched`] for a short engine call (observe, preview): a hand-off that
+    /// arrives meanwhile waits for it instead of being refused.
     async fn guarded<T>(&mut self, fut: impl Future<Output = T>) -> Option<T> {
+        self.watched(fut, false).await
+    }
+
+    /// Polls `fut` while still feeding the watchdog and answering commands; a hand-off is
+    /// refused while `deploying` (a deployment may take hours). After a shutdown request
+    /// `fut` gets the grace period; `None` when it was abandoned.
+    async fn watched<T>(&mut self, fut: impl Future<Output = T>, deploying: bool) -> Option<T> {
         tokio::pin!(fut);
         let mut deadline: Option<Instant> = None;
         loop {
@@ -240,7 +254,13 @@ impl Reconciler {
                     tracing::warn!("grace period over: leaving the deployment to the journal");
                     return None;
                 }
-                Some(cmd) = self.rx.recv() => { Box::pin(self.command(cmd, true)).await; }
+                Some(cmd) = self.rx.recv() => {
+                    if !deploying && matches!(cmd, Command::Handoff(..)) {
+                        self.deferred.push_back(cmd);
+                    } else {
+                        Box::pin(self.command(cmd, true)).await;
+                    }
+                }
                 _ = tick(&mut self.watchdog) => self.feed_watchdog(),
             }
         }
@@ -557,7 +577,10 @@ impl Reconciler {
         let d = self.deployer.clone();
         let sink = self.sink();
         let r = self
-            .guarded(d.install(desired.manifest.clone(), RunOptions::default(), sink))
+            .watched(
+                d.install(desired.manifest.clone(), RunOptions::default(), sink),
+                true,
+            )
             .await;
         self.board.deployment(None);
         if let Some(Ok(report)) = &r {
@@ -717,7 +740,7 @@ impl Reconciler {
                 Handoff::Rollback { opts } => d.rollback(opts, sink).await,
             }
         };
-        let r = self.guarded(fut).await;
+        let r = self.watched(fut, true).await;
         self.board.deployment(None);
         let report = r.ok_or(HandoffError::ShuttingDown)??;
         if !history::is_final(&report.end) {
