@@ -322,3 +322,49 @@ fn the_engine_verbs_act_through_a_running_daemon() {
     let out = sys.baton().arg("resume").output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", e2e::stderr(&out));
 }
+
+#[test]
+fn sigterm_lets_the_running_deployment_finish_and_a_second_signal_exits_at_once() {
+    let Some(sys) = System::new(json!({})) else {
+        return;
+    };
+    std::fs::write(sys.component("a").join("slow"), "2").unwrap();
+    let d = sys.start();
+    sys.drop_manifest("v2.yaml", &sys.manifest("sys-v2", "v2"));
+    d.until("installing", |s| {
+        s["deployment"]["state"] == "ArtifactInstall"
+    });
+    let t = std::time::Instant::now();
+    let status = d.terminate(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        t.elapsed() >= Duration::from_secs(1),
+        "it waited for the Interface call"
+    );
+    assert_eq!(
+        sys.version("a"),
+        "rtos-v2",
+        "the deployment finished before the exit"
+    );
+    let log = std::fs::read_to_string(sys.root().join("run.log")).unwrap();
+    assert!(
+        log.contains("letting the running engine call finish"),
+        "{log}"
+    );
+
+    // The second signal does not wait.
+    std::fs::write(sys.component("a").join("slow"), "5").unwrap();
+    let d = sys.start();
+    sys.drop_manifest("v3.yaml", &sys.manifest("sys-v3", "v3"));
+    d.until("installing v3", |s| {
+        s["deployment"]["state"] == "ArtifactInstall"
+    });
+    let pid = d.child.id().to_string();
+    let _ = std::process::Command::new("kill").arg(&pid).status();
+    std::thread::sleep(Duration::from_millis(300));
+    let t = std::time::Instant::now();
+    let _ = std::process::Command::new("kill").arg(&pid).status();
+    let status = d.wait_exit(Duration::from_secs(5));
+    assert!(t.elapsed() < Duration::from_secs(3));
+    assert_eq!(status.code(), Some(143));
+}
