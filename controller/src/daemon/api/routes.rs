@@ -126,8 +126,13 @@ fn refused(r: Refusal) -> Resp {
 /// Answers one request.
 pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Transport) -> Resp {
     let st = state.clone();
-    let Ok(Ok(_permit)) = tokio::time::timeout(QUEUE_WAIT, st.in_flight.acquire()).await else {
-        return error(503, "Busy", "too many requests in flight; try again");
+    // The common case takes a permit at once; only a full house starts a timer.
+    let _permit = match st.in_flight.try_acquire() {
+        Ok(p) => p,
+        Err(_) => match tokio::time::timeout(QUEUE_WAIT, st.in_flight.acquire()).await {
+            Ok(Ok(p)) => p,
+            _ => return error(503, "Busy", "too many requests in flight; try again"),
+        },
     };
     let h = |n| {
         req.headers()

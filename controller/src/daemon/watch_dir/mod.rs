@@ -86,6 +86,10 @@ fn take_all(
     admission: &Admission,
     handle: &Handle,
 ) -> Vec<(OsString, Intake)> {
+    // The start-up scan and the watch may both see a file that lands at start: one intake
+    // at a time, and the second finds it gone.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut out = Vec::new();
     let mut applied = false;
     for name in names {
