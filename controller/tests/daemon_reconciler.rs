@@ -57,14 +57,20 @@ async fn a_new_desired_state_converges_and_status_says_ready() {
     r.stop().await;
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_newest_generation_wins_and_waits_for_the_running_deployment() {
+/// m2 applied; its install waits for the gate.
+fn gated() -> (tempfile::TempDir, Fake, Arc<Notify>, Running) {
     let dir = tempfile::tempdir().unwrap();
     let fake = Fake::new();
     let gate = Arc::new(Notify::new());
     fake.state().gate = Some(gate.clone());
     let r = start(dir.path(), &fake, settings(3, DriftPolicy::Warn), None);
     r.apply(manifest("m2", "v2"));
+    (dir, fake, gate, r)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_newest_generation_wins_and_waits_for_the_running_deployment() {
+    let (_dir, fake, gate, r) = gated();
     r.until("deploying m2", |s| {
         s.deployment.as_ref().is_some_and(|d| d.manifest == "m2")
     })
@@ -393,12 +399,7 @@ async fn an_update_module_install_becomes_the_desired_state() {
 
 #[tokio::test(start_paused = true)]
 async fn a_hand_off_while_the_controller_deploys_is_refused_not_raced() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new();
-    let gate = Arc::new(Notify::new());
-    fake.state().gate = Some(gate.clone());
-    let r = start(dir.path(), &fake, settings(3, DriftPolicy::Warn), None);
-    r.apply(manifest("m2", "v2"));
+    let (_dir, fake, gate, r) = gated();
     r.until("deploying", |s| s.deployment.is_some()).await;
     let err = r
         .handle

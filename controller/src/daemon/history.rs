@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::clock::rfc3339;
 use super::persist::{self, PersistError};
-use crate::engine::api::{ComponentResult, DeploymentReport, End};
+use crate::engine::api::{ComponentRef, ComponentResult, DeploymentReport, End};
 use crate::model::{HistoryComponent, HistoryEntry, Outcome};
 
 pub const LIMIT: usize = 20;
@@ -51,6 +51,18 @@ pub fn failed_reason(failed_at: &str) -> String {
     }
 }
 
+/// The words for a deployment that could not bring every component back.
+pub fn inconsistent(failed_at: &str, reason: &str, components: &[ComponentRef]) -> String {
+    let names: Vec<String> = components
+        .iter()
+        .map(|c| format!("{} {}", c.component_type, c.id))
+        .collect();
+    format!(
+        "{failed_at}: {reason}; could not bring back: {}",
+        names.join(", ")
+    )
+}
+
 /// The history entry for a finished deployment.
 pub fn entry(
     report: &DeploymentReport,
@@ -78,14 +90,7 @@ pub fn entry(
         } => (
             Outcome::Failed,
             Some("Inconsistent".to_string()),
-            Some(format!(
-                "{failed_at}: {reason}; not brought back: {}",
-                components
-                    .iter()
-                    .map(|c| format!("{} {}", c.component_type, c.id))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            Some(inconsistent(failed_at, reason, components)),
         ),
         End::Rejected { problems } => (
             Outcome::Rejected,
@@ -170,7 +175,7 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::{ComponentOutcome, ComponentRef};
+    use crate::engine::api::ComponentOutcome;
 
     fn report(end: End, results: &[ComponentResult]) -> DeploymentReport {
         DeploymentReport {

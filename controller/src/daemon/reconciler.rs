@@ -649,14 +649,7 @@ impl Reconciler {
             } => self.failed(
                 gen,
                 "Inconsistent",
-                format!(
-                    "{failed_at}: {reason}; could not bring back: {}",
-                    components
-                        .iter()
-                        .map(|c| format!("{} {}", c.component_type, c.id))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                history::inconsistent(&failed_at, &reason, &components),
             ),
             End::Rejected { problems } => self.failed(gen, "Rejected", problems.join("; ")),
             End::Paused { before, .. } => self.failed(
