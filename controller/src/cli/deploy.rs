@@ -88,7 +88,7 @@ pub enum JournalCommand {
     Reset,
 }
 
-fn effective(global: &GlobalArgs) -> Result<Effective, u8> {
+pub(super) fn effective(global: &GlobalArgs) -> Result<Effective, u8> {
     match config::load(&global.overrides(), &ProcessEnv) {
         Ok(e) => {
             crate::telemetry::init(
@@ -251,6 +251,14 @@ pub fn install(
     args: &InstallArgs,
     out: &mut dyn Write,
 ) -> std::io::Result<u8> {
+    let opts = args.flow.options();
+    let verb = super::handoff::Verb::Install {
+        manifest: &args.manifest,
+        opts: &opts,
+    };
+    if let Some(result) = super::handoff::through_daemon(global, verb) {
+        return finish(result, args.flow.output, out);
+    }
     let engine = match open_engine(global) {
         Ok(e) => e,
         Err(code) => return Ok(code),
@@ -268,6 +276,11 @@ pub fn install(
 }
 
 pub fn resume(global: &GlobalArgs, args: &FlowArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+    if let Some(result) =
+        super::handoff::through_daemon(global, super::handoff::Verb::Resume(&args.options()))
+    {
+        return finish(result, args.output, out);
+    }
     let engine = match open_engine(global) {
         Ok(e) => e,
         Err(code) => return Ok(code),
@@ -277,6 +290,11 @@ pub fn resume(global: &GlobalArgs, args: &FlowArgs, out: &mut dyn Write) -> std:
 }
 
 pub fn rollback(global: &GlobalArgs, args: &FlowArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+    if let Some(result) =
+        super::handoff::through_daemon(global, super::handoff::Verb::Rollback(&args.options()))
+    {
+        return finish(result, args.output, out);
+    }
     let engine = match open_engine(global) {
         Ok(e) => e,
         Err(code) => return Ok(code),
