@@ -12,8 +12,8 @@ use baton::config::{
     self, Api, ArtifactSource, ArtifactsCache, Config, DriftPolicy, HttpsClient, LogLevel, Retry,
 };
 use baton::model::{
-    ComponentStatus, Condition, ConditionStatus, ConditionType, DeploymentStatus, HistoryEntry,
-    Outcome, Status,
+    ComponentStatus, Condition, ConditionStatus, ConditionType, DeploymentComponent,
+    DeploymentStatus, HistoryComponent, HistoryEntry, Outcome, Status,
 };
 use baton::resource::wire::{
     ComponentDoc, ComponentTypeDoc, ManifestDoc, TopologyComponentsDoc, TopologyDoc,
@@ -183,22 +183,38 @@ fn status_schema_and_types_agree() {
     let sha = "ab".repeat(32);
     let status = Status {
         observed_generation: 3,
+        generation: 4,
+        desired_manifest: Some("system-core-v2".into()),
+        suspended: false,
+        failures: 1,
+        next_attempt_at: Some("2026-01-01T00:00:02Z".into()),
         conditions: vec![Condition {
             type_: ConditionType::Progressing,
             status: ConditionStatus::True,
             reason: "Installing".into(),
             message: "order group 20".into(),
             last_transition_time: "2026-01-01T00:00:00Z".into(),
+            observed_generation: 4,
         }],
         deployment: Some(DeploymentStatus {
             id: "d1".into(),
             manifest: "system-core-v2".into(),
             manifest_sha256: sha.clone(),
-            generation: 3,
+            generation: 4,
+            driver: "controller".into(),
             state: "ArtifactInstall".into(),
             order_group: Some(20),
             rolling_back: false,
             started_at: "2026-01-01T00:00:00Z".into(),
+            components: vec![DeploymentComponent {
+                component_type: "rtos".into(),
+                id: "R123".into(),
+                order_group: 20,
+                to_artifact: "rtos-v2".into(),
+                state: "Download".into(),
+                bytes: 1024,
+                total_bytes: Some(4096),
+            }],
         }),
         components: vec![ComponentStatus {
             component_type: "rtos".into(),
@@ -213,17 +229,27 @@ fn status_schema_and_types_agree() {
             observed_artifact: Some("rtos-v1".into()),
             desired_artifact: Some("rtos-v2".into()),
             in_sync: false,
+            error: Some("Identity: exit status 1".into()),
         }],
         history: vec![HistoryEntry {
             id: "d0".into(),
             manifest: "system-core-v1".into(),
             manifest_sha256: sha,
             generation: 2,
+            driver: "update-module".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
             finished_at: "2026-01-01T00:05:00Z".into(),
+            duration_seconds: 300,
             outcome: Outcome::RolledBack,
-            reason: Some("ArtifactCommitFailed".into()),
+            reason: Some("ArtifactCommit".into()),
             message: Some("R456 failed".into()),
+            components: vec![HistoryComponent {
+                component_type: "rtos".into(),
+                id: "R456".into(),
+                to_artifact: "rtos-v2".into(),
+                result: "rolledBack".into(),
+                notes: vec!["ArtifactCommit: exit status 1".into()],
+            }],
         }],
     };
     check(Schema::Status, &status);

@@ -3,6 +3,8 @@
 //! The tests run the `baton` binary that `cargo build --workspace --bins` produced (e2e/run
 //! builds it first); they never link the library, so they see what a user sees.
 
+pub mod controller;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

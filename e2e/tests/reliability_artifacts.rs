@@ -179,7 +179,12 @@ fn the_signature_policy_is_enforced_on_every_artifact() {
     let theirs = Signer::ec_from_seed(13);
     let mut tally = Tally::new();
     // (what, signer of the Artifacts, keys configured, expected: None = success, or why)
-    type Case<'a> = (&'a str, Option<&'a Signer>, Vec<&'a Signer>, Option<&'a str>);
+    type Case<'a> = (
+        &'a str,
+        Option<&'a Signer>,
+        Vec<&'a Signer>,
+        Option<&'a str>,
+    );
     let cases: Vec<Case> = vec![
         ("signed with the key", Some(&ours), vec![&ours], None),
         (

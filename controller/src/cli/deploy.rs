@@ -258,6 +258,17 @@ pub fn install(
     args: &InstallArgs,
     out: &mut dyn Write,
 ) -> std::io::Result<u8> {
+    let opts = RunOptions {
+        allow_downgrade: args.allow_downgrade,
+        ..args.flow.options()
+    };
+    let verb = super::handoff::Verb::Install {
+        manifest: &args.manifest,
+        opts: &opts,
+    };
+    if let Some(result) = super::handoff::through_daemon(global, verb) {
+        return finish(result, args.flow.output, out);
+    }
     let engine = match open_engine(global) {
         Ok(e) => e,
         Err(code) => return Ok(code),
@@ -270,15 +281,16 @@ pub fn install(
         }
     };
     let progress = progress_for(args.flow.output);
-    let opts = RunOptions {
-        allow_downgrade: args.allow_downgrade,
-        ..args.flow.options()
-    };
     let result = runtime().block_on(engine.install(manifest, opts, progress));
     finish(result, args.flow.output, out)
 }
 
 pub fn resume(global: &GlobalArgs, args: &FlowArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+    if let Some(result) =
+        super::handoff::through_daemon(global, super::handoff::Verb::Resume(&args.options()))
+    {
+        return finish(result, args.output, out);
+    }
     let engine = match open_engine(global) {
         Ok(e) => e,
         Err(code) => return Ok(code),
@@ -288,6 +300,11 @@ pub fn resume(global: &GlobalArgs, args: &FlowArgs, out: &mut dyn Write) -> std:
 }
 
 pub fn rollback(global: &GlobalArgs, args: &FlowArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+    if let Some(result) =
+        super::handoff::through_daemon(global, super::handoff::Verb::Rollback(&args.options()))
+    {
+        return finish(result, args.output, out);
+    }
     let engine = match open_engine(global) {
         Ok(e) => e,
         Err(code) => return Ok(code),

@@ -5,13 +5,18 @@
 //! `--topology-components/-t`) and maps outcomes to exit codes. Verbs call into the library
 //! rooms; they hold no logic of their own beyond presenting results.
 
+mod apply;
 pub mod artifact;
 mod config;
 mod demo;
 pub mod deploy;
+mod handoff;
+mod inspect;
 mod journal;
 mod output;
+mod run;
 mod validate;
+mod view;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -132,6 +137,17 @@ pub enum Command {
     /// Inspect or reset the deployment journal
     #[command(subcommand)]
     Journal(deploy::JournalCommand),
+    /// Run the controller: reconcile continuously from the watched directory and the local API
+    Run(run::RunArgs),
+    /// Make a Manifest the desired state (through the running controller)
+    Apply(apply::ApplyArgs),
+    /// Where the controller stands: conditions, deployment in flight, components
+    Status(inspect::ViewArgs),
+    /// The last deployments, newest first
+    History(inspect::ViewArgs),
+    /// List resources the controller observes
+    #[command(subcommand)]
+    Get(inspect::GetCommand),
 }
 
 /// Parses the process arguments, runs the verb and returns its exit code.
@@ -163,6 +179,11 @@ pub fn run(cli: &Cli, out: &mut dyn std::io::Write) -> u8 {
         Command::ShowProvides(a) => deploy::show_provides(&cli.global, a, out),
         Command::ShowInventory => deploy::show_inventory(&cli.global, out),
         Command::Journal(c) => deploy::journal(&cli.global, c, out),
+        Command::Run(a) => Ok(run::run(&cli.global, a)),
+        Command::Apply(a) => apply::run(&cli.global, a, out),
+        Command::Status(a) => inspect::status(&cli.global, a, out),
+        Command::History(a) => inspect::history(&cli.global, a, out),
+        Command::Get(c) => inspect::get(&cli.global, c, out),
     };
     match result {
         Ok(code) => code,

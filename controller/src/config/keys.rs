@@ -117,23 +117,10 @@ impl std::str::FromStr for LogLevel {
     }
 }
 
-/// Where Artifacts named by `artifact_name` come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "Type", deny_unknown_fields)]
-pub enum ArtifactSource {
-    /// An Artifact in this directory whose header `artifact_name` matches.
-    #[serde(rename = "directory")]
-    Directory {
-        #[serde(rename = "Path")]
-        path: PathBuf,
-    },
-    /// `{artifact_name}` in the template is replaced by the name.
-    #[serde(rename = "url")]
-    Url {
-        #[serde(rename = "Template")]
-        template: String,
-    },
-}
+/// Where Artifacts named by `artifact_name` come from (`{"Type": "directory", "Path": DIR}`
+/// or `{"Type": "url", "Template": "https://.../{artifact_name}.mender"}`): the Artifact
+/// room's own type, so the configuration and the resolver cannot disagree.
+pub use crate::artifact::source::SourceSpec as ArtifactSource;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]

@@ -23,9 +23,9 @@ use super::plan::{self, Candidate, Observed, Plan};
 use super::store::{ManifestStore, Slot, StoredMeta};
 use super::{accepted, downgrade};
 use crate::artifact::cache::{ArtifactsCache, CacheConfig};
-use crate::artifact::source::{ArtifactLocator, HttpOptions, Resolver, SourceSpec};
+use crate::artifact::source::{ArtifactLocator, HttpOptions, Resolver};
 use crate::artifact::{self, ArtifactHeader, Limits, VerifyPolicy};
-use crate::config::{ArtifactSource, Effective};
+use crate::config::Effective;
 use crate::interface::runner::{query_work_dir, Invocation, Runner, RunnerConfig};
 use crate::model::{ComponentType, Provides, Topology};
 use crate::resource::{self, LoadedManifest};
@@ -113,16 +113,7 @@ impl Engine {
             query_timeout: Duration::from_secs(cfg.query_timeout_seconds),
             ..RunnerConfig::default()
         });
-        let sources = cfg
-            .artifact_sources
-            .iter()
-            .map(|s| match s {
-                ArtifactSource::Directory { path } => SourceSpec::Directory { path: path.clone() },
-                ArtifactSource::Url { template } => SourceSpec::Url {
-                    template: template.clone(),
-                },
-            })
-            .collect();
+        let sources = cfg.artifact_sources.clone();
         let cache = ArtifactsCache::open(
             &CacheConfig {
                 enabled: cfg.artifacts_cache.enabled,

@@ -15,8 +15,8 @@ pub use manifest::{ComponentTarget, Manifest};
 pub use names::{ComponentId, ComponentType, InterfaceName, NameError, Order};
 pub use provides::Provides;
 pub use status::{
-    ComponentStatus, Condition, ConditionStatus, ConditionType, DeploymentStatus, HistoryEntry,
-    Outcome, Status,
+    ComponentStatus, Condition, ConditionStatus, ConditionType, DeploymentComponent,
+    DeploymentStatus, HistoryComponent, HistoryEntry, Outcome, Status,
 };
 pub use topology::{ComponentSpec, Topology};
 

@@ -2,7 +2,8 @@
 //!
 //! Its JSON form is `crds/status.schema.json`; a test keeps the two in agreement. The shape
 //! follows Kubernetes conventions (observedGeneration, conditions with a summary `Ready`), so
-//! tools that read controller status read ours. First version: the controller fills it in.
+//! tools that read controller status read ours. The controller (`daemon::status`) fills it in;
+//! this file is pure data.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Status {
+    /// The desired generation this status was last reconciled against.
     pub observed_generation: u64,
+    /// The newest desired generation (0: no desired state yet).
+    pub generation: u64,
+    /// The desired Manifest's name.
+    #[serde(default)]
+    pub desired_manifest: Option<String>,
+    /// New reconciles are suspended (a running deployment still finishes).
+    pub suspended: bool,
+    /// Failed attempts at the desired generation since the last success or new generation.
+    pub failures: u32,
+    /// When the next attempt after a failure is due (RFC 3339, UTC).
+    #[serde(default)]
+    pub next_attempt_at: Option<String>,
     pub conditions: Vec<Condition>,
     #[serde(default)]
     pub deployment: Option<DeploymentStatus>,
@@ -28,11 +42,13 @@ pub struct Condition {
     /// CamelCase, machine-readable.
     pub reason: String,
     pub message: String,
-    /// RFC 3339, UTC.
+    /// RFC 3339, UTC: when `status` last changed.
     pub last_transition_time: String,
+    /// The desired generation the condition was computed for.
+    pub observed_generation: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ConditionType {
     Ready,
     Progressing,
@@ -55,6 +71,8 @@ pub struct DeploymentStatus {
     pub manifest: String,
     pub manifest_sha256: String,
     pub generation: u64,
+    /// Who drives it: `controller` (baton run) or `update-module` (the Mender hand-off).
+    pub driver: String,
     /// The Interface state running now, e.g. `ArtifactInstall`.
     pub state: String,
     #[serde(default)]
@@ -62,6 +80,24 @@ pub struct DeploymentStatus {
     #[serde(default)]
     pub rolling_back: bool,
     pub started_at: String,
+    /// The components the deployment changes, with their progress.
+    #[serde(default)]
+    pub components: Vec<DeploymentComponent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeploymentComponent {
+    pub component_type: String,
+    pub id: String,
+    pub order_group: u8,
+    pub to_artifact: String,
+    /// The state it is in or last finished; empty before its first state.
+    pub state: String,
+    /// Payload bytes handed to its Interface so far.
+    pub bytes: u64,
+    #[serde(default)]
+    pub total_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +119,9 @@ pub struct ComponentStatus {
     #[serde(default)]
     pub desired_artifact: Option<String>,
     pub in_sync: bool,
+    /// Why the Component could not be observed.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,13 +131,31 @@ pub struct HistoryEntry {
     pub manifest: String,
     pub manifest_sha256: String,
     pub generation: u64,
+    /// Who drove it: `controller` or `update-module`.
+    pub driver: String,
     pub started_at: String,
     pub finished_at: String,
+    pub duration_seconds: u64,
     pub outcome: Outcome,
+    /// CamelCase, machine-readable (the state that failed, `Rejected`, ...).
     #[serde(default)]
     pub reason: Option<String>,
     #[serde(default)]
     pub message: Option<String>,
+    #[serde(default)]
+    pub components: Vec<HistoryComponent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HistoryComponent {
+    pub component_type: String,
+    pub id: String,
+    pub to_artifact: String,
+    /// `updated`, `skipped`, `rolledBack`, `inconsistent`, `untouched`, `inProgress`.
+    pub result: String,
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,5 +164,8 @@ pub enum Outcome {
     /// Every Component already provided its Artifact: nothing was installed.
     UpToDate,
     RolledBack,
+    /// Some Components could not be brought back.
     Failed,
+    /// The Manifest could not be deployed; nothing was touched.
+    Rejected,
 }

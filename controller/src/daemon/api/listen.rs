@@ -1,0 +1,153 @@
+//! Opening the API's listeners: the Unix socket (default) and optional loopback TCP.
+//!
+//! The socket's directory is created, a stale socket from a dead baton is replaced, and the
+//! mode is set before anyone can use it (bound under a private umask, then chmod). TCP must be
+//! a loopback address and comes with a token from `Api.TokenFile`; anything else refuses to
+//! start rather than expose the API.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use tokio::net::{TcpListener, UnixListener};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("API socket {path}: {source}")]
+    Socket {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("Api.Tcp `{addr}`: {why}")]
+    Tcp { addr: String, why: String },
+    #[error("Api.TokenFile {path}: {why}")]
+    Token { path: PathBuf, why: String },
+}
+
+/// Binds the Unix socket at `path` with `mode` (e.g. 0o660).
+pub fn unix(path: &Path, mode: u32) -> Result<UnixListener, ListenError> {
+    let err = |source| ListenError::Socket {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    // Only the controller lock holder gets here, so a socket file left behind is stale.
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path).map_err(err)?,
+        Ok(_) => {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "exists and is not a socket; refusing to replace it",
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
+    let bound = UnixListener::bind(path);
+    rustix::process::umask(old);
+    let listener = bound.map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(err)?;
+    Ok(listener)
+}
+
+/// Checks that `addr` is a loopback address.
+pub fn loopback(addr: &str) -> Result<SocketAddr, ListenError> {
+    let parsed: SocketAddr = addr.parse().map_err(|e| ListenError::Tcp {
+        addr: addr.into(),
+        why: format!("not an address:port ({e})"),
+    })?;
+    if !parsed.ip().is_loopback() {
+        return Err(ListenError::Tcp {
+            addr: addr.into(),
+            why: "only a loopback address (127.0.0.1, [::1]) is allowed: the API has no TLS".into(),
+        });
+    }
+    Ok(parsed)
+}
+
+/// Binds loopback TCP.
+pub async fn tcp(addr: &str) -> Result<TcpListener, ListenError> {
+    let a = loopback(addr)?;
+    TcpListener::bind(a).await.map_err(|e| ListenError::Tcp {
+        addr: addr.into(),
+        why: e.to_string(),
+    })
+}
+
+/// Reads the bearer token (required for TCP).
+pub fn token(path: Option<&Path>) -> Result<String, ListenError> {
+    let Some(path) = path else {
+        return Err(ListenError::Token {
+            path: PathBuf::new(),
+            why: "Api.Tcp needs Api.TokenFile (a file holding the bearer token)".into(),
+        });
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| ListenError::Token {
+        path: path.into(),
+        why: e.to_string(),
+    })?;
+    let t = text.trim();
+    if t.len() < 16 {
+        return Err(ListenError::Token {
+            path: path.into(),
+            why: "the token must be at least 16 characters".into(),
+        });
+    }
+    Ok(t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_tcp() {
+        assert!(loopback("127.0.0.1:7373").is_ok());
+        assert!(loopback("[::1]:7373").is_ok());
+        for bad in [
+            "0.0.0.0:7373",
+            "10.1.2.3:80",
+            "[::]:7373",
+            "localhost:7373",
+            "127.0.0.1",
+        ] {
+            assert!(loopback(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_socket_gets_its_mode_and_a_stale_one_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/baton.sock");
+        let l = unix(&path, 0o660).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+        drop(l);
+        // The file stays after the listener is gone; binding again replaces it.
+        assert!(path.exists());
+        let _l = unix(&path, 0o600).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // A regular file in the way is never removed.
+        let other = dir.path().join("file");
+        std::fs::write(&other, "x").unwrap();
+        assert!(unix(&other, 0o660).is_err());
+        assert!(other.exists());
+    }
+
+    #[test]
+    fn tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t");
+        std::fs::write(&p, "short\n").unwrap();
+        assert!(token(Some(&p)).is_err());
+        std::fs::write(&p, "0123456789abcdef0123\n").unwrap();
+        assert_eq!(token(Some(&p)).unwrap(), "0123456789abcdef0123");
+        assert!(token(None).is_err());
+    }
+}

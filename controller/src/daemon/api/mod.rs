@@ -1,0 +1,163 @@
+//! The local HTTP API (hyper, HTTP/1.1): resource-style paths over a Unix socket, and
+//! optionally loopback TCP with a bearer token.
+//!
+//! Limits that keep a misbehaving client from hurting the device: request headers must
+//! arrive within [`HEADER_TIMEOUT`] and a body within [`BODY_TIMEOUT`] (408), a body is at
+//! most 1 MiB (413), at most [`MAX_IN_FLIGHT`] requests are handled at once (others wait up
+//! to [`QUEUE_WAIT`], then 503), and at most [`MAX_CONNECTIONS`] connections are open. The
+//! API only reads the status board, writes the desired-state store, and sends commands to
+//! the reconciler; it never calls the engine itself.
+
+pub mod guard;
+pub mod listen;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use guard::Transport;
+
+use super::commands::Handle;
+use super::desired::Admission;
+use crate::metrics::Metrics;
+
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+pub const MAX_IN_FLIGHT: usize = 64;
+pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
+pub const MAX_CONNECTIONS: usize = 1024;
+
+/// What handlers share.
+pub struct ApiState {
+    pub handle: Handle,
+    pub admission: Admission,
+    pub metrics: Metrics,
+    /// Required from TCP clients.
+    pub token: Option<String>,
+    in_flight: Semaphore,
+    connections: Arc<Semaphore>,
+}
+
+impl ApiState {
+    pub fn new(
+        handle: Handle,
+        admission: Admission,
+        metrics: Metrics,
+        token: Option<String>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            handle,
+            admission,
+            metrics,
+            token,
+            in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+        })
+    }
+}
+
+/// Serves the Unix socket (and TCP when given) until `shutdown`; then stops accepting and
+/// gives open connections a moment to finish.
+pub async fn serve(
+    state: Arc<ApiState>,
+    unix: UnixListener,
+    tcp: Option<TcpListener>,
+    shutdown: CancellationToken,
+) {
+    let tracker = TaskTracker::new();
+    let unix = Arc::new(unix);
+    // Two acceptors: a burst of local clients is taken in on both workers.
+    for _ in 0..2 {
+        let (st, l, sd, tr) = (
+            state.clone(),
+            unix.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        );
+        tracker.spawn(async move {
+            accept_loop(st, sd, tr, Transport::Unix, || async {
+                l.accept().await.map(|(s, _)| s)
+            })
+            .await
+        });
+    }
+    if let Some(tcp) = tcp {
+        let (st, sd, tr) = (state.clone(), shutdown.clone(), tracker.clone());
+        let tcp = Arc::new(tcp);
+        tracker.spawn(async move {
+            accept_loop(st, sd, tr, Transport::Tcp, || async {
+                tcp.accept().await.map(|(s, _)| s)
+            })
+            .await
+        });
+    }
+    shutdown.cancelled().await;
+    tracker.close();
+    let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
+}
+
+async fn accept_loop<S, F, Fut>(
+    state: Arc<ApiState>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    transport: Transport,
+    accept: F,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<S>>,
+{
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            p = state.connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = accept() => match r {
+                Ok(s) => { tracker.spawn(connection(state.clone(), s, transport, permit, shutdown.clone())); }
+                Err(e) => {
+                    // Out of file descriptors, typically: back off instead of spinning.
+                    tracing::warn!(error = %e, "API: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+}
+
+async fn connection<S>(
+    state: Arc<ApiState>,
+    stream: S,
+    transport: Transport,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    shutdown: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, std::convert::Infallible>(routes::handle(state, req, transport).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => if let Err(e) = r { tracing::debug!(error = %e, "API connection ended"); },
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Which handler answers a request, and the handlers.
+//!
+//! [`route`] is pure (method and path to a [`Route`]); the handlers turn requests into
+//! desired-state writes, reconciler commands or status reads, and every error into an
+//! [`ErrorBody`] with a fitting HTTP status.
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Serialize;
+
+use super::guard::{self, Facts, Refusal, Transport, BODY_LIMIT};
+use super::{ApiState, BODY_TIMEOUT, QUEUE_WAIT};
+use crate::daemon::commands::{Action, ActionError, Handoff, HandoffError};
+use crate::daemon::wire::{
+    paths, Applied, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
+    GENERATION_HEADER,
+};
+use crate::engine::api::EngineError;
+use crate::resource::Diagnostics;
+
+type Resp = Response<Full<Bytes>>;
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Healthz,
+    Readyz,
+    Metrics,
+    GetManifest,
+    PutManifest,
+    Status,
+    Components,
+    History,
+    Action(Action),
+    Install,
+    Resume,
+    Rollback,
+    /// The path exists, the method does not.
+    MethodNotAllowed,
+    NotFound,
+}
+
+pub fn route(method: &Method, path: &str) -> Route {
+    use Route::*;
+    let (get, put, post) = (
+        method == Method::GET,
+        method == Method::PUT,
+        method == Method::POST,
+    );
+    let pick = |ok: bool, r: Route| if ok { r } else { MethodNotAllowed };
+    match path {
+        paths::HEALTHZ => pick(get, Healthz),
+        paths::READYZ => pick(get, Readyz),
+        paths::METRICS => pick(get, Metrics),
+        paths::MANIFEST if get => GetManifest,
+        paths::MANIFEST => pick(put, PutManifest),
+        paths::STATUS => pick(get, Status),
+        paths::COMPONENTS => pick(get, Components),
+        paths::HISTORY => pick(get, History),
+        p => {
+            if let Some(a) = p.strip_prefix(paths::ACTIONS) {
+                match crate::daemon::commands::Action::parse(a) {
+                    Some(a) => pick(post, Action(a)),
+                    None => NotFound,
+                }
+            } else if let Some(v) = p.strip_prefix(paths::DEPLOYMENTS) {
+                match v {
+                    "install" => pick(post, Install),
+                    "resume" => pick(post, Resume),
+                    "rollback" => pick(post, Rollback),
+                    _ => NotFound,
+                }
+            } else {
+                NotFound
+            }
+        }
+    }
+}
+
+fn error(status: u16, code: &str, message: impl Into<String>) -> Resp {
+    error_with(status, code, message, Vec::new())
+}
+
+fn error_with(status: u16, code: &str, message: impl Into<String>, problems: Vec<String>) -> Resp {
+    let body = ErrorBody {
+        error: code.into(),
+        message: message.into(),
+        problems,
+    };
+    json_status(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        &body,
+    )
+}
+
+fn json<T: Serialize>(v: &T) -> Resp {
+    json_status(StatusCode::OK, v)
+}
+
+fn json_status<T: Serialize>(status: StatusCode, v: &T) -> Resp {
+    let mut body = serde_json::to_vec(v).expect("API bodies serialize");
+    body.push(b'\n');
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn refused(r: Refusal) -> Resp {
+    error(r.status, r.code, r.message)
+}
+
+/// Answers one request.
+pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Transport) -> Resp {
+    let st = state.clone();
+    // The common case takes a permit at once; only a full house starts a timer.
+    let _permit = match st.in_flight.try_acquire() {
+        Ok(p) => p,
+        Err(_) => match tokio::time::timeout(QUEUE_WAIT, st.in_flight.acquire()).await {
+            Ok(Ok(p)) => p,
+            _ => return error(503, "Busy", "too many requests in flight; try again"),
+        },
+    };
+    let h = |n| {
+        req.headers()
+            .get(n)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let facts = Facts {
+        path: req.uri().path(),
+        host: h(hyper::header::HOST),
+        authorization: h(hyper::header::AUTHORIZATION),
+        content_length: h(hyper::header::CONTENT_LENGTH),
+    };
+    if let Err(r) = guard::check(&facts, transport, state.token.as_deref()) {
+        return refused(r);
+    }
+    let r = route(req.method(), req.uri().path());
+    tracing::debug!(method = %req.method(), path = req.uri().path(), route = ?r, "API request");
+    match r {
+        Route::Healthz => text(StatusCode::OK, "text/plain", "ok\n"),
+        Route::Readyz => {
+            if state.handle.is_ready() {
+                text(StatusCode::OK, "text/plain", "ready\n")
+            } else {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    "recovering\n",
+                )
+            }
+        }
+        Route::Metrics => text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            state.metrics.render(),
+        ),
+        Route::Status => {
+            let mut r = Response::new(Full::new(state.handle.board.json()));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
+        Route::Components => json(&state.handle.board.get().components),
+        Route::History => json(&state.handle.board.get().history),
+        Route::GetManifest => match state.handle.desired.current() {
+            None => error(404, "NoDesiredState", "no Manifest has been applied"),
+            Some(d) => {
+                let mut r = text(StatusCode::OK, "application/yaml", d.manifest.bytes.clone());
+                r.headers_mut()
+                    .insert(GENERATION_HEADER, HeaderValue::from(d.generation));
+                r
+            }
+        },
+        Route::PutManifest => put_manifest(state, req).await,
+        Route::Action(a) => match state.handle.action(a).await {
+            Ok(reply) => json(&reply),
+            Err(e @ ActionError::NothingToRollBackTo) => {
+                error(409, "NothingToRollBackTo", e.to_string())
+            }
+            Err(e) => error(500, "ActionFailed", e.to_string()),
+        },
+        Route::Install => match body_json::<InstallRequest>(req).await {
+            Err(r) => r,
+            Ok(i) => {
+                let parsed = crate::resource::parse_manifest(&i.origin, i.manifest.as_bytes());
+                match parsed {
+                    Err(d) => invalid(&d),
+                    Ok(mut m) => {
+                        m.base_dir = i.base_dir;
+                        handoff(
+                            &state,
+                            Handoff::Install {
+                                manifest: m,
+                                opts: i.options.into(),
+                            },
+                        )
+                        .await
+                    }
+                }
+            }
+        },
+        Route::Resume => match body_json::<ResumeRequest>(req).await {
+            Err(r) => r,
+            Ok(r) => {
+                handoff(
+                    &state,
+                    Handoff::Resume {
+                        opts: r.options.into(),
+                        explicit: r.explicit,
+                    },
+                )
+                .await
+            }
+        },
+        Route::Rollback => match body_json::<RollbackRequest>(req).await {
+            Err(r) => r,
+            Ok(r) => {
+                handoff(
+                    &state,
+                    Handoff::Rollback {
+                        opts: r.options.into(),
+                    },
+                )
+                .await
+            }
+        },
+        Route::MethodNotAllowed => error(
+            405,
+            "MethodNotAllowed",
+            "this path does not take that method",
+        ),
+        Route::NotFound => error(404, "NotFound", "no such path; see crds/api.md"),
+    }
+}
+
+fn invalid(d: &Diagnostics) -> Resp {
+    error_with(
+        422,
+        "Invalid",
+        "the Manifest is invalid",
+        d.0.iter().map(|x| x.to_string()).collect(),
+    )
+}
+
+async fn handoff(state: &ApiState, h: Handoff) -> Resp {
+    match state.handle.handoff(h).await {
+        Ok(report) => json(&report),
+        Err(e) => {
+            let (status, code) = match &e {
+                HandoffError::Busy { .. } => (409, "Busy"),
+                HandoffError::ShuttingDown => (503, "ShuttingDown"),
+                HandoffError::Engine(EngineError::InProgress { .. }) => (409, "InProgress"),
+                HandoffError::Engine(EngineError::NothingInProgress) => (409, "NothingInProgress"),
+                HandoffError::Engine(EngineError::NotAllowed(_)) => (409, "NotAllowed"),
+                HandoffError::Engine(EngineError::Topology(_)) => (422, "TopologyInvalid"),
+                HandoffError::Engine(EngineError::Lock(_)) => (409, "Locked"),
+                HandoffError::Engine(_) => (500, "EngineError"),
+            };
+            error(status, code, e.to_string())
+        }
+    }
+}
+
+/// Reads the whole body within the limits.
+async fn body_bytes(req: Request<Incoming>) -> Result<Bytes, Resp> {
+    let limited = Limited::new(req.into_body(), BODY_LIMIT as usize);
+    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+        Err(_) => Err(error(408, "Timeout", "the body did not arrive in time")),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(error(
+            413,
+            "TooLarge",
+            format!("the body is larger than {BODY_LIMIT} bytes"),
+        )),
+        Ok(Err(e)) => Err(error(
+            400,
+            "BadRequest",
+            format!("cannot read the body: {e}"),
+        )),
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+    }
+}
+
+async fn body_json<T: serde::de::DeserializeOwned>(req: Request<Incoming>) -> Result<T, Resp> {
+    let bytes = body_bytes(req).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| error(400, "BadRequest", format!("invalid JSON body: {e}")))
+}
+
+async fn put_manifest(state: Arc<ApiState>, req: Request<Incoming>) -> Resp {
+    let base_dir = req
+        .headers()
+        .get(BASE_DIR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| p.starts_with('/'))
+        .map(std::path::PathBuf::from);
+    let bytes = match body_bytes(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let st = state.clone();
+    // Admission reads the Topology and the store fsyncs: off the async workers.
+    let r = tokio::task::spawn_blocking(move || {
+        let m = st.admission.admit("api", &bytes, base_dir).map_err(Ok)?;
+        let (name, sha) = (m.manifest.name.clone(), m.sha256.clone());
+        let (generation, changed) = st
+            .handle
+            .desired
+            .apply(m, "api", None)
+            .map_err(|e| Err(e.to_string()))?;
+        Ok::<_, Result<Diagnostics, String>>(Applied {
+            generation,
+            name,
+            sha256: sha,
+            changed,
+        })
+    })
+    .await;
+    match r {
+        Ok(Ok(applied)) => {
+            if applied.changed {
+                tracing::info!(generation = applied.generation, manifest = %applied.name, "new desired state from the API");
+                state.handle.poke();
+            }
+            let status = if applied.changed {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            json_status(status, &applied)
+        }
+        Ok(Err(Ok(d))) => invalid(&d),
+        Ok(Err(Err(e))) => error(500, "StoreFailed", e),
+        Err(e) => error(500, "Internal", e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        let (g, p, po, d) = (Method::GET, Method::PUT, Method::POST, Method::DELETE);
+        for (m, path, want) in [
+            (&g, "/healthz", Route::Healthz),
+            (&g, "/readyz", Route::Readyz),
+            (&g, "/metrics", Route::Metrics),
+            (&g, "/v1/manifest", Route::GetManifest),
+            (&p, "/v1/manifest", Route::PutManifest),
+            (&d, "/v1/manifest", Route::MethodNotAllowed),
+            (&g, "/v1/status", Route::Status),
+            (&po, "/v1/status", Route::MethodNotAllowed),
+            (&g, "/v1/components", Route::Components),
+            (&g, "/v1/history", Route::History),
+            (&po, "/v1/actions/retry", Route::Action(Action::Retry)),
+            (&po, "/v1/actions/rollback", Route::Action(Action::Rollback)),
+            (&po, "/v1/actions/suspend", Route::Action(Action::Suspend)),
+            (&po, "/v1/actions/resume", Route::Action(Action::Resume)),
+            (&g, "/v1/actions/retry", Route::MethodNotAllowed),
+            (&po, "/v1/actions/reboot", Route::NotFound),
+            (&po, "/v1/deployments/install", Route::Install),
+            (&po, "/v1/deployments/resume", Route::Resume),
+            (&po, "/v1/deployments/rollback", Route::Rollback),
+            (&g, "/v1/deployments/install", Route::MethodNotAllowed),
+            (&po, "/v1/deployments/x", Route::NotFound),
+            (&g, "/", Route::NotFound),
+            (&g, "/v1/status/", Route::NotFound),
+        ] {
+            assert_eq!(route(m, path), want, "{m} {path}");
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The history of deployments: the last [`LIMIT`] finished ones, newest first, persisted.
+//!
+//! [`entry`] turns the engine's [`DeploymentReport`] into a status history entry (pure);
+//! [`History`] keeps the bounded list in `<datastore>/controller/history.json`.
+
+use std::path::{Path, PathBuf};
+
+use super::clock::rfc3339;
+use super::persist::{self, PersistError};
+use crate::engine::api::{ComponentRef, ComponentResult, DeploymentReport, End};
+use crate::model::{HistoryComponent, HistoryEntry, Outcome};
+
+pub const LIMIT: usize = 20;
+const FILE: &str = "history.json";
+
+/// Who drove a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    Controller,
+    UpdateModule,
+}
+
+impl Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Controller => "controller",
+            Driver::UpdateModule => "update-module",
+        }
+    }
+}
+
+/// Whether a report ends the deployment (a pause or a pending reboot does not).
+pub fn is_final(end: &End) -> bool {
+    !matches!(end, End::Paused { .. } | End::AwaitingReboot)
+}
+
+/// A CamelCase reason for a failed state: the engine's `failed_at` starts with the state
+/// (`ArtifactCommit gateway GW-B`), which gives `ArtifactCommitFailed`. Bounded: the
+/// component is in the message, never in the reason.
+pub fn failed_reason(failed_at: &str) -> String {
+    let state: String = failed_at
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    match state.chars().next() {
+        Some(c) => format!("{}{}Failed", c.to_ascii_uppercase(), &state[1..]),
+        None => "DeploymentFailed".into(),
+    }
+}
+
+/// The words for a deployment that could not bring every component back.
+pub fn inconsistent(failed_at: &str, reason: &str, components: &[ComponentRef]) -> String {
+    let names: Vec<String> = components
+        .iter()
+        .map(|c| format!("{} {}", c.component_type, c.id))
+        .collect();
+    format!(
+        "{failed_at}: {reason}; could not bring back: {}",
+        names.join(", ")
+    )
+}
+
+/// The history entry for a finished deployment.
+pub fn entry(
+    report: &DeploymentReport,
+    generation: u64,
+    sha256: &str,
+    driver: Driver,
+) -> HistoryEntry {
+    let all_skipped = !report.components.is_empty()
+        && report
+            .components
+            .iter()
+            .all(|c| c.result == ComponentResult::Skipped);
+    let (outcome, reason, message) = match &report.end {
+        End::Success if all_skipped => (Outcome::UpToDate, None, None),
+        End::Success => (Outcome::Succeeded, None, None),
+        End::RolledBack { failed_at, reason } => (
+            Outcome::RolledBack,
+            Some(failed_reason(failed_at)),
+            Some(reason.clone()),
+        ),
+        End::Inconsistent {
+            failed_at,
+            reason,
+            components,
+        } => (
+            Outcome::Failed,
+            Some("Inconsistent".to_string()),
+            Some(inconsistent(failed_at, reason, components)),
+        ),
+        End::Rejected { problems } => (
+            Outcome::Rejected,
+            Some("Rejected".to_string()),
+            Some(problems.join("; ")),
+        ),
+        End::Paused { .. } | End::AwaitingReboot => (
+            Outcome::Failed,
+            Some("Unfinished".to_string()),
+            Some("the deployment had not finished".to_string()),
+        ),
+    };
+    HistoryEntry {
+        id: report.deployment.clone(),
+        manifest: report.manifest.clone(),
+        manifest_sha256: sha256.to_string(),
+        generation,
+        driver: driver.as_str().to_string(),
+        started_at: rfc3339(report.started_at),
+        finished_at: rfc3339(report.ended_at),
+        duration_seconds: report.ended_at.saturating_sub(report.started_at),
+        outcome,
+        reason,
+        message,
+        components: report
+            .components
+            .iter()
+            .map(|c| HistoryComponent {
+                component_type: c.component.component_type.clone(),
+                id: c.component.id.clone(),
+                to_artifact: c.to_artifact.clone(),
+                result: result_word(c.result).to_string(),
+                notes: c.notes.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn result_word(r: ComponentResult) -> &'static str {
+    match r {
+        ComponentResult::Updated => "updated",
+        ComponentResult::Skipped => "skipped",
+        ComponentResult::RolledBack => "rolledBack",
+        ComponentResult::Inconsistent => "inconsistent",
+        ComponentResult::Untouched => "untouched",
+        ComponentResult::InProgress => "inProgress",
+    }
+}
+
+/// The persisted, bounded list.
+#[derive(Debug)]
+pub struct History {
+    dir: PathBuf,
+    entries: Vec<HistoryEntry>,
+}
+
+impl History {
+    pub fn open(dir: &Path) -> Result<Self, PersistError> {
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            entries: persist::load(dir, FILE)?.unwrap_or_default(),
+        })
+    }
+
+    pub fn entries(&self) -> &[HistoryEntry] {
+        &self.entries
+    }
+
+    /// Adds a finished deployment (replacing an entry with the same id: a deployment that
+    /// was resumed after a restart is told once).
+    pub fn push(&mut self, e: HistoryEntry) -> Result<(), PersistError> {
+        let mut next = self.entries.clone();
+        next.retain(|x| x.id != e.id);
+        next.insert(0, e);
+        next.truncate(LIMIT);
+        persist::save(&self.dir, FILE, &next)?;
+        self.entries = next;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::ComponentOutcome;
+
+    fn report(end: End, results: &[ComponentResult]) -> DeploymentReport {
+        DeploymentReport {
+            deployment: "d1".into(),
+            manifest: "m".into(),
+            started_at: 100,
+            ended_at: 160,
+            end,
+            was_failing: false,
+            components: results
+                .iter()
+                .enumerate()
+                .map(|(i, r)| ComponentOutcome {
+                    component: ComponentRef {
+                        component_type: "rtos".into(),
+                        id: format!("R{i}"),
+                    },
+                    to_artifact: "rtos-v2".into(),
+                    result: *r,
+                    notes: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn outcomes_and_reasons() {
+        use ComponentResult::*;
+        let cases = [
+            (
+                End::Success,
+                vec![Updated, Skipped],
+                Outcome::Succeeded,
+                None,
+            ),
+            (
+                End::Success,
+                vec![Skipped, Skipped],
+                Outcome::UpToDate,
+                None,
+            ),
+            (
+                End::RolledBack {
+                    failed_at: "ArtifactInstall".into(),
+                    reason: "R1: exit status 1".into(),
+                },
+                vec![RolledBack],
+                Outcome::RolledBack,
+                Some("ArtifactInstallFailed"),
+            ),
+            (
+                End::Inconsistent {
+                    failed_at: "ArtifactCommit".into(),
+                    reason: "x".into(),
+                    components: vec![],
+                },
+                vec![Inconsistent],
+                Outcome::Failed,
+                Some("Inconsistent"),
+            ),
+            (
+                End::Rejected {
+                    problems: vec!["no artifact".into()],
+                },
+                vec![],
+                Outcome::Rejected,
+                Some("Rejected"),
+            ),
+        ];
+        for (end, results, outcome, reason) in cases {
+            let e = entry(&report(end.clone(), &results), 7, "ab", Driver::Controller);
+            assert_eq!(e.outcome, outcome, "{end:?}");
+            assert_eq!(e.reason.as_deref(), reason, "{end:?}");
+            assert_eq!(e.duration_seconds, 60);
+            assert_eq!(e.started_at, "1970-01-01T00:01:40Z");
+            assert_eq!(e.components.len(), results.len());
+            assert_eq!(e.generation, 7);
+        }
+    }
+
+    #[test]
+    fn reasons_are_camel_case() {
+        assert_eq!(failed_reason("ArtifactInstall"), "ArtifactInstallFailed");
+        assert_eq!(
+            failed_reason("ArtifactCommit gateway GW-B"),
+            "ArtifactCommitFailed"
+        );
+        assert_eq!(failed_reason("download of rtos"), "DownloadFailed");
+        assert_eq!(failed_reason(""), "DeploymentFailed");
+    }
+
+    #[test]
+    fn bounded_newest_first_and_one_entry_per_deployment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = History::open(dir.path()).unwrap();
+        for i in 0..(LIMIT + 5) {
+            let mut r = report(End::Success, &[ComponentResult::Updated]);
+            r.deployment = format!("d{i}");
+            h.push(entry(&r, i as u64, "ab", Driver::Controller))
+                .unwrap();
+        }
+        let mut r = report(End::Success, &[ComponentResult::Updated]);
+        r.deployment = format!("d{}", LIMIT + 4);
+        h.push(entry(&r, 99, "ab", Driver::UpdateModule)).unwrap();
+        let again = History::open(dir.path()).unwrap();
+        assert_eq!(again.entries().len(), LIMIT);
+        assert_eq!(again.entries()[0].generation, 99);
+        assert_eq!(again.entries()[1].id, format!("d{}", LIMIT + 3));
+        assert_eq!(again.entries().last().unwrap().id, "d5");
+    }
+}

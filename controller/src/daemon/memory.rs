@@ -1,0 +1,114 @@
+//! What the reconciler must remember across restarts: the failure count of the desired
+//! generation, the last generation that reached the System, suspension, and which
+//! deployment the Update Module drives. Written durably after every change.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::persist::{self, PersistError};
+
+const FILE: &str = "state.json";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Memory {
+    /// Failed attempts at `failures_generation` since its last success.
+    pub failures: u32,
+    pub failures_generation: u64,
+    /// The last desired generation found or made in sync (status' observedGeneration).
+    pub synced_generation: u64,
+    pub suspended: bool,
+    /// Why the last attempt failed: (CamelCase reason, message).
+    pub last_error: Option<(String, String)>,
+    /// The deployment the Update Module hand-off drives: the controller leaves it alone.
+    pub handoff: Option<String>,
+    /// The generation of the deployment the controller started and has not seen end.
+    pub deploying: Option<u64>,
+}
+
+impl Memory {
+    /// The failures that count for `generation` (a new generation starts from zero).
+    pub fn failures_for(&self, generation: u64) -> u32 {
+        if self.failures_generation == generation {
+            self.failures
+        } else {
+            0
+        }
+    }
+
+    pub fn record_failure(&mut self, generation: u64, reason: String, message: String) -> u32 {
+        self.failures = self.failures_for(generation) + 1;
+        self.failures_generation = generation;
+        self.last_error = Some((reason, message));
+        self.failures
+    }
+
+    pub fn record_success(&mut self, generation: u64) {
+        self.failures = 0;
+        self.failures_generation = generation;
+        self.synced_generation = generation;
+        self.last_error = None;
+    }
+}
+
+/// [`Memory`] with its file.
+#[derive(Debug)]
+pub struct MemoryFile {
+    dir: PathBuf,
+    pub value: Memory,
+}
+
+impl MemoryFile {
+    pub fn open(dir: &Path) -> Result<Self, PersistError> {
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            value: persist::load(dir, FILE)?.unwrap_or_default(),
+        })
+    }
+
+    /// Changes the memory and writes it before returning.
+    pub fn update<R>(&mut self, f: impl FnOnce(&mut Memory) -> R) -> Result<R, PersistError> {
+        let mut next = self.value.clone();
+        let r = f(&mut next);
+        if next != self.value {
+            persist::save(&self.dir, FILE, &next)?;
+            self.value = next;
+        }
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_reset_on_success_and_on_a_new_generation_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = MemoryFile::open(dir.path()).unwrap();
+        assert_eq!(
+            m.update(|m| m.record_failure(3, "A".into(), "x".into()))
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            m.update(|m| m.record_failure(3, "A".into(), "x".into()))
+                .unwrap(),
+            2
+        );
+        let again = MemoryFile::open(dir.path()).unwrap();
+        assert_eq!(again.value.failures_for(3), 2);
+        assert_eq!(again.value.failures_for(4), 0);
+        assert_eq!(
+            m.update(|m| m.record_failure(4, "B".into(), "y".into()))
+                .unwrap(),
+            1
+        );
+        m.update(|m| m.record_success(4)).unwrap();
+        let again = MemoryFile::open(dir.path()).unwrap();
+        assert_eq!(again.value.failures_for(4), 0);
+        assert_eq!(again.value.synced_generation, 4);
+        assert_eq!(again.value.last_error, None);
+    }
+}
