@@ -28,7 +28,7 @@ pub struct ManifestPolicy {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestSignatureError {
-    #[error("the Manifest is not signed, and RequireSignedManifests is on (expected a detached signature, `<file>.sig` or the request's signature)")]
+    #[error("the Manifest is not signed, and RequireSignedManifests is on")]
     Unsigned,
     #[error("the Manifest's signature does not verify with any of the {keys} configured key(s)")]
     Invalid { keys: usize },

@@ -27,6 +27,9 @@ pub mod paths {
 pub const BASE_DIR_HEADER: &str = "x-baton-base-dir";
 /// Header carrying the desired generation on `GET /v1/manifest`.
 pub const GENERATION_HEADER: &str = "x-baton-generation";
+/// `PUT /v1/manifest`: the Manifest's detached signature (base64), for
+/// `RequireSignedManifests` (see [`crate::signed_manifest`]).
+pub const SIGNATURE_HEADER: &str = "x-baton-signature";
 
 /// The answer to `PUT /v1/manifest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
