@@ -13,8 +13,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Counts the cases a test tries. When the test ends (or panics), one line
-/// `test=<name> tried=<n> passed=<m>` is appended to `$BATON_TALLY_FILE`, if set: the
-/// reliability report reads it. The test's name is libtest's thread name.
+/// `tally test=<name> tried=<n> passed=<m>` is appended to `$BATON_TALLY_FILE`, if set:
+/// the reliability report reads it. The test's name is libtest's thread name.
 pub struct Tally {
     test: String,
     tried: usize,
@@ -56,6 +56,37 @@ impl Tally {
     pub fn tried(&self) -> usize {
         self.tried
     }
+
+    /// A figure worth showing in the report next to the counts (`note test=<name> <text>`).
+    pub fn note(&self, text: &str) {
+        eprintln!("{text}");
+        append(&format!(
+            "note test={} {}\n",
+            self.test,
+            text.replace('\n', " ")
+        ));
+    }
+}
+
+/// Says loudly that the calling test checks nothing here, and why (a missing tool, not
+/// root); the reliability report then shows its row as not run instead of passed.
+pub fn skip(why: &str) {
+    eprintln!("\n*** SKIPPING: {why} (e2e/run installs what the suite needs) ***\n");
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_string();
+    append(&format!("skip test={test} {}\n", why.replace('\n', " ")));
+}
+
+/// One line, one O_APPEND write, to `$BATON_TALLY_FILE` when set.
+fn append(line: &str) {
+    let Some(path) = std::env::var_os("BATON_TALLY_FILE") else {
+        return;
+    };
+    if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = f.write_all(line.as_bytes());
+    }
 }
 
 impl Default for Tally {
@@ -66,17 +97,11 @@ impl Default for Tally {
 
 impl Drop for Tally {
     fn drop(&mut self) {
-        let Some(path) = std::env::var_os("BATON_TALLY_FILE") else {
-            return;
-        };
-        let line = format!(
-            "test={} tried={} passed={}\n",
-            self.test, self.tried, self.passed
-        );
         // One short write with O_APPEND: lines from parallel tests do not interleave.
-        if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(path) {
-            let _ = f.write_all(line.as_bytes());
-        }
+        append(&format!(
+            "tally test={} tried={} passed={}\n",
+            self.test, self.tried, self.passed
+        ));
     }
 }
 
@@ -495,9 +520,9 @@ pub struct Namespace {
 impl Namespace {
     pub fn new() -> Option<Self> {
         let skip = |why: &str| {
-            eprintln!(
-                "\n*** SKIPPING: {why} (a private mount namespace needs root and util-linux) ***\n"
-            );
+            skip(&format!(
+                "{why}: a private mount namespace needs root and util-linux"
+            ));
             None
         };
         let root = std::process::Command::new("id")

@@ -384,11 +384,11 @@ fn a_crash_at_every_fault_point_settles_all_old_or_all_new() {
             Err(e) => failures.push(format!("{site:?}: {e}")),
         }
     }
-    eprintln!(
-        "{} crash sites over {} invocations: {rolled_back} settled on the old Manifest, {rolled_forward} on the new",
+    tally.note(&format!(
+        "{} crash sites in {} baton processes: {rolled_back} settled on the old Manifest, {rolled_forward} on the new",
         sites.len(),
         per_invocation.len()
-    );
+    ));
     assert!(
         failures.is_empty(),
         "{} of {} crash sites failed:\n{}",

@@ -130,11 +130,11 @@ fn a_truncated_or_flipped_current_record_falls_back_to_the_previous_generation()
     // Loading never acted on a component.
     let calls_after = fs::read_to_string(s.state_dir("m1").join("calls.log")).unwrap();
     assert_eq!(calls_before, calls_after);
-    eprintln!(
-        "{} damaged journals ({} bytes): all fell back or were intact",
+    tally.note(&format!(
+        "{} damaged copies of a {}-byte record: every one fell back to the previous generation or was intact",
         tally.tried(),
         current.len()
-    );
+    ));
 }
 
 #[test]

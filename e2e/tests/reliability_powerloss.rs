@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use e2e::reliability::Tally;
+use e2e::reliability::{skip, Tally};
 use e2e::scratch::{Comp, Scratch};
 use e2e::stderr;
 
@@ -145,7 +145,7 @@ fn traced(s: &Scratch, args: &[&str]) -> (Vec<Op>, std::process::Output) {
 fn strace_available() -> bool {
     let ok = Command::new("strace").arg("-V").output().is_ok();
     if !ok {
-        eprintln!("\n*** SKIPPING: strace is not installed (e2e/run installs it) ***\n");
+        skip("strace is not installed");
     }
     ok
 }
@@ -235,7 +235,10 @@ fn every_commit_is_synced_before_it_is_renamed_and_its_directory_after() {
             });
         }
     }
-    eprintln!("{} durable writes checked", tally.tried());
+    tally.note(&format!(
+        "{} durable writes checked in two traced deployments",
+        tally.tried()
+    ));
 }
 
 #[test]
