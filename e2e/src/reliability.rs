@@ -105,6 +105,31 @@ impl Drop for Tally {
     }
 }
 
+/// A scratch System of three mock components in three order groups: `gw` (type
+/// `gateway`, order 10), `e1` (`ecu`, 20), `m1` (`mcu`, 30), all on `v1`.
+pub fn three_groups() -> crate::scratch::Scratch {
+    use crate::scratch::{Comp, Scratch};
+    Scratch::new(vec![
+        Comp::new("gw", "gateway", 10),
+        Comp::new("e1", "ecu", 20),
+        Comp::new("m1", "mcu", 30),
+    ])
+}
+
+/// `n` incompressible bytes from `seed` (xorshift): a payload that takes its full size on
+/// disk and in a compressed Artifact.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// What a component is, for the protocol automaton.
 #[derive(Debug, Clone)]
 pub struct CompSpec {

@@ -9,20 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use baton::artifact::testkit::{ArtifactBuilder, Signer, TarEntry};
-use e2e::reliability::{check_protocol, CallLog, CompSpec, Tally};
+use e2e::reliability::{check_protocol, noise, three_groups, CallLog, CompSpec, Tally};
 use e2e::scratch::{killed, Comp, Scratch};
 use e2e::stderr;
 
 const OLD: [&str; 3] = ["gateway-v1", "ecu-v1", "mcu-v1"];
 const NEW: [&str; 3] = ["gateway-v2", "ecu-v2", "mcu-v2"];
-
-fn system() -> Scratch {
-    Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("e1", "ecu", 20),
-        Comp::new("m1", "mcu", 30),
-    ])
-}
 
 /// A Manifest for `s` naming `gateway-v2` and `ecu-v2` by name, and the mcu's Artifact by
 /// path (the file under test).
@@ -60,19 +52,6 @@ fn refused_untouched(s: &Scratch, out: &Output, report: &serde_json::Value, why:
         assert!(calls.is_empty(), "{what}: {c} was called: {calls:?}");
     }
     assert_eq!(s.versions(), OLD, "{what}");
-}
-
-/// Incompressible bytes (xorshift).
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// The outer tar's members: (name, offset of the 512-byte header, offset of the data, size).
@@ -127,7 +106,7 @@ fn a_corrupted_or_truncated_artifact_is_refused_before_any_state() {
     let mut tally = Tally::new();
     for (what, bytes) in &cases {
         tally.case(|| {
-            let s = system();
+            let s = three_groups();
             let bad = s.root().join("mcu-v2.mender");
             fs::write(&bad, bytes).unwrap();
             let m = manifest_with_mcu(&s, "scratch-v2", &bad);
@@ -137,7 +116,7 @@ fn a_corrupted_or_truncated_artifact_is_refused_before_any_state() {
     }
     // The control: the same Artifact intact deploys.
     tally.case(|| {
-        let s = system();
+        let s = three_groups();
         let ok = s.root().join("mcu-v2.mender");
         fs::write(&ok, &good).unwrap();
         let (out, _) = install(&s, &manifest_with_mcu(&s, "scratch-v2", &ok));
@@ -208,7 +187,7 @@ fn the_signature_policy_is_enforced_on_every_artifact() {
     ];
     for (what, signer, keys, want) in cases {
         tally.case(|| {
-            let s = system();
+            let s = three_groups();
             let paths: Vec<PathBuf> = keys
                 .iter()
                 .enumerate()
@@ -231,7 +210,7 @@ fn the_signature_policy_is_enforced_on_every_artifact() {
     }
     // manifest.sig moved over from another Artifact signed with the right key.
     tally.case(|| {
-        let s = system();
+        let s = three_groups();
         let k = key_file(&s, "key.pem", &ours.public_pem());
         configure(&s, "ArtifactVerifyKey", serde_json::json!(k));
         signed_release(&s, Some(&ours));
@@ -270,7 +249,7 @@ fn the_signature_policy_is_enforced_on_every_artifact() {
         ),
     ] {
         tally.case(|| {
-            let s = system();
+            let s = three_groups();
             let k = s.root().join("key.pem");
             if let Some(pem) = &pem {
                 fs::write(&k, pem).unwrap();
@@ -311,7 +290,7 @@ fn specs() -> Vec<CompSpec> {
 }
 
 /// A System whose calls are logged in one order; e1 needs a peripheral reboot.
-fn logged_system() -> (Scratch, CallLog) {
+fn logged_three_groups() -> (Scratch, CallLog) {
     let s = Scratch::new(vec![
         Comp::new("gw", "gateway", 10),
         Comp::new("e1", "ecu", 20).reboot("Yes"),
@@ -330,7 +309,7 @@ fn a_partial_bundle_is_never_partly_installed() {
     let mut tally = Tally::new();
     // An Artifact that cannot be found: refused, nothing touched.
     tally.case(|| {
-        let s = system();
+        let s = three_groups();
         let m = manifest_with_mcu(&s, "scratch-v2", &s.root().join("gone.mender"));
         let (out, report) = install(&s, &m);
         refused_untouched(&s, &out, &report, "mcu", "a missing Artifact");
@@ -344,7 +323,7 @@ fn a_partial_bundle_is_never_partly_installed() {
         ("m1", "ArtifactCommit"),
     ] {
         tally.case(|| {
-            let (s, log) = logged_system();
+            let (s, log) = logged_three_groups();
             s.mark(who, &format!("{state}.FAIL"));
             let m = s.release("v2");
             let (out, report) = install(&s, &m);
@@ -458,7 +437,7 @@ fn tar_traversal_and_special_entries_are_refused_and_nothing_lands_outside() {
     let mut tally = Tally::new();
     for (what, entry) in cases {
         tally.case(|| {
-            let s = system();
+            let s = three_groups();
             let mut b =
                 ArtifactBuilder::new("mcu-v2", "mock", "mcu").file("payload.bin", payload.clone());
             b.data_entries = Some(vec![entry.clone()]);

@@ -125,6 +125,29 @@ fn opts() -> HttpOptions {
     }
 }
 
+/// Resolves `mcu-v2` from `http://addr/<kind>/`, downloading into `staging`.
+fn fetch(
+    addr: &str,
+    kind: &str,
+    staging: &Path,
+) -> Result<Vec<baton::artifact::source::Resolved>, baton::artifact::source::SourceError> {
+    let r = Resolver::new(
+        vec![SourceSpec::Url {
+            template: format!("http://{addr}/{kind}/{{artifact_name}}.mender"),
+        }],
+        VerifyPolicy::none(),
+        Limits::default(),
+        opts(),
+        staging,
+        None,
+    )
+    .unwrap();
+    r.resolve(&ArtifactLocator {
+        artifact_name: Some("mcu-v2"),
+        ..Default::default()
+    })
+}
+
 fn no_partial_files(staging: &Path, what: &str) {
     let left: Vec<_> = std::fs::read_dir(staging)
         .unwrap()
@@ -151,23 +174,8 @@ fn slow_short_long_and_endless_downloads_end_within_bounds() {
     ];
     for (kind, reason, bound) in cases {
         tally.case(|| {
-            let r = Resolver::new(
-                vec![SourceSpec::Url {
-                    template: format!("http://{addr}/{kind}/{{artifact_name}}.mender"),
-                }],
-                VerifyPolicy::none(),
-                Limits::default(),
-                opts(),
-                &staging,
-                None,
-            )
-            .unwrap();
             let t = Instant::now();
-            let loc = ArtifactLocator {
-                artifact_name: Some("mcu-v2"),
-                ..Default::default()
-            };
-            let err = r.resolve(&loc).unwrap_err();
+            let err = fetch(&addr, kind, &staging).unwrap_err();
             let took = t.elapsed();
             assert_eq!(err.reason(), reason, "{kind}: {err}");
             assert!(took < bound, "{kind}: took {took:?}");
@@ -180,22 +188,7 @@ fn slow_short_long_and_endless_downloads_end_within_bounds() {
     // More than announced: the download stops at the announced length, and the Artifact cut
     // there does not verify.
     tally.case(|| {
-        let r = Resolver::new(
-            vec![SourceSpec::Url {
-                template: format!("http://{addr}/more/{{artifact_name}}.mender"),
-            }],
-            VerifyPolicy::none(),
-            Limits::default(),
-            opts(),
-            &staging,
-            None,
-        )
-        .unwrap();
-        let loc = ArtifactLocator {
-            artifact_name: Some("mcu-v2"),
-            ..Default::default()
-        };
-        match r.resolve(&loc) {
+        match fetch(&addr, "more", &staging) {
             Err(_) => {}
             Ok(found) => {
                 let got = std::fs::read(&found[0].path).unwrap();

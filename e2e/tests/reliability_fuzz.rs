@@ -214,12 +214,17 @@ fn fuzz(
         max_shrink_iters: 2000,
         ..Config::default()
     };
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &key));
+    let mut batch = 0u64;
     let strategy = inputs(seeds, tokens);
     let deadline = Instant::now() + Duration::from_secs(budget);
     let slowest = std::sync::Mutex::new(Duration::ZERO);
     while Instant::now() < deadline {
+        // A runner stops after `cases`: a fresh one per batch, seeded from the run's seed
+        // and the batch number.
+        batch += 1;
+        key[8..16].copy_from_slice(&batch.to_le_bytes());
+        let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &key);
+        let mut runner = TestRunner::new_with_rng(config.clone(), rng);
         let r = runner.run(&strategy, |input| {
             let t = Instant::now();
             target(&input);

@@ -9,8 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use e2e::reliability::{stray_processes, Tally};
-use e2e::scratch::{Comp, Scratch};
+use e2e::reliability::{stray_processes, three_groups, Tally};
+use e2e::scratch::Scratch;
 use e2e::stderr;
 
 const OLD: [&str; 3] = ["gateway-v1", "ecu-v1", "mcu-v1"];
@@ -18,11 +18,7 @@ const NEW: [&str; 3] = ["gateway-v2", "ecu-v2", "mcu-v2"];
 
 /// A System whose states time out after 2 s (queries after 2 s too).
 fn system() -> Scratch {
-    let s = Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("e1", "ecu", 20),
-        Comp::new("m1", "mcu", 30),
-    ]);
+    let s = three_groups();
     let conf = s.root().join("baton.conf");
     let mut c: serde_json::Value = serde_json::from_slice(&fs::read(&conf).unwrap()).unwrap();
     c["InterfaceTimeoutSeconds"] = 2.into();

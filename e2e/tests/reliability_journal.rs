@@ -7,18 +7,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use e2e::reliability::Tally;
-use e2e::scratch::{Comp, Scratch};
+use e2e::reliability::{three_groups, Tally};
+use e2e::scratch::Scratch;
 use e2e::{stderr, stdout};
 
 /// A three-group System paused before ArtifactCommit: the journal holds two generations of
 /// one deployment (the pause, and the step before it).
 fn paused() -> Scratch {
-    let s = Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("e1", "ecu", 20),
-        Comp::new("m1", "mcu", 30),
-    ]);
+    let s = three_groups();
     let m = s.release("v2");
     let out = s.run(&[
         "install",

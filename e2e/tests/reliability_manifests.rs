@@ -8,17 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use baton::artifact::testkit::ArtifactBuilder;
-use e2e::reliability::Tally;
-use e2e::scratch::{Comp, Scratch};
+use e2e::reliability::{three_groups, Tally};
+use e2e::scratch::Scratch;
 use e2e::stderr;
-
-fn system() -> Scratch {
-    Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("e1", "ecu", 20),
-        Comp::new("m1", "mcu", 30),
-    ])
-}
 
 const OLD: [&str; 3] = ["gateway-v1", "ecu-v1", "mcu-v1"];
 
@@ -77,7 +69,7 @@ fn refused(s: &Scratch, m: &Path, why: &str, what: &str) {
 
 #[test]
 fn mix_and_match_is_refused() {
-    let s = system();
+    let s = three_groups();
     s.release("v2");
     let art = |f: &str| s.root().join("artifacts").join(f);
     // An Artifact whose header carries another name than the Manifest says.
@@ -188,7 +180,7 @@ fn deployed(s: &Scratch, m: &Path, extra: &[&str], want: &str, what: &str) {
 
 #[test]
 fn old_manifests_are_refused_under_downgrade_protection_and_own_rollbacks_are_not() {
-    let s = system();
+    let s = three_groups();
     protect(&s, true);
     let v: Vec<PathBuf> = (2..=4).map(|i| s.release(&format!("v{i}"))).collect();
     let mut tally = Tally::new();
@@ -268,7 +260,7 @@ fn old_manifests_are_refused_under_downgrade_protection_and_own_rollbacks_are_no
 
 #[test]
 fn oversized_manifests_are_refused_without_being_read() {
-    let s = system();
+    let s = three_groups();
     let mut tally = Tally::new();
     // 50 MiB on disk: refused on its size.
     tally.case(|| {
@@ -305,7 +297,7 @@ fn oversized_manifests_are_refused_without_being_read() {
 
 #[test]
 fn yaml_attacks_are_refused_by_the_binary() {
-    let s = system();
+    let s = three_groups();
     let mut tally = Tally::new();
     let laughs = {
         let mut t = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");

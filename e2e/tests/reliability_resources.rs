@@ -7,22 +7,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use e2e::reliability::{stray_files, stray_processes, Namespace, Tally};
-use e2e::scratch::{Comp, Scratch};
+use e2e::reliability::{noise, stray_files, stray_processes, three_groups, Namespace, Tally};
+use e2e::scratch::Scratch;
 use e2e::{stderr, stdout};
 
 use baton::artifact::testkit::ArtifactBuilder;
 
 const OLD: [&str; 3] = ["gateway-v1", "ecu-v1", "mcu-v1"];
 const NEW: [&str; 3] = ["gateway-v2", "ecu-v2", "mcu-v2"];
-
-fn system() -> Scratch {
-    Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("e1", "ecu", 20),
-        Comp::new("m1", "mcu", 30),
-    ])
-}
 
 /// `baton args...` for `s`, run inside `ns`.
 fn baton(ns: &Namespace, s: &Scratch, args: &[&str]) -> Output {
@@ -51,19 +43,6 @@ fn report(o: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("no JSON report ({e}): {}{}", stdout(o), stderr(o)))
 }
 
-/// Incompressible bytes (xorshift), so a payload takes its full size on disk.
-fn noise(n: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn store(s: &Scratch) -> PathBuf {
     s.root().join("store")
 }
@@ -82,12 +61,12 @@ fn the_disk_fills_up_during_a_download() {
     let Some(ns) = Namespace::new() else { return };
     let mut tally = Tally::new();
     tally.case(|| {
-        let s = system();
+        let s = three_groups();
         // e1's Interface leaves the payload to baton (the files tree, in the datastore), and
         // its payload is larger than the 1 MiB the datastore's work area has left.
         fs::write(s.state_dir("e1").join("download-mode"), "files").unwrap();
         let big = ArtifactBuilder::new("ecu-v2", "mock", "ecu")
-            .file("payload.bin", noise(3 << 20))
+            .file("payload.bin", noise(3 << 20, 1))
             .build();
         fs::write(s.root().join("artifacts/ecu-v2.mender"), big).unwrap();
         let m = s.release("v2");
@@ -127,7 +106,7 @@ fn the_disk_fills_up_during_a_download() {
 
         // A deployment that fits succeeds on the same small disk.
         let small = ArtifactBuilder::new("ecu-v3", "mock", "ecu")
-            .file("payload.bin", noise(100 << 10))
+            .file("payload.bin", noise(100 << 10, 2))
             .build();
         fs::write(s.root().join("artifacts/ecu-v3.mender"), small).unwrap();
         let m = s.release("v3");
@@ -143,7 +122,7 @@ fn the_disk_fills_up_during_a_journal_write() {
     let Some(ns) = Namespace::new() else { return };
     let mut tally = Tally::new();
     tally.case(|| {
-        let s = system();
+        let s = three_groups();
         let m = s.release("v2");
         let journal = store(&s).join("journal");
         fs::create_dir_all(&journal).unwrap();
@@ -204,7 +183,7 @@ fn read_only(ns: &Namespace, dir: &Path, ro: bool) {
 fn a_read_only_datastore_is_a_clear_error_and_nothing_is_touched() {
     let Some(ns) = Namespace::new() else { return };
     let mut tally = Tally::new();
-    let s = system();
+    let s = three_groups();
     // Paused before the commit, so there is a deployment to resume.
     let m = s.release("v2");
     let out = baton(
