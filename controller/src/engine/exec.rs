@@ -20,6 +20,7 @@ use super::driver::{step_name, DeploymentRecord, Executor};
 use super::machine::{CallResult, MemberId, QueryResult, Step, StepResult};
 use super::plan::PlannedComponent;
 use super::states::{Query, State};
+use crate::artifact::source::{SourceKind, SourceLocations};
 use crate::artifact::{self, ArtifactHeader, ArtifactReader, Limits, PayloadSink, VerifyPolicy};
 use crate::interface::download::{download, DownloadMode};
 use crate::interface::file_api::{
@@ -27,6 +28,7 @@ use crate::interface::file_api::{
     WHOLE_ARTIFACT_NAME,
 };
 use crate::interface::runner::{Invocation, Runner};
+use crate::metrics::Metrics;
 use crate::model::{ComponentSpec, ComponentType};
 
 /// What the live executor needs from the configuration.
@@ -42,6 +44,8 @@ pub struct ExecSettings {
     /// How long to wait for the reboot to take baton down before calling it failed.
     pub reboot_grace: Duration,
     pub boot_id_path: PathBuf,
+    /// Where the Artifact sources keep their files (metrics count bytes by source).
+    pub sources: SourceLocations,
 }
 
 pub struct LiveExecutor {
@@ -197,6 +201,7 @@ impl Inner {
             whole_artifact,
         };
         let path = self.artifact(record, c)?;
+        let source = self.settings.sources.kind_of(&path);
         let policy = self.settings.policy.clone();
         let limits = self.settings.limits.clone();
         let progress = self.progress.clone();
@@ -213,13 +218,16 @@ impl Inner {
                 last: Instant::now(),
             };
             if whole_artifact {
-                feed_whole(&path, &policy, &limits, &mut counted)
+                feed_whole(&path, source, &policy, &limits, &mut counted)
             } else {
                 let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let reader =
-                    ArtifactReader::open(file, &policy, &limits).map_err(|e| e.to_string())?;
+                let file = Metrics::global().count_reads(source, file);
+                let reader = ArtifactReader::open(file, &policy, &limits)
+                    .inspect_err(|e| Metrics::global().artifact_rejected(e))
+                    .map_err(|e| e.to_string())?;
                 reader
                     .stream_payload(&mut counted)
+                    .inspect_err(|e| Metrics::global().artifact_rejected(e))
                     .map_err(|e| e.to_string())
             }
         };
@@ -455,6 +463,7 @@ fn header_files(h: &ArtifactHeader) -> HeaderFiles {
 /// same pass: a second thread reads and verifies, and hands the raw bytes over a pipe.
 fn feed_whole(
     path: &Path,
+    source: SourceKind,
     policy: &VerifyPolicy,
     limits: &Limits,
     sink: &mut dyn PayloadSink,
@@ -464,6 +473,7 @@ fn feed_whole(
         .metadata()
         .map_err(|e| format!("{}: {e}", path.display()))?
         .len();
+    let file = Metrics::global().count_reads(source, file);
     let (mut rx, tx) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
     let (policy, limits) = (policy.clone(), limits.clone());
     let verifier = std::thread::spawn(move || {
@@ -478,7 +488,9 @@ fn feed_whole(
         .join()
         .map_err(|_| "the Artifact verifier panicked".to_string())?;
     sent.map_err(|e| e.to_string())?;
-    verdict.map_err(|e| e.to_string())
+    verdict
+        .inspect_err(|e| Metrics::global().artifact_rejected(e))
+        .map_err(|e| e.to_string())
 }
 
 /// Counts payload bytes handed to an Interface and reports them now and then.

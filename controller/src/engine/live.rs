@@ -143,6 +143,7 @@ impl Engine {
             reboot_command: cfg.reboot_command.clone(),
             reboot_grace: REBOOT_GRACE,
             boot_id_path: cfg.boot_id_path.clone(),
+            sources: resolver.locations(),
         };
         let snapshot = Arc::new(std::sync::Mutex::new(
             loaded.record.as_ref().map(in_flight_of),
@@ -171,6 +172,7 @@ impl Engine {
             &self.eff.dirs.topology_file,
             self.eff.config.topology_components.as_deref(),
         )
+        .inspect(|t| crate::metrics::Metrics::global().topology_loaded(t))
         .map_err(EngineError::Topology)
     }
 
