@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 use super::api::{ComponentRef, Progress, ProgressSink};
 use super::driver::{step_name, DeploymentRecord, Executor};
 use super::machine::{CallResult, MemberId, QueryResult, Step, StepResult};
@@ -30,6 +32,7 @@ use crate::interface::file_api::{
 use crate::interface::runner::{Invocation, Runner};
 use crate::metrics::Metrics;
 use crate::model::{ComponentSpec, ComponentType};
+use crate::telemetry::spans;
 
 /// What the live executor needs from the configuration.
 #[derive(Clone)]
@@ -360,8 +363,14 @@ impl Executor for LiveExecutor {
         let result = match step {
             Step::Call { state, members, .. } => {
                 let s = *state;
-                let mut results =
-                    each_member(members, |m| inner.clone().call_one(record.clone(), m, s)).await;
+                let mut results = each_member(members, |m| {
+                    let span = spans::component(&record.plan.components[m]);
+                    inner
+                        .clone()
+                        .call_one(record.clone(), m, s)
+                        .instrument(span)
+                })
+                .await;
                 if s == State::Download {
                     // The File API trees and payloads are written unsynced; one filesystem
                     // sync makes the whole group's durable before the step is recorded done.
@@ -379,7 +388,14 @@ impl Executor for LiveExecutor {
             Step::Query { query, members, .. } => {
                 let q = *query;
                 StepResult::Queries(
-                    each_member(members, |m| inner.clone().query_one(record.clone(), m, q)).await,
+                    each_member(members, |m| {
+                        let span = spans::component(&record.plan.components[m]);
+                        inner
+                            .clone()
+                            .query_one(record.clone(), m, q)
+                            .instrument(span)
+                    })
+                    .await,
                 )
             }
             _ => unreachable!(),

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use tokio::sync::{Mutex, Semaphore};
+use tracing::Instrument;
 
 use super::api::*;
 use super::driver::{drive, recover, DeploymentRecord, Observer, RunEnd, RunOptions};
@@ -310,7 +311,10 @@ impl Engine {
         let exec = self.executor(progress);
         let mut snapshot = Snapshot(self.snapshot.clone());
         snapshot.set(Some(in_flight_of(&record)));
-        let end = drive(&mut books.journal, &mut record, &exec, opts, &mut snapshot).await;
+        let span = crate::telemetry::spans::deployment(&record);
+        let end = drive(&mut books.journal, &mut record, &exec, opts, &mut snapshot)
+            .instrument(span)
+            .await;
         let end = match end {
             Ok(end) => end,
             Err(e) => {
