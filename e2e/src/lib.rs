@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod dashboards;
+pub mod logs;
 pub mod mender;
 pub mod package;
 pub mod prometheus;

@@ -2,7 +2,7 @@
 //! order group, state, component, Interface call).
 
 use e2e::controller::System;
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn install(sys: &System, format: &str) -> String {
     let m = sys.root().join(format!("{format}.yaml"));
@@ -55,24 +55,12 @@ fn json_lines_carry_the_spans_as_a_list() {
     let mut states = Vec::new();
     // `install` also prints its progress for a person watching; the log lines are JSON.
     for line in log.lines().filter(|l| l.starts_with('{')) {
-        let v: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let v = e2e::logs::parse(line);
         assert!(
             v["level"].is_string() && v["timestamp"].is_string(),
             "{line}"
         );
-        let spans = v["spans"].as_array().cloned().unwrap_or_default();
-        let names: Vec<&str> = spans.iter().filter_map(|s| s["name"].as_str()).collect();
-        if v["fields"]["message"] == "Interface call finished"
-            && names
-                == [
-                    "deployment",
-                    "order_group",
-                    "state",
-                    "component",
-                    "interface",
-                ]
-        {
+        if let Some(spans) = e2e::logs::call_spans(&v) {
             assert_eq!(spans[0]["manifest"], "sys-v3", "{line}");
             assert_eq!(spans[2]["state"], spans[4]["call"], "{line}");
             states.push((

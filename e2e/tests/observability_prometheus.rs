@@ -90,15 +90,7 @@ fn start_json(sys: &System) -> Daemon {
         socket: sys.socket(),
         log: sys.root().join("run.log"),
     };
-    let t = Instant::now();
-    while !matches!(http(&d.socket, "GET", "/readyz", ""), Some((200, _))) {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "never ready:\n{}",
-            d.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    d.wait_ready();
     d
 }
 
@@ -375,29 +367,13 @@ fn dashboards_and_alerts_show_real_data_from_a_scripted_run() {
     // `--log-format json` works for `baton run`, and a state's log lines carry the spans
     // of the deployment, its order group, the state, the component and the Interface call.
     let log = d.log_text();
-    let mut nested = false;
-    for line in log.lines().filter(|l| !l.trim().is_empty()) {
-        let v: Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
-        let spans: Vec<&str> = v["spans"]
-            .as_array()
-            .map(|s| s.iter().filter_map(|s| s["name"].as_str()).collect())
-            .unwrap_or_default();
-        if v["fields"]["message"] == "Interface call finished"
-            && spans
-                == [
-                    "deployment",
-                    "order_group",
-                    "state",
-                    "component",
-                    "interface",
-                ]
-        {
-            nested = true;
-        }
-    }
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(e2e::logs::parse)
+        .collect();
     assert!(
-        nested,
+        lines.iter().any(|l| e2e::logs::call_spans(l).is_some()),
         "no Interface call with its deployment's spans:\n{log}"
     );
     drop(p);
