@@ -63,9 +63,9 @@ impl Metrics {
         result: &Result<CallReport, InterfaceError>,
     ) {
         let i = &self.interface;
-        let labels = [interface.as_str(), call.as_str()];
+        let (interface, word) = (interface.as_str(), call.as_str());
         i.calls_total
-            .with_label_values(&[labels[0], labels[1], labels::interface_result(result)])
+            .with_label_values(&[interface, word, labels::interface_result(result)])
             .inc();
         let ran = match result {
             Ok(report) => Some(report.duration),
@@ -74,7 +74,7 @@ impl Metrics {
         // A call that never started (no such Interface) has no duration to tell.
         if let Some(took) = ran {
             i.call_seconds
-                .with_label_values(&labels)
+                .with_label_values(&[interface, word])
                 .observe(took.as_secs_f64());
         }
     }
