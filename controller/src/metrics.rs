@@ -6,11 +6,11 @@
 //! start (value 0), so `rate()`, `increase()` and alerts work from the first scrape. Labels
 //! are bounded ([`labels`]): no free text, no paths, no unbounded IDs.
 //!
-//! The families live in four rooms: [`controller`] (the reconcile loop, the controller's
-//! phase and conditions, finished deployments), [`deployment`] (the deployment in flight and
-//! the components' versions, mirrored from the status document), [`interface`] (Interface
-//! calls) and [`artifact`] (bytes read, the cache, verification failures). The README lists
-//! every family; a test keeps the two in agreement.
+//! The families live in four rooms: `controller.rs` (the reconcile loop, the controller's
+//! phase and conditions, finished deployments), `deployment.rs` (the deployment in flight
+//! and the components' versions, mirrored from the status document), `interface.rs`
+//! (Interface calls) and `artifact.rs` (bytes read, the cache, verification failures). The
+//! README lists every family; a test keeps the two in agreement.
 //!
 //! One registry per process ([`Metrics::global`]): the engine, the Interface runner and the
 //! Artifact reader record into it with one-line calls and never define metrics of their own.
