@@ -218,6 +218,7 @@ fn attempt(
         file.write_all(&buf[..n])
             .map_err(|e| SourceError::io(part, e))?;
         *have += n as u64;
+        crate::metrics::Metrics::global().artifact_bytes_read(super::SourceKind::Url, n as u64);
     }
     if announced.is_some_and(|n| *have < n) {
         return Err(http(format!("the body ended after {have} bytes"), true));
