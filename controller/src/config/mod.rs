@@ -140,7 +140,9 @@ pub fn load(overrides: &Overrides, env: &dyn Env) -> Result<Effective, ConfigErr
             (default, Origin::Default)
         };
         origins.insert(key.to_string(), origin);
-        value
+        // A relative directory from a flag or the environment means relative to where baton
+        // was started; baton hands these paths to Interfaces, which run elsewhere.
+        std::path::absolute(&value).unwrap_or(value)
     };
     let none = &None;
     let datastore = pick(

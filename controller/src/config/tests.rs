@@ -467,3 +467,26 @@ fn every_value_is_listed_with_its_origin() {
         assert!(entries.iter().any(|(k, _, _)| k == key), "{key} missing");
     }
 }
+
+#[test]
+fn relative_directories_from_flags_and_the_environment_become_absolute() {
+    let overrides = Overrides {
+        datastore_dir: Some("store".into()),
+        data_dir: Some("./data".into()),
+        ..Overrides::default()
+    };
+    let mut env = BTreeMap::new();
+    env.insert(vars::TOPOLOGY_DIR.to_string(), "topo".to_string());
+    // No configuration files where these relative paths point: defaults only.
+    env.insert(
+        vars::CONF_DIR.to_string(),
+        "/nonexistent-baton-test".to_string(),
+    );
+    let eff = load_with(&overrides, &env);
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(eff.dirs.datastore_dir, cwd.join("store"));
+    assert!(eff.dirs.interfaces_dir.is_absolute());
+    assert!(eff.dirs.interfaces_dir.ends_with("data/interfaces/v1"));
+    assert_eq!(eff.dirs.topology_file, cwd.join("topo/topology.yaml"));
+    assert_eq!(eff.config.manifest_store, cwd.join("store/manifests"));
+}

@@ -95,7 +95,8 @@ pub async fn run(
     let desired = Arc::new(desired::DesiredStore::open(&dir)?);
     let memory = memory::MemoryFile::open(&dir)?;
     let history = history::History::open(&dir)?;
-    let metrics = Metrics::new();
+    // The process's registry: the engine, Interfaces and Artifacts record into it too.
+    let metrics = Metrics::global().clone();
     let settings = reconciler::Settings {
         retry: backoff::RetryPolicy::from_config(&cfg.retry, backoff::process_seed()),
         resync: Duration::from_secs(cfg.resync_interval_seconds.max(1)),

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use super::fault;
 use super::journal::{Journal, JournalError};
@@ -171,7 +172,10 @@ pub async fn drive<E: Executor, O: Observer>(
                     return Ok(RunEnd::AwaitingReboot);
                 }
                 fault::point("reboot.before");
-                let result = exec.reboot().await;
+                let result = exec
+                    .reboot()
+                    .instrument(crate::telemetry::spans::step(record, &step))
+                    .await;
                 // Still alive: the reboot did not happen.
                 let result = StepResult::HostReboot(result);
                 record.machine.finish(&step, result.clone());
@@ -198,7 +202,10 @@ async fn run_step<E: Executor, O: Observer>(
     journal.write(Some(&*record))?;
     fault::point(format_args!("intent.after:{name}"));
     observer.step_started(record, step);
-    let result = exec.run(record, step).await;
+    let result = exec
+        .run(record, step)
+        .instrument(crate::telemetry::spans::step(record, step))
+        .await;
     fault::point(format_args!("outcome.before:{name}"));
     record.machine.finish(step, result.clone());
     journal.write(Some(&*record))?;

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use tokio::sync::{Mutex, Semaphore};
+use tracing::Instrument;
 
 use super::api::*;
 use super::driver::{drive, recover, DeploymentRecord, Observer, RunEnd, RunOptions};
@@ -144,6 +145,7 @@ impl Engine {
             reboot_command: cfg.reboot_command.clone(),
             reboot_grace: REBOOT_GRACE,
             boot_id_path: cfg.boot_id_path.clone(),
+            sources: resolver.locations(),
         };
         super::sweep::sweep(&settings.places(&datastore), &store, loaded.record.as_ref());
         let snapshot = Arc::new(std::sync::Mutex::new(
@@ -173,6 +175,7 @@ impl Engine {
             &self.eff.dirs.topology_file,
             self.eff.config.topology_components.as_deref(),
         )
+        .inspect(|t| crate::metrics::Metrics::global().topology_loaded(t))
         .map_err(EngineError::Topology)
     }
 
@@ -368,7 +371,10 @@ impl Engine {
         let exec = self.executor(progress);
         let mut snapshot = Snapshot(self.snapshot.clone());
         snapshot.set(Some(in_flight_of(&record)));
-        let end = drive(&mut books.journal, &mut record, &exec, opts, &mut snapshot).await;
+        let span = crate::telemetry::spans::deployment(&record);
+        let end = drive(&mut books.journal, &mut record, &exec, opts, &mut snapshot)
+            .instrument(span)
+            .await;
         let end = match end {
             Ok(end) => end,
             Err(e) => {

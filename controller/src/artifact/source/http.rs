@@ -224,6 +224,7 @@ fn attempt(
         file.write_all(&buf[..n])
             .map_err(|e| SourceError::io(part, e))?;
         *have += n as u64;
+        crate::metrics::Metrics::global().artifact_bytes_read(super::SourceKind::Url, n as u64);
         rate.add(n as u64)
             .map_err(|why| http(format!("after {have} bytes: {why}"), true))?;
     }

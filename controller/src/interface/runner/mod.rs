@@ -333,6 +333,7 @@ impl Runner {
             .call_inner(inv, call, cancel)
             .instrument(span.clone())
             .await;
+        crate::metrics::Metrics::global().interface_call(&inv.interface, call, &result);
         let _entered = span.enter();
         match &result {
             // States are a deployment's milestones; queries are asked on every observation
