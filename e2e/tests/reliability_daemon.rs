@@ -76,7 +76,10 @@ fn the_watched_directory_survives_races_and_tricks() {
             std::fs::write(sys.watch().join(format!("burst-{i}.yaml")), &text).unwrap();
         }
         let s = d.until("v3 deployed and the burst taken in", |s| {
-            ready(s) && s["desiredManifest"] == "sys-v3" && pending_files(&sys).is_empty()
+            ready(s)
+                && s["desiredManifest"] == "sys-v3"
+                && s["observedGeneration"] == s["generation"]
+                && pending_files(&sys).is_empty()
         });
         assert_eq!(
             s["generation"], 2,
