@@ -125,6 +125,69 @@ fn a_corrupted_or_truncated_artifact_is_refused_before_any_state() {
     });
 }
 
+/// The first order group's Artifacts are verified as they stream in Download, not read
+/// twice beforehand (`engine::bundle`): a corrupted one fails its Download, and every
+/// Download of the group ends before any ArtifactInstall, so nothing installs it.
+#[test]
+fn a_corrupted_artifact_of_the_first_group_fails_its_download_and_installs_nothing() {
+    let good = ArtifactBuilder::new("gateway-v2", "mock", "gateway")
+        .file("firmware.bin", noise(40 << 10, 9))
+        .build();
+    let (_, _, data, size) = members(&good)
+        .into_iter()
+        .find(|(name, ..)| name.starts_with("data/"))
+        .expect("a data member");
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    for (where_, at) in [("middle", data + size / 2), ("last byte", data + size - 1)] {
+        let mut b = good.clone();
+        b[at] ^= 0x20;
+        cases.push((format!("data: {where_} flipped"), b));
+    }
+    cases.push((
+        "truncated inside the data".into(),
+        good[..data + size / 2].to_vec(),
+    ));
+    let mut tally = Tally::new();
+    for (what, bytes) in &cases {
+        tally.case(|| {
+            let s = three_groups();
+            s.release("v2");
+            let bad = s.root().join("gateway-bad.mender");
+            fs::write(&bad, bytes).unwrap();
+            let text = format!(
+                "api_version: mender/v1\nkind: manifest\nname: scratch-v2\n\
+                 system_types_compatible: [scratch]\ncomponent_types:\n\
+                 \x20 gateway:\n    artifact_path: {}\n    update_strategy:\n      order: 10\n\
+                 \x20 ecu:\n    artifact_name: ecu-v2\n    update_strategy:\n      order: 20\n\
+                 \x20 mcu:\n    artifact_name: mcu-v2\n    update_strategy:\n      order: 30\n",
+                bad.display()
+            );
+            let m = s.root().join("scratch-v2.yaml");
+            fs::write(&m, text).unwrap();
+            let (out, report) = install(&s, &m);
+            assert_eq!(out.status.code(), Some(1), "{what}: {}", stderr(&out));
+            assert_eq!(
+                report["end"]["failed_at"], "Download gateway gw",
+                "{what}: {report}"
+            );
+            // The mock notes a call when it ends; its Download was cut off when the feed
+            // failed, so only the clean-up after it shows.
+            let gw = s.protocol_calls("gw");
+            assert!(
+                gw.iter()
+                    .all(|c| ["Download", "ArtifactFailure", "Cleanup"].contains(&c.as_str())),
+                "{what}: gw went past Download with a corrupted Artifact: {gw:?}"
+            );
+            assert_eq!(gw.last().map(String::as_str), Some("Cleanup"), "{what}");
+            for c in ["e1", "m1"] {
+                let calls = s.protocol_calls(c);
+                assert!(calls.is_empty(), "{what}: {c} was called: {calls:?}");
+            }
+            assert_eq!(s.versions(), OLD, "{what}");
+        });
+    }
+}
+
 /// Writes signed `v2` Artifacts for every component type of `s`.
 fn signed_release(s: &Scratch, signer: Option<&Signer>) -> PathBuf {
     for t in ["gateway", "ecu", "mcu"] {

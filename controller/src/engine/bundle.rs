@@ -1,19 +1,38 @@
-//! The whole bundle verified before the first state: every Artifact a deployment will
-//! install is read to its end and every checksum checked (signature, header, each payload
-//! file) before any component is touched.
+//! The whole bundle verified before any component installs: every Artifact a deployment
+//! will install is read to its end and every checksum checked (signature, header, each
+//! payload file) before the first ArtifactInstall of any component.
 //!
 //! Planning reads only headers, and Mender's ordering downloads one order group at a time,
 //! so without this a corrupted payload for the last group would be found only after the
 //! first groups had installed (Uptane's partial-bundle attack: the System ends rolled back,
-//! but every earlier component went through an install and a rollback for nothing).
-//! Download verifies again while it streams, so a file changed after this check still fails
-//! its Download, never installs. Components that share an Artifact share one check.
+//! but every earlier component went through an install and a rollback for nothing). So the
+//! Artifacts of every group after the first are read here, before the first state.
+//!
+//! The first group's are not: Download verifies every Artifact while it streams, and every
+//! Download of the first group ends (the barrier after each state) before any component's
+//! ArtifactInstall, so their verdict comes in time from the stream itself. Reading them
+//! here too would read and hash each byte twice: for a one-group deployment, the common
+//! case, a third of the install's time (BENCHMARKS.md). A file changed after this check
+//! still fails its Download, never installs. Components that share an Artifact share one
+//! check.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::artifact::{self, Limits, VerifyPolicy};
+use crate::engine::plan::Plan;
 use crate::model::ComponentType;
+
+/// The component types whose Artifacts must be verified before the first state: those of
+/// every order group after the first (an Artifact shared with one of them is verified all
+/// the same, see [`verify_all`]).
+pub fn checked_before_the_first_state(plan: &Plan) -> Vec<ComponentType> {
+    plan.components
+        .iter()
+        .filter(|c| c.group > 0)
+        .map(|c| c.component_type.clone())
+        .collect()
+}
 
 /// Verifies every distinct Artifact among `artifacts` whose component type `wanted` keeps.
 /// Blocking (reads whole files). Returns one problem per Artifact that failed, naming the

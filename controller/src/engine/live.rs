@@ -314,17 +314,14 @@ impl Engine {
         }
     }
 
-    /// Every Artifact the plan installs, verified to its end ([`super::bundle`]).
+    /// Every Artifact the plan installs after its first order group, verified to its end
+    /// ([`super::bundle`]; the first group's are verified as they stream in Download).
     async fn verify_bundle(
         &self,
         plan: &Plan,
         artifacts: &[(ComponentType, PathBuf)],
     ) -> Vec<String> {
-        let planned: Vec<ComponentType> = plan
-            .components
-            .iter()
-            .map(|c| c.component_type.clone())
-            .collect();
+        let planned = super::bundle::checked_before_the_first_state(plan);
         let artifacts = artifacts.to_vec();
         let (policy, limits) = (self.settings.policy.clone(), self.settings.limits.clone());
         tokio::task::spawn_blocking(move || {

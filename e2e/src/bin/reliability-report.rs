@@ -131,13 +131,16 @@ const ROWS: &[Row] = &[
         refs: "10",
         tests: &[
             "e2e:reliability_artifacts:a_corrupted_or_truncated_artifact_is_refused_before_any_state",
+            "e2e:reliability_artifacts:a_corrupted_artifact_of_the_first_group_fails_its_download_and_installs_nothing",
             "baton:lib:artifact::reader_tests::every_flipped_byte_is_rejected",
             "baton:lib:artifact::reader_tests::a_flip_in_each_member_is_rejected",
             "baton:lib:artifact::reader_tests::truncation_anywhere_is_rejected",
             "baton:lib:engine::bundle::tests::a_corrupted_payload_is_found_and_a_skipped_type_is_not_read",
         ],
-        did: "Refused the Manifest before any state of any component: every Artifact is read \
-              to its end and verified before the first Download.",
+        did: "No component ever reached ArtifactInstall with one: an Artifact of a later order \
+              group was read to its end and refused before any state of any component; one of \
+              the first group failed its own Download (verified as it streamed, every Download \
+              of the group ending before any install), and the System was cleaned up untouched.",
     },
     Row {
         class: "Signature policy",
