@@ -104,9 +104,21 @@ impl Mender {
         env: Vec<(String, OsString)>,
         verify_key: Option<&Path>,
     ) -> Mender {
+        Mender::new_in(&std::env::temp_dir(), device_type, module, env, verify_key)
+    }
+
+    /// [`Mender::new`] with its datastore in `parent`: a benchmark puts it on the same
+    /// filesystem as baton's, so that both pay the same disk.
+    pub fn new_in(
+        parent: &Path,
+        device_type: &str,
+        module: &Module,
+        env: Vec<(String, OsString)>,
+        verify_key: Option<&Path>,
+    ) -> Mender {
         let dir = tempfile::Builder::new()
             .prefix("baton-mender-")
-            .tempdir()
+            .tempdir_in(parent)
             .expect("a temporary directory");
         let d = dir.path();
         for sub in ["modules", "etc", "data", "bin"] {

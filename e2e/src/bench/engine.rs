@@ -2,7 +2,9 @@
 //! groups, every component driven by the native no-op Interface, against a baseline that
 //! only spawns the same Interface processes in the same order with the same parallelism and
 //! barriers (observation 16 at a time; per group Download with its two queries,
-//! ArtifactInstall, NeedsArtifactReboot; then ArtifactCommit and Cleanup per group). The
+//! ArtifactInstall, NeedsArtifactReboot; then ArtifactCommit and Cleanup per group), each
+//! call a task on a two-worker runtime as in `baton install` (one thread spawning every
+//! process would make the baseline slower than baton itself). The
 //! difference is what baton adds: parsing, planning, Artifact reading and verification, File
 //! API directories, the journal with its fsyncs.
 //!
@@ -125,7 +127,9 @@ impl System {
         rt.block_on(async move {
             let call = |i: usize, word: &'static str| {
                 let (iface, work) = (iface.clone(), work.clone());
-                async move {
+                // A task per call, as baton runs each Interface call: the spawns spread over
+                // the runtime's workers instead of queuing on one thread.
+                let task = tokio::spawn(async move {
                     let out = tokio::process::Command::new(&*iface)
                         .arg(word)
                         .arg(&*work)
@@ -138,7 +142,8 @@ impl System {
                         .await
                         .expect("the no-op Interface runs");
                     assert!(out.status.success(), "the no-op Interface failed");
-                }
+                });
+                async move { task.await.expect("an Interface call task") }
             };
             let gate = Arc::new(tokio::sync::Semaphore::new(16));
             let observe = (0..n).map(|i| {
@@ -193,13 +198,16 @@ pub fn section(bins: &Bins, opts: &Options) -> Section {
         "A full `baton install` of N components in 3 order groups (every component of a group \
          in parallel), each driven by the native no-op Interface (`e2e/src/bin/noop-interface.rs`), \
          against a baseline that only spawns the same {} Interface processes per component in the \
-         same order, with the same parallelism and barriers (observation 16 at a time). What \
+         same order, with the same parallelism and barriers (observation 16 at a time), each call \
+         a task on a two-worker tokio runtime like `baton install`'s. What \
          baton adds: parsing, planning, reading and verifying the Artifacts, the File API \
          directories, the journal and its fsyncs. Median of {} runs of each after one warm-up, \
          baton and baseline interleaved, back to back.",
         9, opts.runs
     ));
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // The runtime `baton install` uses (`controller/src/cli/deploy.rs`): two workers.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .expect("a tokio runtime");

@@ -21,6 +21,7 @@ use std::process::Command;
 
 use crate::mender::{Mender, Module};
 
+use super::machine::fs_type;
 use super::measure::{interleaved, max_rss_mib, need, repeat, time_command, time_runs};
 use super::payload::{self, Kind};
 use super::report::{Figure, Row, Section, Target, Unit};
@@ -179,7 +180,13 @@ impl Setup {
                 "the Mender client sandbox cannot run here (see the SKIP line above)".into(),
             );
         }
-        let m = Mender::new(DEVICE, &Module::Other(self.sink()), Vec::new(), None);
+        let m = Mender::new_in(
+            self.root(),
+            DEVICE,
+            &Module::Other(self.sink()),
+            Vec::new(),
+            None,
+        );
         let module = m.dir().join("modules").join(PAYLOAD_TYPE);
         fs::copy(self.sink(), &module).map_err(io)?;
         fs::set_permissions(&module, fs::Permissions::from_mode(0o755)).map_err(io)?;
@@ -246,11 +253,17 @@ fn figure(what: &str, values: Result<Vec<f64>, String>, unit: Unit) -> Result<Fi
 pub struct Options {
     pub mib: u64,
     pub runs: usize,
-    pub dir: PathBuf,
+    /// Where the System, the Mender datastore and the Artifacts live: one set of rows each.
+    pub dirs: Vec<PathBuf>,
 }
 
 /// The single-component install section.
 pub fn section(bins: &Bins, opts: &Options) -> Section {
+    let places: Vec<String> = opts
+        .dirs
+        .iter()
+        .map(|d| format!("`{}` ({})", d.display(), fs_type(d)))
+        .collect();
     let mut s = Section::new("Single-component install").intro(format!(
         "One component, one Artifact with a {mib} MiB payload file (`mender-artifact write \
          module-image`, compression none with {none}, gzip with {text}), installed three ways, \
@@ -263,72 +276,44 @@ pub fn section(bins: &Bins, opts: &Options) -> Section {
          uses the CPU's SHA instructions, 3-4x faster than coreutils' `sha256sum` here). baton \
          and Mender run the same consumer, a sh script that is both an Interface and an \
          Update Module and reads every payload stream into /dev/null in Download \
-         (`SINK` in `e2e/src/bench/install.rs`). Median of {runs} runs after one warm-up; \
-         System and Artifacts in `{dir}`; page cache warm.",
+         (`SINK` in `e2e/src/bench/install.rs`). Median of {runs} runs after one warm-up, \
+         page cache warm. baton's System, Mender's datastore and the Artifacts are in the \
+         same directory, in turn {places}.",
         mib = opts.mib,
         none = Kind::Random.describe(),
         text = Kind::Text.describe(),
         runs = opts.runs,
-        dir = opts.dir.display(),
+        places = places.join(" and "),
     ));
-    let tools = need(&["mender-artifact", "openssl", "bash", "tar", "gzip"]);
-    let setup = tools.and_then(|()| Setup::new(&opts.dir));
-    let setup = match setup {
-        Ok(setup) => setup,
-        Err(e) => {
-            s.rows.push(Row::new("every scenario", Err(e)));
-            return s;
-        }
-    };
-    let mender = setup.mender();
-    for (compression, kind) in [("none", Kind::Random), ("gzip", Kind::Text)] {
-        let name = format!("bench-{compression}");
-        eprintln!("bench: single install, {} MiB, {compression}", opts.mib);
-        let art = match setup.artifact(&name, opts.mib << 20, kind, compression) {
-            Ok(a) => a,
+    if let Err(e) = need(&["mender-artifact", "openssl", "bash", "tar", "gzip"]) {
+        s.rows.push(Row::new("every scenario", Err(e)));
+        return s;
+    }
+    let mut sandbox_note = None;
+    for (i, dir) in opts.dirs.iter().enumerate() {
+        let fs = fs_type(dir);
+        let setup = match Setup::new(dir) {
+            Ok(setup) => setup,
             Err(e) => {
-                s.rows.push(Row::new(compression, Err(e)));
+                s.rows
+                    .push(Row::new(format!("every scenario, {fs}"), Err(e)));
                 continue;
             }
         };
-        let size = fs::metadata(&art).map_or(0, |m| m.len()) as f64 / f64::from(1 << 20);
-        s.note(format!(
-            "The {compression} Artifact is {size:.1} MiB for {} MiB of payload.",
-            opts.mib
-        ));
-        let pipe = pipeline(&art);
-        let in_sandbox = |plain: Command| -> Result<Command, String> {
-            let m = mender.as_ref().map_err(Clone::clone)?;
-            Ok(sandboxed(m, &plain))
-        };
-        let cols = interleaved(
-            1,
-            opts.runs,
-            vec![
-                Box::new(|| Ok(setup.baton_install(&bins.baton, &name))),
-                Box::new(|| pipe.as_ref().map(|p| p()).map_err(Clone::clone)),
-                Box::new(|| in_sandbox(setup.baton_install(&bins.baton, &name))),
-                Box::new(|| {
-                    let m = mender.as_ref().map_err(Clone::clone)?;
-                    Ok(mender_install(m, &art))
-                }),
-            ],
-        );
-        let col = |i: usize, what: &str| figure(what, cols[i].clone(), Unit::Seconds);
-        let scenario = format!("{} MiB, {compression}", opts.mib);
-        s.rows.push(
-            Row::new(
-                format!("{scenario}: vs Mender (both sandboxed)"),
-                col(2, ""),
-            )
-            .against(col(3, "mender-client 3.4"))
-            .target(Target::ratio_at_most(VS_MENDER)),
-        );
-        s.rows.push(
-            Row::new(format!("{scenario}: vs the limit"), col(0, ""))
-                .against(col(1, "raw pipeline"))
-                .target(Target::ratio_at_most(VS_PIPELINE)),
-        );
+        let mender = setup.mender();
+        for (compression, kind) in [("none", Kind::Random), ("gzip", Kind::Text)] {
+            let (rows, size) = install_rows(bins, opts, &setup, &mender, compression, kind, &fs);
+            s.rows.extend(rows);
+            if let (0, Some(size)) = (i, size) {
+                s.note(format!(
+                    "The {compression} Artifact is {size:.1} MiB for {} MiB of payload.",
+                    opts.mib
+                ));
+            }
+        }
+        if let (None, Ok(m)) = (&sandbox_note, &mender) {
+            sandbox_note = sandbox_cost(m, opts.runs);
+        }
     }
     s.note(
         "baton is timed twice: alone, against the raw pipeline; and through the Mender \
@@ -337,12 +322,74 @@ pub fn section(bins: &Bins, opts: &Options) -> Section {
          run by one such wrapper, so that both pay the wrapper once. The four commands run \
          in turn, round after round, so that a change in the machine's load hits them alike.",
     );
-    if let Ok(m) = &mender {
-        if let Some(note) = sandbox_cost(m, opts.runs) {
-            s.note(note);
-        }
+    if let Some(note) = sandbox_note {
+        s.note(note);
     }
+    s.note(
+        "**tmpfs and disk.** baton makes each step of a deployment durable before it \
+         journals the step: one `syncfs` of the datastore's filesystem per step (see \
+         `sync_filesystem` in `controller/src/interface/file_api/`), plus an `fsync` per \
+         journal record. On tmpfs a sync costs \
+         nothing, so the tmpfs rows are baton's own work. On a disk, `syncfs` writes back \
+         *every* dirty page of that filesystem, other programs' included: on a busy machine \
+         (see the load average above) a single `syncfs` can take 100 ms or more, and the \
+         disk rows carry it. Both are judged: the disk rows are what a device pays, the \
+         tmpfs rows what baton itself costs.",
+    );
     s
+}
+
+/// The rows of one Artifact (`compression`, `kind`) installed in `setup`: against Mender
+/// and against the raw pipeline; and the Artifact's size in MiB.
+fn install_rows(
+    bins: &Bins,
+    opts: &Options,
+    setup: &Setup,
+    mender: &Result<Mender, String>,
+    compression: &str,
+    kind: Kind,
+    fs: &str,
+) -> (Vec<Row>, Option<f64>) {
+    let name = format!("bench-{compression}");
+    let scenario = format!("{} MiB, {compression}, {fs}", opts.mib);
+    eprintln!("bench: single install, {scenario}");
+    let art = match setup.artifact(&name, opts.mib << 20, kind, compression) {
+        Ok(a) => a,
+        Err(e) => return (vec![Row::new(scenario, Err(e))], None),
+    };
+    let size = fs::metadata(&art).map_or(0, |m| m.len()) as f64 / f64::from(1 << 20);
+    let pipe = pipeline(&art);
+    let in_sandbox = |plain: Command| -> Result<Command, String> {
+        let m = mender.as_ref().map_err(Clone::clone)?;
+        Ok(sandboxed(m, &plain))
+    };
+    let cols = interleaved(
+        1,
+        opts.runs,
+        vec![
+            Box::new(|| Ok(setup.baton_install(&bins.baton, &name))),
+            Box::new(|| pipe.as_ref().map(|p| p()).map_err(Clone::clone)),
+            Box::new(|| in_sandbox(setup.baton_install(&bins.baton, &name))),
+            Box::new(|| {
+                let m = mender.as_ref().map_err(Clone::clone)?;
+                Ok(mender_install(m, &art))
+            }),
+        ],
+    );
+    let _ = fs::remove_file(&art);
+    let col = |i: usize, what: &str| figure(what, cols[i].clone(), Unit::Seconds);
+    let rows = vec![
+        Row::new(
+            format!("{scenario}: vs Mender (both sandboxed)"),
+            col(2, ""),
+        )
+        .against(col(3, "mender-client 3.4"))
+        .target(Target::ratio_at_most(VS_MENDER)),
+        Row::new(format!("{scenario}: vs the limit"), col(0, ""))
+            .against(col(1, "raw pipeline"))
+            .target(Target::ratio_at_most(VS_PIPELINE)),
+    ];
+    (rows, Some(size))
 }
 
 /// What the mount namespace adds to a command: sandboxed `mender --version` minus plain

@@ -43,7 +43,7 @@ impl Plan {
             install: install::Options {
                 mib: if quick { 4 } else { 64 },
                 runs: runs(5),
-                dir: disk.clone(),
+                dirs: vec![tmpfs.clone(), disk.clone()],
             },
             artifact: artifact::Options {
                 mib: if quick { 4 } else { 256 },

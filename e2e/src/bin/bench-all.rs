@@ -69,7 +69,12 @@ fn main() {
         load_end: load_average(),
     };
     let mut dirs = plan.engine.dirs.clone();
-    for d in [&plan.install.dir, &plan.artifact.dir, &plan.peak_dir] {
+    for d in plan
+        .install
+        .dirs
+        .iter()
+        .chain([&plan.artifact.dir, &plan.peak_dir])
+    {
         if !dirs.contains(d) {
             dirs.push(d.clone());
         }

@@ -1,7 +1,7 @@
 //! `bench-install`: a single-component install through baton, through Debian's Mender
 //! client 3.4 and as the raw pipeline (see `e2e::bench::install`).
 //!
-//!     bench-install [--mib 64] [--runs 5] [--disk-dir /var/tmp] [--quick]
+//!     bench-install [--mib 64] [--runs 5] [--tmpfs-dir /dev/shm] [--disk-dir /var/tmp] [--quick]
 //!                   [--bin-dir target/release]
 //!
 //! The Mender client runs in a private mount namespace: root and `unshare` are needed, else
