@@ -1,5 +1,5 @@
 //! How much of everything a run measures: the full plan (about a quarter of an hour on a
-//! 2-core machine) or `--quick` (a smoke run of a minute or two, figures not worth keeping).
+//! 2-core machine) or `--quick` (a smoke run of under a minute, figures not worth keeping).
 //! Every benchmark binary takes its defaults from here, so they agree with BENCHMARKS.md.
 
 use std::path::PathBuf;
@@ -20,8 +20,15 @@ pub struct Plan {
     pub controller: controller::Options,
 }
 
-/// The options every benchmark binary understands (`--runs` overrides every count of runs).
-pub const VALUES: &[&str] = &["--bin-dir", "--runs", "--tmpfs-dir", "--disk-dir"];
+/// The options every benchmark binary understands (`--runs` overrides every count of runs;
+/// `--sizes` sets the orchestration's component counts: a smoke test runs only `3`).
+pub const VALUES: &[&str] = &[
+    "--bin-dir",
+    "--runs",
+    "--tmpfs-dir",
+    "--disk-dir",
+    "--sizes",
+];
 pub const SWITCHES: &[&str] = &["--quick"];
 
 impl Plan {
@@ -32,11 +39,10 @@ impl Plan {
         Plan {
             quick,
             engine: engine::Options {
-                sizes: if quick {
-                    vec![3, 30]
-                } else {
-                    vec![3, 30, 300, 1000]
-                },
+                sizes: args.list(
+                    "--sizes",
+                    if quick { &[3, 30] } else { &[3, 30, 300, 1000] },
+                ),
                 runs: runs(5),
                 dirs: vec![tmpfs.clone(), disk.clone()],
             },

@@ -2,6 +2,7 @@
 //! `e2e/bench`, which builds the release binaries first.
 //!
 //!     bench-all [--quick] [--out FILE] [--only engine,install,artifact,controller]
+//!               [--sizes 3,30,300,1000]
 //!               [--runs N] [--tmpfs-dir /dev/shm] [--disk-dir /var/tmp]
 //!               [--bin-dir target/release]
 //!
@@ -69,11 +70,13 @@ fn main() {
         load_end: load_average(),
     };
     let mut dirs = plan.engine.dirs.clone();
+    // $TMPDIR too: the controller's scratch System lives there.
+    let tmp = std::env::temp_dir();
     for d in plan
         .install
         .dirs
         .iter()
-        .chain([&plan.artifact.dir, &plan.peak_dir])
+        .chain([&plan.artifact.dir, &plan.peak_dir, &tmp])
     {
         if !dirs.contains(d) {
             dirs.push(d.clone());

@@ -13,11 +13,10 @@ use std::path::PathBuf;
 use e2e::bench::{engine, plan, Args, Bins};
 
 fn main() {
-    let values = [plan::VALUES, &["--sizes", "--dir"]].concat();
+    let values = [plan::VALUES, &["--dir"]].concat();
     let args = Args::from_env(&values, plan::SWITCHES);
     let bins = Bins::from_args(&args);
     let mut opts = plan::Plan::from_args(&args).engine;
-    opts.sizes = args.list("--sizes", &opts.sizes);
     let dirs: Vec<PathBuf> = args
         .values("--dir")
         .into_iter()
