@@ -21,12 +21,13 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use baton::artifact::testkit::ArtifactBuilder;
 
+use super::layout;
 use super::machine::fs_type;
 use super::measure::{repeat, time_command};
 use super::report::{Figure, Row, Section, Target, Unit};
@@ -93,26 +94,13 @@ impl System {
             ));
         }
         fs::write(root.join("manifest.yaml"), manifest).map_err(io)?;
-        fs::write(root.join("boot_id"), "bench\n").map_err(io)?;
-        fs::write(
-            root.join("baton.conf"),
-            format!("{{\"BootIdPath\": \"{}\"}}", root.join("boot_id").display()),
-        )
-        .map_err(io)?;
+        layout::write_config(root)?;
         Ok(Self { dir, n })
     }
 
     fn install(&self, baton: &Path) -> Result<Duration, String> {
         let root = self.dir.path();
-        let mut cmd = Command::new(baton);
-        cmd.arg("-c")
-            .arg(root.join("baton.conf"))
-            .arg("--data-dir")
-            .arg(root.join("data"))
-            .arg("-d")
-            .arg(root.join("store"))
-            .args(["-l", "error", "install"])
-            .arg(root.join("manifest.yaml"));
+        let mut cmd = layout::install(baton, root, &root.join("manifest.yaml"));
         time_command(&mut cmd)
     }
 

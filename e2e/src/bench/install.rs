@@ -21,6 +21,7 @@ use std::process::Command;
 
 use crate::mender::{Mender, Module};
 
+use super::layout;
 use super::machine::fs_type;
 use super::measure::{interleaved, max_rss_mib, need, repeat, time_command, time_runs};
 use super::payload::{self, Kind};
@@ -95,12 +96,7 @@ impl Setup {
             ),
         )
         .map_err(io)?;
-        fs::write(root.join("boot_id"), "bench\n").map_err(io)?;
-        fs::write(
-            root.join("baton.conf"),
-            format!("{{\"BootIdPath\": \"{}\"}}", root.join("boot_id").display()),
-        )
-        .map_err(io)?;
+        layout::write_config(root)?;
         Ok(s)
     }
 
@@ -161,16 +157,7 @@ impl Setup {
     /// `baton install` of the Manifest written for Artifact `name`.
     pub fn baton_install(&self, baton: &Path, name: &str) -> Command {
         let root = self.root();
-        let mut cmd = Command::new(baton);
-        cmd.arg("-c")
-            .arg(root.join("baton.conf"))
-            .arg("--data-dir")
-            .arg(root.join("data"))
-            .arg("-d")
-            .arg(root.join("store"))
-            .args(["-l", "error", "install"])
-            .arg(root.join(format!("{name}.yaml")));
-        cmd
+        layout::install(baton, root, &root.join(format!("{name}.yaml")))
     }
 
     /// A sandboxed Mender client whose `bench-sink` Update Module is [`SINK`].

@@ -17,6 +17,7 @@ pub mod artifact;
 pub mod controller;
 pub mod engine;
 pub mod install;
+pub mod layout;
 pub mod machine;
 pub mod measure;
 pub mod page;
