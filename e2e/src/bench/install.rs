@@ -313,14 +313,14 @@ pub fn section(bins: &Bins, opts: &Options) -> Section {
         s.note(note);
     }
     s.note(
-        "**tmpfs and disk.** baton makes each step of a deployment durable before it \
-         journals the step: one `syncfs` of the datastore's filesystem per step (see \
-         `sync_filesystem` in `controller/src/interface/file_api/`), plus an `fsync` per \
-         journal record. On tmpfs a sync costs \
-         nothing, so the tmpfs rows are baton's own work. On a disk, `syncfs` writes back \
-         *every* dirty page of that filesystem, other programs' included: on a busy machine \
-         (see the load average above) a single `syncfs` can take 100 ms or more, and the \
-         disk rows carry it. Both are judged: the disk rows are what a device pays, the \
+        "**tmpfs and disk.** baton makes a deployment durable as it goes: an `fsync` per \
+         journal record, and one `syncfs` of the datastore's filesystem after each order \
+         group's Download (the File API trees and payloads are written unsynced, then made \
+         durable at once: `sync_trees` in `controller/src/engine/exec.rs`). On tmpfs a sync \
+         costs nothing, so the tmpfs rows are baton's own work. On a disk, `syncfs` writes \
+         back *every* dirty page of that filesystem, other programs' included: on a busy \
+         machine (see the load average above) that one call can take 100 ms or more, and \
+         the disk rows carry it. Both are judged: the disk rows are what a device pays, the \
          tmpfs rows what baton itself costs.",
     );
     s
