@@ -13,4 +13,5 @@ pub mod interface;
 pub mod metrics;
 pub mod model;
 pub mod resource;
+pub mod signed_manifest;
 pub mod telemetry;

@@ -1,134 +1,78 @@
 //! Every metric baton exports, in one place with one naming scheme.
 //!
 //! The reconcile metrics reuse controller-runtime's names, so dashboards written for
-//! Kubernetes controllers read baton's; baton's own metrics start with `baton_`. Every label
-//! set is created at start (value 0) so a series exists before its first event. Other rooms
-//! record through the methods here and never define metrics of their own.
+//! Kubernetes controllers read baton's; baton's own metrics start with `baton_` and follow
+//! `baton_<what>[_<unit>][_total]`. Every label set whose values are known is created at
+//! start (value 0), so `rate()`, `increase()` and alerts work from the first scrape. Labels
+//! are bounded ([`labels`]): no free text, no paths, no unbounded IDs.
+//!
+//! The families live in four rooms: `controller.rs` (the reconcile loop, the controller's
+//! phase and conditions, finished deployments), `deployment.rs` (the deployment in flight
+//! and the components' versions, mirrored from the status document), `interface.rs`
+//! (Interface calls) and `artifact.rs` (bytes read, the cache, verification failures). The
+//! README lists every family; a test keeps the two in agreement.
+//!
+//! One registry per process ([`Metrics::global`]): the engine, the Interface runner and the
+//! Artifact reader record into it with one-line calls and never define metrics of their own.
+//! `baton run` serves it on `/metrics`. Tests make private registries with [`Metrics::new`].
+//! Recording never fails and never blocks for long: it is atomics and a short lock.
 
-use std::time::Duration;
+mod artifact;
+mod controller;
+mod deployment;
+mod interface;
+pub mod labels;
 
+use std::sync::OnceLock;
+
+use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
+
+pub use artifact::CountedRead;
+pub use labels::ReconcileResult;
 
 /// The `controller` label: baton has one reconciler.
 pub const CONTROLLER: &str = "baton";
 
-/// How one reconcile ended, as controller-runtime counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReconcileResult {
-    Success,
-    Error,
-    Requeue,
-    RequeueAfter,
-}
-
-impl ReconcileResult {
-    pub const ALL: [ReconcileResult; 4] = [
-        ReconcileResult::Success,
-        ReconcileResult::Error,
-        ReconcileResult::Requeue,
-        ReconcileResult::RequeueAfter,
-    ];
-    pub fn label(self) -> &'static str {
-        match self {
-            ReconcileResult::Success => "success",
-            ReconcileResult::Error => "error",
-            ReconcileResult::Requeue => "requeue",
-            ReconcileResult::RequeueAfter => "requeue_after",
-        }
-    }
-}
-
-/// The registry and every metric in it.
+/// The registry and every metric in it. Cheap to clone: clones share the metrics.
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
-    reconcile_total: IntCounterVec,
-    reconcile_errors_total: IntCounterVec,
-    reconcile_time_seconds: HistogramVec,
+    controller: controller::Families,
+    deployment: deployment::Families,
+    interface: interface::Families,
+    artifact: artifact::Families,
 }
 
 impl Metrics {
+    /// A fresh registry with every family registered and its known label sets at 0.
     pub fn new() -> Self {
-        let registry = Registry::new();
-        let reconcile_total = IntCounterVec::new(
-            Opts::new(
-                "controller_runtime_reconcile_total",
-                "Total number of reconciliations per controller",
-            ),
-            &["controller", "result"],
-        )
-        .expect("valid metric");
-        let reconcile_errors_total = IntCounterVec::new(
-            Opts::new(
-                "controller_runtime_reconcile_errors_total",
-                "Total number of reconciliation errors per controller",
-            ),
-            &["controller"],
-        )
-        .expect("valid metric");
-        // controller-runtime's buckets stop at 60 s; a deployment can take hours.
-        let reconcile_time_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "controller_runtime_reconcile_time_seconds",
-                "Length of time per reconciliation per controller",
-            )
-            .buckets(vec![
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
-                900.0, 3600.0, 14400.0,
-            ]),
-            &["controller"],
-        )
-        .expect("valid metric");
-        let build_info = IntGaugeVec::new(
-            Opts::new(
-                "baton_build_info",
-                "Always 1; the labels say which baton is running",
-            ),
-            &["version"],
-        )
-        .expect("valid metric");
-        for c in [
-            Box::new(reconcile_total.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(reconcile_errors_total.clone()),
-            Box::new(reconcile_time_seconds.clone()),
-            Box::new(build_info.clone()),
-        ] {
-            registry.register(c).expect("unique metric names");
-        }
-        for r in ReconcileResult::ALL {
-            reconcile_total.with_label_values(&[CONTROLLER, r.label()]);
-        }
-        reconcile_errors_total.with_label_values(&[CONTROLLER]);
-        reconcile_time_seconds.with_label_values(&[CONTROLLER]);
-        build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
-            .set(1);
-        Self {
-            registry,
-            reconcile_total,
-            reconcile_errors_total,
-            reconcile_time_seconds,
-        }
+        let r = Def {
+            registry: Registry::new(),
+        };
+        let m = Self {
+            controller: controller::Families::new(&r),
+            deployment: deployment::Families::new(&r),
+            interface: interface::Families::new(&r),
+            artifact: artifact::Families::new(&r),
+            registry: r.registry,
+        };
+        m.controller.init();
+        m.deployment.init();
+        m.artifact.init();
+        m
     }
 
-    /// One reconcile ended.
-    pub fn reconciled(&self, result: ReconcileResult, took: Duration) {
-        self.reconcile_total
-            .with_label_values(&[CONTROLLER, result.label()])
-            .inc();
-        if result == ReconcileResult::Error {
-            self.reconcile_errors_total
-                .with_label_values(&[CONTROLLER])
-                .inc();
-        }
-        self.reconcile_time_seconds
-            .with_label_values(&[CONTROLLER])
-            .observe(took.as_secs_f64());
+    /// The process's registry: what `baton run` serves and the engine records into.
+    pub fn global() -> &'static Metrics {
+        static GLOBAL: OnceLock<Metrics> = OnceLock::new();
+        GLOBAL.get_or_init(Metrics::new)
     }
 
-    /// The Prometheus text exposition format.
+    /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
         TextEncoder::new()
@@ -144,66 +88,72 @@ impl Default for Metrics {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Defines and registers metrics: the families' constructors go through it, so a name
+/// registered twice fails every test at once.
+struct Def {
+    registry: Registry,
+}
 
-    fn value(text: &str, series: &str) -> Option<f64> {
-        text.lines()
-            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+impl Def {
+    fn register<C: Collector + Clone + 'static>(&self, c: C) -> C {
+        self.registry
+            .register(Box::new(c.clone()))
+            .expect("unique, valid metric names");
+        c
     }
 
-    #[test]
-    fn every_label_set_exists_before_its_first_event() {
-        let m = Metrics::new();
-        let text = m.render();
-        for r in ReconcileResult::ALL {
-            let s = format!(
-                "controller_runtime_reconcile_total{{controller=\"baton\",result=\"{}\"}}",
-                r.label()
-            );
-            assert_eq!(value(&text, &s), Some(0.0), "{s} in\n{text}");
-        }
-        assert_eq!(
-            value(
-                &text,
-                "controller_runtime_reconcile_errors_total{controller=\"baton\"}"
-            ),
-            Some(0.0)
-        );
-        let info = format!(
-            "baton_build_info{{version=\"{}\"}}",
-            env!("CARGO_PKG_VERSION")
-        );
-        assert_eq!(value(&text, &info), Some(1.0), "{text}");
+    fn counter(&self, name: &str, help: &str) -> IntCounter {
+        self.register(IntCounter::with_opts(Opts::new(name, help)).expect("valid metric"))
     }
 
-    #[test]
-    fn an_error_counts_in_both_counters_and_the_histogram() {
-        let m = Metrics::new();
-        m.reconciled(ReconcileResult::Error, Duration::from_millis(20));
-        m.reconciled(ReconcileResult::Success, Duration::from_millis(3));
-        let text = m.render();
-        let get = |s: &str| value(&text, s).unwrap_or(-1.0);
-        assert_eq!(
-            get("controller_runtime_reconcile_total{controller=\"baton\",result=\"error\"}"),
-            1.0
-        );
-        assert_eq!(
-            get("controller_runtime_reconcile_total{controller=\"baton\",result=\"success\"}"),
-            1.0
-        );
-        assert_eq!(
-            get("controller_runtime_reconcile_errors_total{controller=\"baton\"}"),
-            1.0
-        );
-        assert_eq!(
-            get("controller_runtime_reconcile_time_seconds_count{controller=\"baton\"}"),
-            2.0
-        );
-        assert_eq!(
-            get("controller_runtime_reconcile_time_seconds_bucket{controller=\"baton\",le=\"0.005\"}"),
-            1.0
-        );
+    fn counters(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.register(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.register(IntGauge::with_opts(Opts::new(name, help)).expect("valid metric"))
+    }
+
+    fn gauges(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        self.register(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn histograms(&self, name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
+        let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+        self.register(HistogramVec::new(opts, labels).expect("valid metric"))
     }
 }
+
+/// Sets a one-hot gauge family: `current` is 1, every other value of `all` is 0.
+fn one_hot(g: &IntGaugeVec, all: &[&str], current: &str) {
+    for v in all {
+        g.with_label_values(&[*v]).set(i64::from(*v == current));
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Reading values back from the text format, as a scraper would.
+
+    /// The value of one series (`name{labels}` exactly as rendered), if present.
+    pub fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines().find_map(|l| {
+            let rest = l.strip_prefix(series)?;
+            rest.strip_prefix(' ')?.trim().parse().ok()
+        })
+    }
+
+    /// Every metric family's name and type, from the `# TYPE` lines.
+    pub fn families(text: &str) -> Vec<(String, String)> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| {
+                let (n, t) = l.split_once(' ')?;
+                Some((n.to_string(), t.to_string()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

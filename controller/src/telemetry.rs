@@ -1,4 +1,7 @@
-//! Logging: tracing to stderr, as text for people or JSON lines for log collectors.
+//! Logging: tracing to stderr, as text for people or JSON lines for log collectors, with
+//! the deployment's [`spans`] on every line.
+
+pub mod spans;
 
 use std::io::IsTerminal;
 use std::sync::Once;

@@ -50,7 +50,10 @@ async fn dropped_files_become_desired_or_are_rejected_with_a_reason() {
 
     // Invalid: moved aside with an .error naming the problem; the desired state stays.
     drop_file(&watch, "bad.yaml", &VALID.replace("order: 1", "order: 0"));
+    // The explanation is written first and the file moved next (a crash in between leaves
+    // the file to be refused again, never unexplained): wait for both.
     until_exists(&watch.join("rejected/bad.yaml.error")).await;
+    until_exists(&watch.join("rejected/bad.yaml")).await;
     let why = std::fs::read_to_string(watch.join("rejected/bad.yaml.error")).unwrap();
     assert!(why.contains("update_strategy.order"), "{why}");
     assert!(watch.join("rejected/bad.yaml").exists());
@@ -61,6 +64,7 @@ async fn dropped_files_become_desired_or_are_rejected_with_a_reason() {
     std::fs::write(&secret, "TOP-SECRET-CONTENT").unwrap();
     std::os::unix::fs::symlink(&secret, watch.join("link.yaml")).unwrap();
     until_exists(&watch.join("rejected/link.yaml.error")).await;
+    until_exists(&watch.join("rejected/link.yaml")).await;
     let why = std::fs::read_to_string(watch.join("rejected/link.yaml.error")).unwrap();
     assert!(
         why.contains("symbolic link") && !why.contains("TOP-SECRET"),

@@ -309,6 +309,7 @@ fn config_schema_and_types_agree() {
         resync_interval_seconds: 600,
         drift_policy: DriftPolicy::Enabled,
         downgrade_protection: true,
+        require_signed_manifests: true,
         runtime_dir: "/run/baton".into(),
     };
     check(Schema::Config, &sample);

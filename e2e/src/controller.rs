@@ -245,7 +245,8 @@ pub fn http(socket: &Path, method: &str, path: &str, body: &str) -> Option<(u16,
 }
 
 impl Daemon {
-    fn wait_ready(&self) {
+    /// Waits (30 s at most) until the API says ready.
+    pub fn wait_ready(&self) {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(30) {
             if let Some((200, _)) = http(&self.socket, "GET", "/readyz", "") {

@@ -9,8 +9,12 @@ pub mod controller;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod dashboards;
+pub mod logs;
 pub mod mender;
 pub mod package;
+pub mod prometheus;
+pub mod reliability;
 pub mod scratch;
 pub mod system;
 

@@ -46,6 +46,11 @@ pub fn deb(out_dir: &Path) -> Option<PathBuf> {
         );
         return None;
     };
+    // cargo-deb strips into one shared file, `<target>/baton/baton.stripped-0.tmp`: two
+    // builds at once (the tests of one binary run in parallel) read each other's half-written
+    // copy, and the package's /usr/bin/baton is then not an executable. One at a time.
+    static CARGO_DEB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CARGO_DEB.lock().unwrap_or_else(|e| e.into_inner());
     let bin = crate::baton_bin();
     let target_dir = bin
         .parent()

@@ -115,11 +115,13 @@ impl ArtifactsCache {
             let mut st = self.lock();
             loop {
                 if dest.is_file() {
+                    crate::metrics::Metrics::global().artifact_cache_lookup(true);
                     st.used.insert(name.to_owned());
                     touch(&dest);
                     return Ok(dest);
                 }
                 if !st.in_flight.contains(name) {
+                    crate::metrics::Metrics::global().artifact_cache_lookup(false);
                     st.in_flight.insert(name.to_owned());
                     break;
                 }

@@ -153,12 +153,17 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, out: &mut dyn Write) -> std::i
     let base_dir = std::path::absolute(&args.file)
         .ok()
         .and_then(|p| p.parent().map(|d| d.to_path_buf()));
+    // `<file>.sig`, when there is one, goes with it (RequireSignedManifests).
+    let signature = std::fs::read(crate::signed_manifest::signature_path(&args.file)).ok();
     let r = block_on(async {
         let c = view::daemon(global).await?;
-        let applied = c.apply(&bytes, base_dir.as_deref()).await.map_err(|e| {
-            eprintln!("baton: {}: {e}", args.file.display());
-            exit::INVALID
-        })?;
+        let applied = c
+            .apply_signed(&bytes, base_dir.as_deref(), signature.as_deref())
+            .await
+            .map_err(|e| {
+                eprintln!("baton: {}: {e}", args.file.display());
+                exit::INVALID
+            })?;
         let waited = if args.wait {
             Some(follow(&c, applied.generation, std::io::stderr().is_terminal()).await)
         } else {

@@ -64,6 +64,7 @@ impl FlowArgs {
                 .map(|&s| s.into())
                 .collect::<BTreeSet<_>>(),
             exit_on_reboot: self.exit_on_reboot,
+            ..Default::default()
         }
     }
 }
@@ -72,6 +73,10 @@ impl FlowArgs {
 pub struct InstallArgs {
     /// The Manifest to deploy
     pub manifest: PathBuf,
+    /// Deploy it even if DowngradeProtection finds it older than what the System accepted
+    /// before (an operator returning the System to an older Manifest on purpose)
+    #[arg(long = "allow-downgrade")]
+    pub allow_downgrade: bool,
     #[command(flatten)]
     pub flow: FlowArgs,
 }
@@ -86,6 +91,8 @@ pub struct ShowArgs {
 pub enum JournalCommand {
     /// Move an unusable journal aside so baton can start again (after inspecting it)
     Reset,
+    /// Print the deployment the journal holds, and which generation it came from
+    Show(ShowArgs),
 }
 
 pub(super) fn effective(global: &GlobalArgs) -> Result<Effective, u8> {
@@ -251,7 +258,10 @@ pub fn install(
     args: &InstallArgs,
     out: &mut dyn Write,
 ) -> std::io::Result<u8> {
-    let opts = args.flow.options();
+    let opts = RunOptions {
+        allow_downgrade: args.allow_downgrade,
+        ..args.flow.options()
+    };
     let verb = super::handoff::Verb::Install {
         manifest: &args.manifest,
         opts: &opts,
@@ -271,7 +281,7 @@ pub fn install(
         }
     };
     let progress = progress_for(args.flow.output);
-    let result = runtime().block_on(engine.install(manifest, args.flow.options(), progress));
+    let result = runtime().block_on(engine.install(manifest, opts, progress));
     finish(result, args.flow.output, out)
 }
 
@@ -371,7 +381,9 @@ pub fn journal(
     cmd: &JournalCommand,
     out: &mut dyn Write,
 ) -> std::io::Result<u8> {
-    let JournalCommand::Reset = cmd;
+    if let JournalCommand::Show(args) = cmd {
+        return super::journal::show(global, args.output, out);
+    }
     let eff = match effective(global) {
         Ok(e) => e,
         Err(code) => return Ok(code),

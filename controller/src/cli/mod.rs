@@ -12,6 +12,7 @@ mod demo;
 pub mod deploy;
 mod handoff;
 mod inspect;
+mod journal;
 mod output;
 mod run;
 mod validate;

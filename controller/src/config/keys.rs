@@ -41,7 +41,11 @@ pub struct Config {
     pub retry: Retry,
     pub resync_interval_seconds: u64,
     pub drift_policy: DriftPolicy,
+    /// baton: refuse a Manifest older than what this System accepted before.
     pub downgrade_protection: bool,
+    /// baton: Manifests from the watched directory or the API must carry a detached
+    /// signature by one of the `ArtifactVerifyKey(s)`.
+    pub require_signed_manifests: bool,
     pub runtime_dir: PathBuf,
 }
 
@@ -196,6 +200,7 @@ impl Config {
             // operator's back is opt-in.
             drift_policy: DriftPolicy::Warn,
             downgrade_protection: false,
+            require_signed_manifests: false,
             runtime_dir,
         }
     }

@@ -140,7 +140,9 @@ pub fn load(overrides: &Overrides, env: &dyn Env) -> Result<Effective, ConfigErr
             (default, Origin::Default)
         };
         origins.insert(key.to_string(), origin);
-        value
+        // A relative directory from a flag or the environment means relative to where baton
+        // was started; baton hands these paths to Interfaces, which run elsewhere.
+        std::path::absolute(&value).unwrap_or(value)
     };
     let none = &None;
     let datastore = pick(
@@ -294,6 +296,17 @@ pub fn load(overrides: &Overrides, env: &dyn Env) -> Result<Effective, ConfigErr
             "a bug report",
         )]))
     })?;
+    if config.require_signed_manifests && config.verify_keys().is_empty() {
+        // Fail closed: a signature nothing can check would let every Manifest through.
+        let (file, pos) = locate(&sources, "/RequireSignedManifests");
+        return Err(ConfigError::Invalid(Diagnostics(vec![Diagnostic::new(
+            file,
+            pos,
+            "RequireSignedManifests",
+            "is true but no key is configured to check the signatures with",
+            "ArtifactVerifyKey or ArtifactVerifyKeys set as well",
+        )])));
+    }
     origins.extend(layered.origins);
     Ok(Effective {
         config,

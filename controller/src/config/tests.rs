@@ -357,6 +357,32 @@ fn only_one_of_the_verify_key_settings_may_be_set() {
 }
 
 #[test]
+fn signed_manifests_need_a_key_to_check_them_with() {
+    let s = Scratch::new();
+    let main = s.write(
+        "etc/mender-orchestrator.conf",
+        r#"{"RequireSignedManifests": true}"#,
+    );
+    let msg = errors(&Overrides::default(), &s.env());
+    assert!(
+        msg.starts_with(&format!(
+            "{}:1:2: RequireSignedManifests: is true but no key",
+            main.display()
+        )),
+        "{msg}"
+    );
+    s.write(
+        "etc/mender-orchestrator.conf",
+        r#"{"RequireSignedManifests": true, "ArtifactVerifyKey": "/k.pem"}"#,
+    );
+    assert!(
+        load_with(&Overrides::default(), &s.env())
+            .config
+            .require_signed_manifests
+    );
+}
+
+#[test]
 fn a_named_file_must_exist_but_a_default_one_may_not() {
     let s = Scratch::new();
     let flags = Overrides {
@@ -440,4 +466,27 @@ fn every_value_is_listed_with_its_origin() {
     ] {
         assert!(entries.iter().any(|(k, _, _)| k == key), "{key} missing");
     }
+}
+
+#[test]
+fn relative_directories_from_flags_and_the_environment_become_absolute() {
+    let overrides = Overrides {
+        datastore_dir: Some("store".into()),
+        data_dir: Some("./data".into()),
+        ..Overrides::default()
+    };
+    let mut env = BTreeMap::new();
+    env.insert(vars::TOPOLOGY_DIR.to_string(), "topo".to_string());
+    // No configuration files where these relative paths point: defaults only.
+    env.insert(
+        vars::CONF_DIR.to_string(),
+        "/nonexistent-baton-test".to_string(),
+    );
+    let eff = load_with(&overrides, &env);
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(eff.dirs.datastore_dir, cwd.join("store"));
+    assert!(eff.dirs.interfaces_dir.is_absolute());
+    assert!(eff.dirs.interfaces_dir.ends_with("data/interfaces/v1"));
+    assert_eq!(eff.dirs.topology_file, cwd.join("topo/topology.yaml"));
+    assert_eq!(eff.config.manifest_store, cwd.join("store/manifests"));
 }

@@ -1,7 +1,8 @@
 //! The status board: the one [`Status`] document the API, the CLI and metrics read.
 //!
 //! Only the reconciler (and the progress sink it hands the engine) writes it; readers get a
-//! snapshot from a `watch` channel and never wait for the reconciler.
+//! snapshot from a `watch` channel and never wait for the reconciler. Every change is
+//! mirrored into the metrics' gauges, so a scrape and the status agree.
 
 use std::sync::Mutex;
 
@@ -12,6 +13,7 @@ use super::clock;
 use super::conditions::{self, Phase};
 use super::progress;
 use crate::engine::api::Progress;
+use crate::metrics::Metrics;
 use crate::model::{ComponentStatus, DeploymentStatus, HistoryEntry, Status};
 
 pub struct Board {
@@ -19,6 +21,7 @@ pub struct Board {
     /// The status as JSON, made at the first read after a change: a burst of readers
     /// shares one serialization.
     json: Mutex<Option<Bytes>>,
+    metrics: Metrics,
 }
 
 impl Default for Board {
@@ -28,7 +31,13 @@ impl Default for Board {
 }
 
 impl Board {
+    /// A board with metrics of its own (tests).
     pub fn new() -> Self {
+        Self::with_metrics(Metrics::new())
+    }
+
+    /// A board whose changes show in `metrics`.
+    pub fn with_metrics(metrics: Metrics) -> Self {
         let empty = Status {
             observed_generation: 0,
             generation: 0,
@@ -41,9 +50,12 @@ impl Board {
             components: Vec::new(),
             history: Vec::new(),
         };
+        metrics.phase(&Phase::Recovering);
+        metrics.status(&empty);
         Self {
             tx: watch::channel(empty).0,
             json: Mutex::new(None),
+            metrics,
         }
     }
 
@@ -72,6 +84,7 @@ impl Board {
 
     fn changed(&self) {
         *self.json.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.metrics.status(&self.tx.borrow());
     }
 
     pub fn update(&self, f: impl FnOnce(&mut Status)) {
@@ -82,6 +95,7 @@ impl Board {
     /// Enters a phase for `generation`.
     pub fn phase(&self, phase: &Phase, generation: u64) {
         let now = clock::now_rfc3339();
+        self.metrics.phase(phase);
         self.update(|s| s.conditions = conditions::merge(&s.conditions, phase, generation, &now));
     }
 

@@ -20,7 +20,7 @@ use tokio::net::UnixStream;
 use super::commands::ActionReply;
 use super::wire::{
     paths, Applied, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
-    GENERATION_HEADER,
+    GENERATION_HEADER, SIGNATURE_HEADER,
 };
 use crate::engine::api::DeploymentReport;
 use crate::model::{ComponentStatus, HistoryEntry, Status};
@@ -166,9 +166,23 @@ impl Client {
         manifest: &[u8],
         base_dir: Option<&Path>,
     ) -> Result<Applied, ClientError> {
-        let headers: Vec<(&str, String)> = base_dir
+        self.apply_signed(manifest, base_dir, None).await
+    }
+
+    /// [`Client::apply`] with the Manifest's detached signature (`RequireSignedManifests`).
+    pub async fn apply_signed(
+        &self,
+        manifest: &[u8],
+        base_dir: Option<&Path>,
+        signature: Option<&[u8]>,
+    ) -> Result<Applied, ClientError> {
+        let mut headers: Vec<(&str, String)> = base_dir
             .map(|d| vec![(BASE_DIR_HEADER, d.display().to_string())])
             .unwrap_or_default();
+        if let Some(sig) = signature {
+            let sig = String::from_utf8_lossy(sig).trim().to_string();
+            headers.push((SIGNATURE_HEADER, sig));
+        }
         self.call(Method::PUT, paths::MANIFEST, &headers, manifest.to_vec())
             .await
     }

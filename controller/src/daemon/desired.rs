@@ -14,6 +14,7 @@ use super::clock;
 use super::persist::{self, PersistError};
 use crate::model::Topology;
 use crate::resource::{self, Diagnostics, LoadedManifest};
+use crate::signed_manifest::ManifestPolicy;
 
 const FILE: &str = "desired.json";
 
@@ -150,15 +151,29 @@ impl DesiredStore {
 pub struct Admission {
     pub topology_file: PathBuf,
     pub topology_components: Option<PathBuf>,
+    /// `RequireSignedManifests`: the detached signature a Manifest must carry.
+    pub signatures: ManifestPolicy,
 }
 
 impl Admission {
+    /// `signature`: the Manifest's detached signature (`<file>.sig`, or the API request's),
+    /// checked first when `RequireSignedManifests` is on (see [`crate::signed_manifest`]).
     pub fn admit(
         &self,
         origin: &str,
         bytes: &[u8],
+        signature: Option<&[u8]>,
         base_dir: Option<PathBuf>,
     ) -> Result<LoadedManifest, Diagnostics> {
+        if let Err(e) = self.signatures.check(bytes, signature) {
+            return Err(Diagnostics(vec![resource::Diagnostic::new(
+                origin,
+                resource::Pos::UNKNOWN,
+                "",
+                e.to_string(),
+                "a detached signature (`<file>.sig`, or the x-baton-signature header) by one of the ArtifactVerifyKey(s)",
+            )]));
+        }
         let mut m = resource::parse_manifest(origin, bytes)?;
         m.base_dir = base_dir;
         let topology: Topology =

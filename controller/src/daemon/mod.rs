@@ -57,6 +57,22 @@ pub enum DaemonError {
     Listen(#[from] api::listen::ListenError),
     #[error(transparent)]
     Watch(#[from] watch_dir::WatchError),
+    #[error("RequireSignedManifests: {0}")]
+    Keys(crate::artifact::ArtifactError),
+}
+
+/// The Manifest signature policy: the verify keys are loaded only when signatures are
+/// required, and a key that cannot be loaded stops the controller (fail closed).
+fn manifest_policy(
+    cfg: &crate::config::Config,
+) -> Result<crate::signed_manifest::ManifestPolicy, DaemonError> {
+    let required = cfg.require_signed_manifests;
+    let keys = if required {
+        crate::artifact::VerifyPolicy::load(&cfg.verify_keys()).map_err(DaemonError::Keys)?
+    } else {
+        crate::artifact::VerifyPolicy::none()
+    };
+    Ok(crate::signed_manifest::ManifestPolicy { required, keys })
 }
 
 /// Where the controller keeps its own files.
@@ -79,7 +95,8 @@ pub async fn run(
     let desired = Arc::new(desired::DesiredStore::open(&dir)?);
     let memory = memory::MemoryFile::open(&dir)?;
     let history = history::History::open(&dir)?;
-    let metrics = Metrics::new();
+    // The process's registry: the engine, Interfaces and Artifacts record into it too.
+    let metrics = Metrics::global().clone();
     let settings = reconciler::Settings {
         retry: backoff::RetryPolicy::from_config(&cfg.retry, backoff::process_seed()),
         resync: Duration::from_secs(cfg.resync_interval_seconds.max(1)),
@@ -99,6 +116,7 @@ pub async fn run(
     let admission = Admission {
         topology_file: eff.dirs.topology_file.clone(),
         topology_components: cfg.topology_components.clone(),
+        signatures: manifest_policy(cfg)?,
     };
 
     let unix = api::listen::unix(&cfg.api.socket, cfg.socket_mode())?;

@@ -93,7 +93,7 @@ impl Reconciler {
     ) -> (Self, Handle) {
         let (tx, rx) = mpsc::channel(64);
         let poke = Arc::new(Notify::new());
-        let board = Arc::new(Board::new());
+        let board = Arc::new(Board::with_metrics(metrics.clone()));
         let (ready_tx, ready_rx) = watch::channel(false);
         let handle = Handle {
             tx,
@@ -542,6 +542,7 @@ impl Reconciler {
                 ));
                 if synced && self.settings.drift == DriftPolicy::Warn {
                     tracing::warn!(generation = gen, drift = %listed, "drift: components no longer run their desired Artifacts (DriftPolicy warn: not correcting)");
+                    self.metrics.drift_detected(false);
                     self.phase(Phase::Drifted {
                         message: format!("drifted: {listed}"),
                     });
@@ -550,6 +551,7 @@ impl Reconciler {
                 }
                 if synced {
                     tracing::warn!(generation = gen, drift = %listed, "drift: correcting");
+                    self.metrics.drift_detected(true);
                 }
                 self.deploy(&desired, synced, &listed).await
             }
@@ -576,11 +578,14 @@ impl Reconciler {
         });
         let d = self.deployer.clone();
         let sink = self.sink();
+        // The rollback action returns to the last good Manifest on purpose: the System's own
+        // rollback, which DowngradeProtection lets through.
+        let opts = RunOptions {
+            allow_downgrade: desired.origin == "rollback",
+            ..RunOptions::default()
+        };
         let r = self
-            .watched(
-                d.install(desired.manifest.clone(), RunOptions::default(), sink),
-                true,
-            )
+            .watched(d.install(desired.manifest.clone(), opts, sink), true)
             .await;
         self.board.deployment(None);
         if let Some(Ok(report)) = &r {
@@ -623,10 +628,9 @@ impl Reconciler {
             .unwrap_or_default();
         if history::is_final(&report.end) {
             self.remember(|m| m.deploying = None);
-            if let Err(e) = self
-                .history
-                .push(history::entry(&report, gen, &sha, driver))
-            {
+            let entry = history::entry(&report, gen, &sha, driver);
+            self.metrics.deployment_finished(&entry);
+            if let Err(e) = self.history.push(entry) {
                 report_persist(&e);
             }
             self.board.history(self.history.entries());
@@ -768,12 +772,9 @@ impl Reconciler {
                 Err(e) => tracing::error!(error = %e, "cannot read the Manifest store"),
             }
         }
-        if let Err(e) = self.history.push(history::entry(
-            &report,
-            generation,
-            &sha,
-            Driver::UpdateModule,
-        )) {
+        let entry = history::entry(&report, generation, &sha, Driver::UpdateModule);
+        self.metrics.deployment_finished(&entry);
+        if let Err(e) = self.history.push(entry) {
             report_persist(&e);
         }
         self.board.history(self.history.entries());

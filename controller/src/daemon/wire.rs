@@ -27,6 +27,9 @@ pub mod paths {
 pub const BASE_DIR_HEADER: &str = "x-baton-base-dir";
 /// Header carrying the desired generation on `GET /v1/manifest`.
 pub const GENERATION_HEADER: &str = "x-baton-generation";
+/// `PUT /v1/manifest`: the Manifest's detached signature (base64), for
+/// `RequireSignedManifests` (see [`crate::signed_manifest`]).
+pub const SIGNATURE_HEADER: &str = "x-baton-signature";
 
 /// The answer to `PUT /v1/manifest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +60,8 @@ pub struct ErrorBody {
 pub struct RunOpts {
     pub stop_before: BTreeSet<Boundary>,
     pub exit_on_reboot: bool,
+    /// `install --allow-downgrade` (see `engine::downgrade`).
+    pub allow_downgrade: bool,
 }
 
 impl From<RunOpts> for RunOptions {
@@ -64,6 +69,7 @@ impl From<RunOpts> for RunOptions {
         RunOptions {
             stop_before: o.stop_before,
             exit_on_reboot: o.exit_on_reboot,
+            allow_downgrade: o.allow_downgrade,
         }
     }
 }
@@ -73,6 +79,7 @@ impl From<&RunOptions> for RunOpts {
         RunOpts {
             stop_before: o.stop_before.clone(),
             exit_on_reboot: o.exit_on_reboot,
+            allow_downgrade: o.allow_downgrade,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use super::fault;
 use super::journal::{Journal, JournalError};
@@ -32,6 +33,10 @@ pub struct DeploymentRecord {
     pub machine: Deployment,
     /// The host's boot id when the last host reboot started.
     pub boot_id_at_reboot: Option<String>,
+    /// The last host reboot was left to the caller (`--exit-on-reboot`), who vouches for it
+    /// by resuming. Only then does an explicit `resume` count as proof of a reboot.
+    #[serde(default)]
+    pub reboot_delegated: bool,
     /// Set while the deployment waits at a `--stop-before` boundary.
     pub paused: Option<Boundary>,
     /// Seconds since the epoch.
@@ -65,6 +70,9 @@ pub struct RunOptions {
     pub stop_before: BTreeSet<Boundary>,
     /// `--exit-on-reboot`: instead of rebooting the host, stop and let the caller reboot.
     pub exit_on_reboot: bool,
+    /// Install even a Manifest `DowngradeProtection` would refuse: the System's own return
+    /// to its last good Manifest (see [`super::downgrade`]).
+    pub allow_downgrade: bool,
 }
 
 /// How an invocation of the driver ended.
@@ -104,9 +112,11 @@ pub fn recover(
         (Some(then), Some(now)) => then != now,
         _ => false,
     };
+    // A resume vouches for a reboot only if baton asked its caller for one: after baton's
+    // own reboot command, an unchanged boot id means baton died before the host went down.
     let recovery = record.machine.recover(Interruption {
         boot_changed,
-        explicit_resume,
+        explicit_resume: explicit_resume && record.reboot_delegated,
     });
     if recovery != Recovery::Clean {
         tracing::warn!(deployment = %record.id, ?recovery, boot_changed, "recovered an interrupted deployment");
@@ -146,22 +156,26 @@ pub async fn drive<E: Executor, O: Observer>(
                 }
                 resuming_at = None;
                 record.machine.cross(b);
-                fault::point(&format!("boundary.before:{b:?}"));
+                fault::point(format_args!("boundary.before:{b:?}"));
                 // Crossing the commit boundary is the commit decision: it must be durable
                 // before the first ArtifactCommit.
                 journal.write(Some(&*record))?;
-                fault::point(&format!("boundary.after:{b:?}"));
+                fault::point(format_args!("boundary.after:{b:?}"));
             }
             Step::HostReboot { .. } => {
                 record.machine.start(&step);
                 record.boot_id_at_reboot = exec.boot_id();
+                record.reboot_delegated = opts.exit_on_reboot;
                 journal.write(Some(&*record))?;
                 observer.step_started(record, &step);
                 if opts.exit_on_reboot {
                     return Ok(RunEnd::AwaitingReboot);
                 }
                 fault::point("reboot.before");
-                let result = exec.reboot().await;
+                let result = exec
+                    .reboot()
+                    .instrument(crate::telemetry::spans::step(record, &step))
+                    .await;
                 // Still alive: the reboot did not happen.
                 let result = StepResult::HostReboot(result);
                 record.machine.finish(&step, result.clone());
@@ -184,15 +198,18 @@ async fn run_step<E: Executor, O: Observer>(
 ) -> Result<(), DriveError> {
     let name = step_name(step);
     record.machine.start(step);
-    fault::point(&format!("intent.before:{name}"));
+    fault::point(format_args!("intent.before:{name}"));
     journal.write(Some(&*record))?;
-    fault::point(&format!("intent.after:{name}"));
+    fault::point(format_args!("intent.after:{name}"));
     observer.step_started(record, step);
-    let result = exec.run(record, step).await;
-    fault::point(&format!("outcome.before:{name}"));
+    let result = exec
+        .run(record, step)
+        .instrument(crate::telemetry::spans::step(record, step))
+        .await;
+    fault::point(format_args!("outcome.before:{name}"));
     record.machine.finish(step, result.clone());
     journal.write(Some(&*record))?;
-    fault::point(&format!("outcome.after:{name}"));
+    fault::point(format_args!("outcome.after:{name}"));
     observer.step_finished(record, step, &result);
     Ok(())
 }

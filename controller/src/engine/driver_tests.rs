@@ -87,6 +87,7 @@ fn record(groups: &[usize]) -> DeploymentRecord {
         artifacts: vec![],
         machine: Deployment::new(n, groups),
         boot_id_at_reboot: None,
+        reboot_delegated: false,
         paused: None,
         started_at: 0,
     }
@@ -95,7 +96,7 @@ fn record(groups: &[usize]) -> DeploymentRecord {
 fn stops(b: &[Boundary]) -> RunOptions {
     RunOptions {
         stop_before: b.iter().copied().collect(),
-        exit_on_reboot: false,
+        ..Default::default()
     }
 }
 
@@ -214,8 +215,10 @@ async fn exit_on_reboot_stops_and_an_explicit_resume_continues() {
         .contains(&"0:ArtifactVerifyReboot".to_string()));
 }
 
-#[tokio::test]
-async fn a_restart_with_the_same_boot_id_after_a_reboot_request_rolls_back() {
+/// A host reboot left in flight with the boot id unchanged, picked up again: `delegated` says
+/// whether the journal shows the reboot was left to the caller, `explicit` whether the
+/// caller resumes. Returns the recovery, how the deployment ended, and the calls made.
+async fn unrebooted(delegated: bool, explicit: bool) -> (Recovery, RunEnd, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let (mut j, _) = Journal::open::<DeploymentRecord>(dir.path()).unwrap();
     let exec = fake(vec![RebootAnswer::Automatic], vec![]);
@@ -227,16 +230,41 @@ async fn a_restart_with_the_same_boot_id_after_a_reboot_request_rolls_back() {
     drive(&mut j, &mut rec, &exec, &opts, &mut Quiet)
         .await
         .unwrap();
-    // baton restarted by itself (not an explicit resume) and the boot id did not change.
-    let r = recover(&mut j, &mut rec, exec.boot_id(), false).unwrap();
-    assert!(matches!(r, Recovery::Failed(_)));
+    // Without delegation, the very record baton's own reboot leaves when baton dies before
+    // its reboot command runs.
+    rec.reboot_delegated = delegated;
+    let r = recover(&mut j, &mut rec, exec.boot_id(), explicit).unwrap();
     let end = drive(&mut j, &mut rec, &exec, &RunOptions::default(), &mut Quiet)
         .await
         .unwrap();
+    let log = exec.log.borrow().clone();
+    (r, end, log)
+}
+
+#[tokio::test]
+async fn a_restart_with_the_same_boot_id_after_a_reboot_request_rolls_back() {
+    // baton restarted by itself (not an explicit resume) and the boot id did not change.
+    let (r, end, _) = unrebooted(true, false).await;
+    assert!(matches!(r, Recovery::Failed(_)));
     assert!(
         matches!(end, RunEnd::Finished(Outcome::RolledBack { .. })),
         "{end:?}"
     );
+}
+
+#[tokio::test]
+async fn a_resume_does_not_vouch_for_a_reboot_baton_itself_never_made() {
+    let (r, end, log) = unrebooted(false, true).await;
+    assert!(matches!(r, Recovery::Failed(_)), "{r:?}");
+    assert!(
+        matches!(end, RunEnd::Finished(Outcome::RolledBack { .. })),
+        "{end:?}"
+    );
+    assert!(!log.contains(&"0:ArtifactVerifyReboot".to_string()));
+    // The caller's own resume after --exit-on-reboot still counts.
+    let (r, end, _) = unrebooted(true, true).await;
+    assert!(matches!(r, Recovery::Completed(_)), "{r:?}");
+    assert_eq!(end, RunEnd::Finished(Outcome::Success));
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
+use super::fault;
+
 /// Replace `dir/name` with `bytes` so that after a power cut it holds either the old or the
 /// new content, never a mix or nothing.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
@@ -14,7 +16,9 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
         f.write_all(bytes)?;
         f.sync_all()?;
     }
+    fault::point(format_args!("durable.synced:{name}"));
     fs::rename(&tmp, dir.join(name))?;
+    fault::point(format_args!("durable.renamed:{name}"));
     sync_dir(dir)
 }
 

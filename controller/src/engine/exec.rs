@@ -15,11 +15,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 use super::api::{ComponentRef, Progress, ProgressSink};
 use super::driver::{step_name, DeploymentRecord, Executor};
 use super::machine::{CallResult, MemberId, QueryResult, Step, StepResult};
 use super::plan::PlannedComponent;
 use super::states::{Query, State};
+use crate::artifact::source::{SourceKind, SourceLocations};
 use crate::artifact::{self, ArtifactHeader, ArtifactReader, Limits, PayloadSink, VerifyPolicy};
 use crate::interface::download::{download, DownloadMode};
 use crate::interface::file_api::{
@@ -27,7 +30,9 @@ use crate::interface::file_api::{
     WHOLE_ARTIFACT_NAME,
 };
 use crate::interface::runner::{Invocation, Runner};
+use crate::metrics::Metrics;
 use crate::model::{ComponentSpec, ComponentType};
+use crate::telemetry::spans;
 
 /// What the live executor needs from the configuration.
 #[derive(Clone)]
@@ -42,6 +47,18 @@ pub struct ExecSettings {
     /// How long to wait for the reboot to take baton down before calling it failed.
     pub reboot_grace: Duration,
     pub boot_id_path: PathBuf,
+    /// Where the Artifact sources keep their files (metrics count bytes by source).
+    pub sources: SourceLocations,
+}
+
+impl ExecSettings {
+    /// Where a finished or interrupted deployment may leave files (see [`super::sweep`]).
+    pub fn places(&self, datastore: &Path) -> super::sweep::Places {
+        super::sweep::Places {
+            work_root: self.work_root.clone(),
+            downloads: datastore.join("downloads"),
+        }
+    }
 }
 
 pub struct LiveExecutor {
@@ -197,6 +214,7 @@ impl Inner {
             whole_artifact,
         };
         let path = self.artifact(record, c)?;
+        let source = self.settings.sources.kind_of(&path);
         let policy = self.settings.policy.clone();
         let limits = self.settings.limits.clone();
         let progress = self.progress.clone();
@@ -213,13 +231,16 @@ impl Inner {
                 last: Instant::now(),
             };
             if whole_artifact {
-                feed_whole(&path, &policy, &limits, &mut counted)
+                feed_whole(&path, source, &policy, &limits, &mut counted)
             } else {
                 let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let reader =
-                    ArtifactReader::open(file, &policy, &limits).map_err(|e| e.to_string())?;
+                let file = Metrics::global().count_reads(source, file);
+                let reader = ArtifactReader::open(file, &policy, &limits)
+                    .inspect_err(|e| Metrics::global().artifact_rejected(e))
+                    .map_err(|e| e.to_string())?;
                 reader
                     .stream_payload(&mut counted)
+                    .inspect_err(|e| Metrics::global().artifact_rejected(e))
                     .map_err(|e| e.to_string())
             }
         };
@@ -352,8 +373,14 @@ impl Executor for LiveExecutor {
         let result = match step {
             Step::Call { state, members, .. } => {
                 let s = *state;
-                let mut results =
-                    each_member(members, |m| inner.clone().call_one(record.clone(), m, s)).await;
+                let mut results = each_member(members, |m| {
+                    let span = spans::component(&record.plan.components[m]);
+                    inner
+                        .clone()
+                        .call_one(record.clone(), m, s)
+                        .instrument(span)
+                })
+                .await;
                 if s == State::Download {
                     // The File API trees and payloads are written unsynced; one filesystem
                     // sync makes the whole group's durable before the step is recorded done.
@@ -371,7 +398,14 @@ impl Executor for LiveExecutor {
             Step::Query { query, members, .. } => {
                 let q = *query;
                 StepResult::Queries(
-                    each_member(members, |m| inner.clone().query_one(record.clone(), m, q)).await,
+                    each_member(members, |m| {
+                        let span = spans::component(&record.plan.components[m]);
+                        inner
+                            .clone()
+                            .query_one(record.clone(), m, q)
+                            .instrument(span)
+                    })
+                    .await,
                 )
             }
             _ => unreachable!(),
@@ -455,6 +489,7 @@ fn header_files(h: &ArtifactHeader) -> HeaderFiles {
 /// same pass: a second thread reads and verifies, and hands the raw bytes over a pipe.
 fn feed_whole(
     path: &Path,
+    source: SourceKind,
     policy: &VerifyPolicy,
     limits: &Limits,
     sink: &mut dyn PayloadSink,
@@ -464,6 +499,7 @@ fn feed_whole(
         .metadata()
         .map_err(|e| format!("{}: {e}", path.display()))?
         .len();
+    let file = Metrics::global().count_reads(source, file);
     let (mut rx, tx) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
     let (policy, limits) = (policy.clone(), limits.clone());
     let verifier = std::thread::spawn(move || {
@@ -478,7 +514,9 @@ fn feed_whole(
         .join()
         .map_err(|_| "the Artifact verifier panicked".to_string())?;
     sent.map_err(|e| e.to_string())?;
-    verdict.map_err(|e| e.to_string())
+    verdict
+        .inspect_err(|e| Metrics::global().artifact_rejected(e))
+        .map_err(|e| e.to_string())
 }
 
 /// Counts payload bytes handed to an Interface and reports them now and then.

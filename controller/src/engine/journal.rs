@@ -61,6 +61,11 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
 }
 
 impl Journal {
+    /// The generation of the record last loaded or written.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     pub fn current_path(&self) -> PathBuf {
         self.dir.join("current")
     }

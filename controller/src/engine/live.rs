@@ -12,15 +12,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use tokio::sync::{Mutex, Semaphore};
+use tracing::Instrument;
 
 use super::api::*;
 use super::driver::{drive, recover, DeploymentRecord, Observer, RunEnd, RunOptions};
-use super::exec::{deployment_work_dir, ExecSettings, LiveExecutor};
+use super::exec::{ExecSettings, LiveExecutor};
 use super::journal::Journal;
 use super::lock::DatastoreLock;
 use super::machine::{Deployment, Outcome};
 use super::plan::{self, Candidate, Observed, Plan};
 use super::store::{ManifestStore, Slot, StoredMeta};
+use super::{accepted, downgrade};
 use crate::artifact::cache::{ArtifactsCache, CacheConfig};
 use crate::artifact::source::{ArtifactLocator, HttpOptions, Resolver};
 use crate::artifact::{self, ArtifactHeader, Limits, VerifyPolicy};
@@ -143,7 +145,9 @@ impl Engine {
             reboot_command: cfg.reboot_command.clone(),
             reboot_grace: REBOOT_GRACE,
             boot_id_path: cfg.boot_id_path.clone(),
+            sources: resolver.locations(),
         };
+        super::sweep::sweep(&settings.places(&datastore), &store, loaded.record.as_ref());
         let snapshot = Arc::new(std::sync::Mutex::new(
             loaded.record.as_ref().map(in_flight_of),
         ));
@@ -171,6 +175,7 @@ impl Engine {
             &self.eff.dirs.topology_file,
             self.eff.config.topology_components.as_deref(),
         )
+        .inspect(|t| crate::metrics::Metrics::global().topology_loaded(t))
         .map_err(EngineError::Topology)
     }
 
@@ -272,6 +277,63 @@ impl Engine {
         }
     }
 
+    /// Why `DowngradeProtection` refuses `m` (see [`super::downgrade`]); nothing when the
+    /// option is off or the caller is the System's own rollback.
+    fn downgrades(&self, m: &LoadedManifest, plan: &Plan, opts: &RunOptions) -> Vec<String> {
+        if !self.eff.config.downgrade_protection || opts.allow_downgrade {
+            return vec![];
+        }
+        let ledger = match accepted::load(&self.eff.dirs.datastore_dir) {
+            Ok(l) => l,
+            Err(e) => return vec![e.to_string()],
+        };
+        let current = match self.store.get(Slot::Current) {
+            Ok(c) => c.map(|c| c.meta.name),
+            Err(e) => return vec![e.to_string()],
+        };
+        let (changes, _) = downgrade::of_plan(plan);
+        ledger
+            .check(&m.manifest.name, current.as_deref(), &changes)
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    /// Adds a successful deployment to the downgrade ledger. The deployment has succeeded
+    /// whatever happens here, so a failure is only logged (an unreadable ledger is left for
+    /// a person to inspect).
+    fn remember_accepted(&self, record: &DeploymentRecord) {
+        let datastore = &self.eff.dirs.datastore_dir;
+        let result = accepted::load(datastore).and_then(|mut ledger| {
+            let (changes, unchanged) = downgrade::of_plan(&record.plan);
+            ledger.record(&record.manifest.name, &changes, &unchanged);
+            accepted::save(datastore, &ledger)
+        });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not record the deployment in the downgrade ledger");
+        }
+    }
+
+    /// Every Artifact the plan installs, verified to its end ([`super::bundle`]).
+    async fn verify_bundle(
+        &self,
+        plan: &Plan,
+        artifacts: &[(ComponentType, PathBuf)],
+    ) -> Vec<String> {
+        let planned: Vec<ComponentType> = plan
+            .components
+            .iter()
+            .map(|c| c.component_type.clone())
+            .collect();
+        let artifacts = artifacts.to_vec();
+        let (policy, limits) = (self.settings.policy.clone(), self.settings.limits.clone());
+        tokio::task::spawn_blocking(move || {
+            super::bundle::verify_all(&artifacts, |t| planned.contains(t), &policy, &limits)
+        })
+        .await
+        .unwrap_or_else(|e| vec![format!("verifying the Artifacts failed: {e}")])
+    }
+
     fn new_record(
         &self,
         m: &LoadedManifest,
@@ -287,6 +349,7 @@ impl Engine {
             artifacts,
             machine,
             boot_id_at_reboot: None,
+            reboot_delegated: false,
             paused: None,
             started_at,
         }
@@ -308,7 +371,10 @@ impl Engine {
         let exec = self.executor(progress);
         let mut snapshot = Snapshot(self.snapshot.clone());
         snapshot.set(Some(in_flight_of(&record)));
-        let end = drive(&mut books.journal, &mut record, &exec, opts, &mut snapshot).await;
+        let span = crate::telemetry::spans::deployment(&record);
+        let end = drive(&mut books.journal, &mut record, &exec, opts, &mut snapshot)
+            .instrument(span)
+            .await;
         let end = match end {
             Ok(end) => end,
             Err(e) => {
@@ -326,10 +392,12 @@ impl Engine {
         if let RunEnd::Finished(outcome) = &end {
             if *outcome == Outcome::Success {
                 self.store.promote_pending()?;
+                self.remember_accepted(&record);
             } else {
                 self.store.discard_pending()?;
             }
             books.journal.write::<DeploymentRecord>(None)?;
+            super::fault::point("deployment.forgotten");
             books.record = None;
             snapshot.set(None);
             self.tidy_after(&record);
@@ -341,13 +409,9 @@ impl Engine {
     }
 
     /// What a finished deployment leaves behind: its work directory, unused cached Artifacts.
-    fn tidy_after(&self, record: &DeploymentRecord) {
-        let dir = deployment_work_dir(&self.settings.work_root, &record.id);
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(dir = %dir.display(), error = %e, "could not remove the deployment's work directory");
-            }
-        }
+    fn tidy_after(&self, _record: &DeploymentRecord) {
+        let places = self.settings.places(&self.eff.dirs.datastore_dir);
+        super::sweep::sweep(&places, &self.store, None);
         if let Some(cache) = self.resolver.cache() {
             let evicted = cache.end_of_deployment();
             if !evicted.unused.is_empty() || !evicted.over_size.is_empty() {
@@ -370,10 +434,27 @@ impl Engine {
             });
         }
         let started_at = now();
-        let (_topology, plan, artifacts) = match self.prepare(&m).await {
+        let prepared = match self.prepare(&m).await {
+            Ok((_, plan, artifacts)) => {
+                let mut problems = self.downgrades(&m, &plan, &opts);
+                if problems.is_empty() {
+                    problems = self.verify_bundle(&plan, &artifacts).await;
+                }
+                if problems.is_empty() {
+                    Ok((plan, artifacts))
+                } else {
+                    Err(problems)
+                }
+            }
+            Err(problems) => Err(problems),
+        };
+        let (plan, artifacts) = match prepared {
             Ok(p) => p,
             Err(problems) => {
                 tracing::warn!(manifest = %m.manifest.name, ?problems, "Manifest rejected; nothing was touched");
+                // Artifacts downloaded for it are of no use now.
+                let places = self.settings.places(&self.eff.dirs.datastore_dir);
+                super::sweep::sweep(&places, &self.store, None);
                 return Ok(rejected(&m, started_at, problems));
             }
         };
@@ -382,6 +463,7 @@ impl Engine {
         if record.plan.is_empty() {
             // Everything already runs its Artifact: the Manifest is deployed as it stands.
             self.store.promote_pending()?;
+            self.remember_accepted(&record);
             return Ok(report(&record, &RunEnd::Finished(Outcome::Success), false));
         }
         books.journal.write(Some(&record))?;

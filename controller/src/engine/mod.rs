@@ -3,7 +3,10 @@
 //! The pure core ([`machine`], [`plan`]) decides; the edges ([`journal`], [`store`],
 //! [`lock`]) persist. Nothing here talks to an Interface directly.
 
+pub mod accepted;
 pub mod api;
+pub mod bundle;
+pub mod downgrade;
 pub mod driver;
 pub mod durable;
 pub mod exec;
@@ -17,6 +20,7 @@ pub mod oracle;
 pub mod plan;
 pub mod states;
 pub mod store;
+pub mod sweep;
 
 pub use api::Deployer;
 pub use live::Engine;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::durable::{sync_dir, write_atomic};
+use super::fault;
 
 /// Which slot of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,14 @@ pub struct StoreError {
     source: io::Error,
 }
 
+/// Every name a staged Manifest may use, the temporary ones of [`write_atomic`] included.
+const PENDING_FILES: [&str; 4] = [
+    "pending.yaml",
+    "pending.meta.json",
+    ".pending.yaml.tmp",
+    ".pending.meta.json.tmp",
+];
+
 #[derive(Debug, Clone)]
 pub struct ManifestStore {
     dir: PathBuf,
@@ -73,6 +82,10 @@ impl ManifestStore {
         Ok(Self {
             dir: dir.to_path_buf(),
         })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn err(&self, action: &'static str) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -98,6 +111,11 @@ impl ManifestStore {
         Ok(Some(StoredManifest { meta, bytes, path }))
     }
 
+    /// Whether any file of a staged Manifest exists, even half-written.
+    pub fn has_pending(&self) -> bool {
+        PENDING_FILES.iter().any(|n| self.dir.join(n).exists())
+    }
+
     /// Record the Manifest a deployment is about to install.
     pub fn stage(&self, bytes: &[u8], meta: &StoredMeta) -> Result<StoredManifest, StoreError> {
         let meta_json = serde_json::to_vec_pretty(meta).expect("metadata serializes");
@@ -112,31 +130,38 @@ impl ManifestStore {
     }
 
     /// The pending Manifest was deployed: it becomes current, the current one previous.
+    ///
+    /// Four renames (current yaml and metadata to previous, pending metadata then yaml to
+    /// current), restartable after a crash between any two: while `pending.yaml` exists the
+    /// promotion is unfinished, and which renames are done can be read from which files
+    /// exist (`pending.meta.json` gone means the current files were already retired).
     pub fn promote_pending(&self) -> Result<(), StoreError> {
-        if !self.dir.join("pending.yaml").exists() {
+        let path = |n: &str| self.dir.join(n);
+        if !path("pending.yaml").exists() {
             return Ok(());
         }
-        for ext in ["yaml", "meta.json"] {
-            let cur = self.dir.join(format!("current.{ext}"));
-            if cur.exists() {
-                fs::rename(&cur, self.dir.join(format!("previous.{ext}")))
-                    .map_err(self.err("promoting"))?;
+        if path("pending.meta.json").exists() {
+            for ext in ["yaml", "meta.json"] {
+                let cur = path(&format!("current.{ext}"));
+                if cur.exists() {
+                    fs::rename(&cur, path(&format!("previous.{ext}")))
+                        .map_err(self.err("promoting"))?;
+                    fault::point(format_args!("store.promote.retired:{ext}"));
+                }
             }
+            // Metadata first on the way in, so `current.yaml` never lacks its metadata.
+            fs::rename(path("pending.meta.json"), path("current.meta.json"))
+                .map_err(self.err("promoting"))?;
+            fault::point("store.promote.meta");
         }
-        // Metadata last on the way in, so `current.yaml` never lacks its metadata.
-        fs::rename(
-            self.dir.join("pending.meta.json"),
-            self.dir.join("current.meta.json"),
-        )
-        .map_err(self.err("promoting"))?;
-        fs::rename(self.dir.join("pending.yaml"), self.dir.join("current.yaml"))
-            .map_err(self.err("promoting"))?;
+        fs::rename(path("pending.yaml"), path("current.yaml")).map_err(self.err("promoting"))?;
         sync_dir(&self.dir).map_err(self.err("promoting"))
     }
 
-    /// The pending Manifest was not deployed: forget it; current stays.
+    /// The pending Manifest was not deployed: forget it (and any half-staged copy); current
+    /// stays.
     pub fn discard_pending(&self) -> Result<(), StoreError> {
-        for name in ["pending.yaml", "pending.meta.json"] {
+        for name in PENDING_FILES {
             match fs::remove_file(self.dir.join(name)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -179,5 +204,39 @@ mod tests {
         store.promote_pending().unwrap();
         assert_eq!(store.get(Slot::Current).unwrap().unwrap().meta.name, "v3");
         assert_eq!(store.get(Slot::Previous).unwrap().unwrap().meta.name, "v1");
+    }
+
+    /// A crash after any of the promotion's renames: promoting again finishes the job.
+    #[test]
+    fn an_interrupted_promotion_finishes_when_repeated() {
+        let renames = [
+            ("current.yaml", "previous.yaml"),
+            ("current.meta.json", "previous.meta.json"),
+            ("pending.meta.json", "current.meta.json"),
+        ];
+        for done in 0..=renames.len() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = ManifestStore::open(dir.path()).unwrap();
+            store.stage(b"v1", &meta("v1")).unwrap();
+            store.promote_pending().unwrap();
+            store.stage(b"v2", &meta("v2")).unwrap();
+            for (from, to) in &renames[..done] {
+                fs::rename(dir.path().join(from), dir.path().join(to)).unwrap();
+            }
+            store.promote_pending().unwrap();
+            let current = store.get(Slot::Current).unwrap().unwrap();
+            assert_eq!(
+                (current.meta.name.as_str(), &current.bytes[..]),
+                ("v2", &b"v2"[..]),
+                "after {done}"
+            );
+            let previous = store.get(Slot::Previous).unwrap().unwrap();
+            assert_eq!(
+                (previous.meta.name.as_str(), &previous.bytes[..]),
+                ("v1", &b"v1"[..]),
+                "after {done}"
+            );
+            assert!(!store.has_pending());
+        }
     }
 }

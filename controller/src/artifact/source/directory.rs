@@ -57,6 +57,7 @@ impl DirIndex {
                     let h = match read_header(&path, policy, limits) {
                         Ok(h) => Some(h),
                         Err(e) => {
+                            crate::metrics::Metrics::global().artifact_rejected(&e);
                             tracing::warn!(path = %path.display(), reason = e.reason(), error = %e, "skipping a file that is not a usable Artifact");
                             None
                         }

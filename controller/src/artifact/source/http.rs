@@ -2,7 +2,8 @@
 //!
 //! One GET per attempt; after a broken transfer the next attempt asks for the rest with a
 //! `Range` request (a server that answers 200 instead starts the file over). A read that
-//! waits longer than the stall timeout breaks the attempt; attempts are bounded and spaced
+//! waits longer than the stall timeout, or a window that brings fewer bytes than the minimum
+//! rate ([`super::rate`]), breaks the attempt; attempts are bounded and spaced
 //! by exponential backoff (`backon`). The body may never exceed `max_bytes`, whatever the
 //! server announces. The file is written into a caller-given private directory with
 //! `O_EXCL`, synced, then renamed into place: a reader never sees a partial Artifact under
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use backon::{BlockingRetryable, ExponentialBuilder};
 
+use super::rate::{MinRate, RateCheck};
 use super::SourceError;
 
 /// How downloads behave. Defaults suit a device on a slow, flaky link.
@@ -22,6 +24,8 @@ use super::SourceError;
 pub struct HttpOptions {
     /// No byte for this long breaks the attempt (slow-retrieval defence).
     pub stall_timeout: Duration,
+    /// Fewer bytes than this per window breaks the attempt (a trickle never stalls).
+    pub min_rate: MinRate,
     pub connect_timeout: Duration,
     /// The largest Artifact accepted, in bytes.
     pub max_bytes: u64,
@@ -38,6 +42,7 @@ impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             stall_timeout: Duration::from_secs(60),
+            min_rate: MinRate::DEFAULT,
             connect_timeout: Duration::from_secs(30),
             max_bytes: 17 << 30,
             retries: 8,
@@ -202,6 +207,7 @@ fn attempt(
     }
     let mut body = resp.into_body().into_with_config().limit(u64::MAX).reader();
     let mut buf = vec![0u8; 64 << 10];
+    let mut rate = RateCheck::start(opts.min_rate);
     loop {
         let n = match body.read(&mut buf) {
             Ok(0) => break,
@@ -218,6 +224,9 @@ fn attempt(
         file.write_all(&buf[..n])
             .map_err(|e| SourceError::io(part, e))?;
         *have += n as u64;
+        crate::metrics::Metrics::global().artifact_bytes_read(super::SourceKind::Url, n as u64);
+        rate.add(n as u64)
+            .map_err(|why| http(format!("after {have} bytes: {why}"), true))?;
     }
     if announced.is_some_and(|n| *have < n) {
         return Err(http(format!("the body ended after {have} bytes"), true));

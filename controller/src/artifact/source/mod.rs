@@ -36,6 +36,7 @@
 
 pub mod directory;
 pub mod http;
+pub mod rate;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +78,59 @@ pub enum Origin {
     Directory(PathBuf),
     Url(String),
     Cache(String),
+}
+
+/// The kind of source an Artifact file came from, without its location: a bounded label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Path,
+    Directory,
+    Url,
+    Cache,
+}
+
+impl SourceKind {
+    pub const ALL: [SourceKind; 4] = [
+        SourceKind::Path,
+        SourceKind::Directory,
+        SourceKind::Url,
+        SourceKind::Cache,
+    ];
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            SourceKind::Path => "path",
+            SourceKind::Directory => "directory",
+            SourceKind::Url => "url",
+            SourceKind::Cache => "cache",
+        }
+    }
+}
+
+/// Where each source keeps its files, to tell the kind of source of a file the journal
+/// names only by its path (for metrics; nothing decides anything by it).
+#[derive(Debug, Clone, Default)]
+pub struct SourceLocations {
+    cache: Option<PathBuf>,
+    downloads: PathBuf,
+    directories: Vec<PathBuf>,
+}
+
+impl SourceLocations {
+    /// The cache first (its files are also downloads), then the private download
+    /// directory, then the directory sources; anything else came from an `artifact_path`.
+    pub fn kind_of(&self, path: &Path) -> SourceKind {
+        let dir = path.parent().unwrap_or(path);
+        if self.cache.as_deref() == Some(dir) {
+            SourceKind::Cache
+        } else if self.downloads == dir {
+            SourceKind::Url
+        } else if self.directories.iter().any(|d| d == dir) {
+            SourceKind::Directory
+        } else {
+            SourceKind::Path
+        }
+    }
 }
 
 /// A local Artifact file and its header.
@@ -207,6 +261,22 @@ impl Resolver {
         })
     }
 
+    /// Where the sources keep their files (see [`SourceLocations`]).
+    pub fn locations(&self) -> SourceLocations {
+        SourceLocations {
+            cache: self.cache.as_ref().map(|c| c.dir().to_owned()),
+            downloads: self.staging.clone(),
+            directories: self
+                .sources
+                .iter()
+                .filter_map(|s| match s {
+                    SourceSpec::Directory { path } => Some(path.clone()),
+                    SourceSpec::Url { .. } => None,
+                })
+                .collect(),
+        }
+    }
+
     /// The cache, for the end-of-deployment eviction.
     pub fn cache(&self) -> Option<&ArtifactsCache> {
         self.cache.as_ref()
@@ -280,10 +350,12 @@ impl Resolver {
     }
 
     fn header(&self, path: &Path) -> Result<ArtifactHeader, SourceError> {
-        read_header(path, &self.policy, &self.limits).map_err(|source| SourceError::Artifact {
-            path: path.to_owned(),
-            source,
-        })
+        read_header(path, &self.policy, &self.limits)
+            .inspect_err(|e| crate::metrics::Metrics::global().artifact_rejected(e))
+            .map_err(|source| SourceError::Artifact {
+                path: path.to_owned(),
+                source,
+            })
     }
 
     /// Downloads to `dest` and checks that it is the Artifact that was asked for.

@@ -17,7 +17,7 @@ use super::{ApiState, BODY_TIMEOUT, QUEUE_WAIT};
 use crate::daemon::commands::{Action, ActionError, Handoff, HandoffError};
 use crate::daemon::wire::{
     paths, Applied, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
-    GENERATION_HEADER,
+    GENERATION_HEADER, SIGNATURE_HEADER,
 };
 use crate::engine::api::EngineError;
 use crate::resource::Diagnostics;
@@ -307,6 +307,10 @@ async fn put_manifest(state: Arc<ApiState>, req: Request<Incoming>) -> Resp {
         .and_then(|v| v.to_str().ok())
         .filter(|p| p.starts_with('/'))
         .map(std::path::PathBuf::from);
+    let signature = req
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .map(|v| v.as_bytes().to_vec());
     let bytes = match body_bytes(req).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -314,7 +318,10 @@ async fn put_manifest(state: Arc<ApiState>, req: Request<Incoming>) -> Resp {
     let st = state.clone();
     // Admission reads the Topology and the store fsyncs: off the async workers.
     let r = tokio::task::spawn_blocking(move || {
-        let m = st.admission.admit("api", &bytes, base_dir).map_err(Ok)?;
+        let m = st
+            .admission
+            .admit("api", &bytes, signature.as_deref(), base_dir)
+            .map_err(Ok)?;
         let (name, sha) = (m.manifest.name.clone(), m.sha256.clone());
         let (generation, changed) = st
             .handle

@@ -12,7 +12,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::{names, APPLIED, REJECTED};
+use super::{names, sidecar, APPLIED, REJECTED};
 use crate::daemon::desired::{Admission, DesiredStore};
 use crate::engine::durable::{sync_dir, write_atomic};
 use crate::resource::LIMITS;
@@ -68,8 +68,17 @@ pub fn take(
         Ok(b) => b,
         Err(Refusal(why)) => return reject(dir, name, &why),
     };
+    let signature = match sidecar::read(dir, name) {
+        Ok(s) => s,
+        Err(why) => return reject(dir, name, &why),
+    };
     let origin = path.display().to_string();
-    match admission.admit(&origin, &bytes, Some(dir.to_path_buf())) {
+    match admission.admit(
+        &origin,
+        &bytes,
+        signature.as_deref(),
+        Some(dir.to_path_buf()),
+    ) {
         Err(diags) => reject(dir, name, &diags.to_string()),
         Ok(manifest) => {
             let source = (shown.clone(), manifest.sha256.clone());
@@ -148,6 +157,7 @@ fn move_to(dir: &Path, name: &OsStr, sub: &str, new_name: &str) -> io::Result<Pa
     let target = target_dir.join(new_name);
     // rename() moves a symlink itself, never its target.
     fs::rename(dir.join(name), &target)?;
+    sidecar::follow(dir, name, &target)?;
     sync_dir(dir)?;
     sync_dir(&target_dir)?;
     Ok(target)

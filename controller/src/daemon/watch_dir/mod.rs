@@ -9,6 +9,7 @@
 
 mod intake;
 mod names;
+mod sidecar;
 
 use std::collections::VecDeque;
 use std::ffi::OsString;

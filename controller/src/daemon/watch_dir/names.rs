@@ -6,6 +6,10 @@
 /// Whether a file name in the watched directory should be read.
 pub fn is_candidate(name: &str) -> bool {
     const TEMP_SUFFIXES: [&str; 5] = [".tmp", "~", ".swp", ".swx", ".part"];
+    // A Manifest's detached signature is read with it, never as a Manifest.
+    if name.ends_with(super::sidecar::SUFFIX) {
+        return false;
+    }
     !(name.is_empty()
         || name.starts_with('.')
         || name.starts_with('#')
@@ -31,6 +35,7 @@ mod tests {
             ("manifest.yaml.tmp", false),
             ("manifest.yaml.swp", false),
             ("manifest.yaml.part", false),
+            ("manifest.yaml.sig", false),
             ("applied", false),
             ("rejected", false),
             ("", false),

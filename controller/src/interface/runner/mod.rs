@@ -333,6 +333,7 @@ impl Runner {
             .call_inner(inv, call, cancel)
             .instrument(span.clone())
             .await;
+        crate::metrics::Metrics::global().interface_call(&inv.interface, call, &result);
         let _entered = span.enter();
         match &result {
             // States are a deployment's milestones; queries are asked on every observation
@@ -400,24 +401,22 @@ impl Runner {
             eof_wait: self.config.eof_wait,
             cap: self.config.output_cap,
         };
-        let finished =
-            process::run(cmd, limits, cancel)
-                .await
-                .map_err(|source| match source.kind() {
-                    std::io::ErrorKind::PermissionDenied => InterfaceError::NotExecutable {
-                        ctx: ctx(),
-                        path: inv.program.clone(),
-                    },
-                    _ if source.raw_os_error()
-                        == Some(rustix::io::Errno::NOEXEC.raw_os_error()) =>
-                    {
-                        InterfaceError::NotExecutable {
-                            ctx: ctx(),
-                            path: inv.program.clone(),
-                        }
-                    }
-                    _ => InterfaceError::Spawn { ctx: ctx(), source },
-                })?;
+        crate::engine::fault::point(format_args!("interface.before:{call}"));
+        let finished = process::run(cmd, limits, cancel).await;
+        crate::engine::fault::point(format_args!("interface.after:{call}"));
+        let finished = finished.map_err(|source| match source.kind() {
+            std::io::ErrorKind::PermissionDenied => InterfaceError::NotExecutable {
+                ctx: ctx(),
+                path: inv.program.clone(),
+            },
+            _ if source.raw_os_error() == Some(rustix::io::Errno::NOEXEC.raw_os_error()) => {
+                InterfaceError::NotExecutable {
+                    ctx: ctx(),
+                    path: inv.program.clone(),
+                }
+            }
+            _ => InterfaceError::Spawn { ctx: ctx(), source },
+        })?;
         let report = Box::new(CallReport {
             exit: finished.exit,
             stdout: finished.stdout.bytes,

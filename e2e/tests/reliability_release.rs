@@ -1,0 +1,102 @@
+//! The crash hook never ships: a release build has no fault points, even with the
+//! `fault-injection` feature on (as `cargo build --release --workspace` turns it on through
+//! the e2e crate). The debug binary the suite runs is the control: it has them.
+//!
+//! Needs the release binary built with the feature:
+//! `cargo build --release -p baton --features fault-injection` (the reliability report
+//! command builds it first). Without it the test says so loudly and checks nothing.
+
+use std::path::PathBuf;
+
+use e2e::reliability::{skip, Tally};
+use e2e::scratch::{Comp, Scratch};
+use e2e::stderr;
+
+fn release_bin() -> Option<PathBuf> {
+    let p = std::env::var_os("BATON_RELEASE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| e2e::repo_root().join("target"));
+            target.join("release/baton")
+        });
+    if p.is_file() {
+        Some(p)
+    } else {
+        skip(&format!(
+            "no release binary at {} (cargo build --release -p baton --features \
+             fault-injection; e2e/reliability builds it)",
+            p.display()
+        ));
+        None
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The texts only the crash hook holds.
+const MARKERS: [&str; 3] = [
+    "BATON_FAULT",
+    "fault-injection: crashing at",
+    "fault-point ",
+];
+
+#[test]
+fn a_release_build_has_no_fault_points() {
+    let Some(release) = release_bin() else { return };
+    let mut tally = Tally::new();
+    let debug = std::fs::read(e2e::baton_bin()).unwrap();
+    let rel = std::fs::read(&release).unwrap();
+    for m in MARKERS {
+        tally.case(|| {
+            assert!(
+                contains(&debug, m.as_bytes()),
+                "control: the debug binary has {m:?}"
+            );
+            assert!(
+                !contains(&rel, m.as_bytes()),
+                "the release binary holds {m:?}"
+            );
+        });
+    }
+    // And it behaves so: BATON_FAULT asks for a list and a crash, nothing happens.
+    let s = Scratch::new(vec![
+        Comp::new("gw", "gateway", 10),
+        Comp::new("m1", "mcu", 20),
+    ]);
+    let m = s.release("v2");
+    for fault in ["list", "crash@journal.synced#1"] {
+        tally.case(|| {
+            let args: Vec<_> = s.baton().get_args().map(|a| a.to_owned()).collect();
+            let mut c = std::process::Command::new(&release);
+            c.args(args).env("BATON_FAULT", fault);
+            let out = c.args(["install", m.to_str().unwrap()]).output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{fault}: {}", stderr(&out));
+            assert!(
+                !stderr(&out).contains("fault-point"),
+                "{fault}: {}",
+                stderr(&out)
+            );
+            // Back to v1 for the next case.
+            std::fs::write(s.state_dir("gw").join("version"), "gateway-v1\n").unwrap();
+            std::fs::write(s.state_dir("m1").join("version"), "mcu-v1\n").unwrap();
+        });
+    }
+    // The control, run: the debug binary lists its points.
+    tally.case(|| {
+        let out = s
+            .baton()
+            .env("BATON_FAULT", "list")
+            .args(["install", m.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            stderr(&out).contains("fault-point journal.synced"),
+            "{}",
+            stderr(&out)
+        );
+    });
+}
