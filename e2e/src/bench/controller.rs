@@ -76,7 +76,10 @@ pub fn section(bins: &Bins, opts: &Options, peak_rss: Vec<Row>) -> Section {
          watched directory until the first Interface call starts ({d} drops; the mock's \
          wrapper notes each start), against starting that wrapper directly. Idle: the \
          converged daemon sampled every second for {i} s (`VmRSS`, CPU ticks, context \
-         switches of every thread), against `sleep`. Peak RSS: GNU time's maximum resident \
+         switches of every thread), against `sleep`. The daemon runs with the environment \
+         the systemd unit gives it ({env}, read from `deploy/systemd/baton.service`); a \
+         second one, without it, shows what glibc's default malloc arenas (one per thread \
+         that allocated, up to 8 per core) add. Peak RSS: GNU time's maximum resident \
          set of `baton install` streaming an uncompressed Artifact through the sink \
          Interface of the install section, against `mender install` of the same Artifact \
          with the same consumer. Binary: the release build, and a copy passed through \
@@ -85,6 +88,14 @@ pub fn section(bins: &Bins, opts: &Options, peak_rss: Vec<Row>) -> Section {
         r = opts.runs,
         d = opts.drops,
         i = opts.idle_seconds,
+        env = match unit_environment() {
+            env if env.is_empty() => "none".to_string(),
+            env => env
+                .iter()
+                .map(|(k, v)| format!("`{k}={v}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        },
     ));
     if let Err(e) = need(&["mender-artifact"]) {
         s.rows.push(Row::new("every scenario", Err(e)));
@@ -101,7 +112,7 @@ pub fn section(bins: &Bins, opts: &Options, peak_rss: Vec<Row>) -> Section {
         ));
         return s;
     };
-    let d = sys.start();
+    let d = sys.start_with_env(&unit_environment());
     let pid = d.child.id();
     s.rows.push(landing_row(&sys, &d, opts.drops));
     s.rows.extend(idle_rows(pid, opts.idle_seconds));
@@ -118,7 +129,37 @@ pub fn section(bins: &Bins, opts: &Options, peak_rss: Vec<Row>) -> Section {
         ));
     }
     let _ = d.terminate(Duration::from_secs(10));
+    s.rows.extend(idle_without_the_unit_environment(opts));
     s
+}
+
+/// The `Environment=` assignments of the shipped systemd unit: the daemon is measured as
+/// the unit runs it.
+fn unit_environment() -> Vec<(String, String)> {
+    let unit = crate::repo_root().join("deploy/systemd/baton.service");
+    std::fs::read_to_string(unit)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Environment="))
+        .flat_map(str::split_whitespace)
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The idle RSS of a daemon started without the unit's environment, after the same
+/// deployments as the judged one: shown for comparison, not judged (the unit is how baton
+/// ships).
+fn idle_without_the_unit_environment(opts: &Options) -> Option<Row> {
+    let sys = System::new(json!({"ResyncIntervalSeconds": 600, "DriftPolicy": "warn"}))?;
+    let d = sys.start();
+    let _ = landing_row(&sys, &d, opts.drops);
+    let seconds = opts.idle_seconds.min(10);
+    let mut row = idle_rows(d.child.id(), seconds).into_iter().next()?;
+    let _ = d.terminate(Duration::from_secs(10));
+    row.scenario = format!("idle, converged, {seconds} s: RSS without the unit's environment");
+    row.target = None;
+    Some(row)
 }
 
 fn startup_rows(bins: &Bins, opts: &Options) -> Vec<Row> {
