@@ -196,6 +196,11 @@ impl System {
 
     /// Starts `baton run` and waits until its API is ready.
     pub fn start(&self) -> Daemon {
+        self.start_with_env(&[])
+    }
+
+    /// As [`start`](Self::start), with these variables added to baton's environment.
+    pub fn start_with_env(&self, env: &[(String, String)]) -> Daemon {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -204,6 +209,7 @@ impl System {
         let child = self
             .baton()
             .arg("run")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -3,6 +3,7 @@
 //! The tests run the `baton` binary that `cargo build --workspace --bins` produced (e2e/run
 //! builds it first); they never link the library, so they see what a user sees.
 
+pub mod bench;
 pub mod controller;
 
 use std::path::{Path, PathBuf};

@@ -104,9 +104,21 @@ impl Mender {
         env: Vec<(String, OsString)>,
         verify_key: Option<&Path>,
     ) -> Mender {
+        Mender::new_in(&std::env::temp_dir(), device_type, module, env, verify_key)
+    }
+
+    /// [`Mender::new`] with its datastore in `parent`: a benchmark puts it on the same
+    /// filesystem as baton's, so that both pay the same disk.
+    pub fn new_in(
+        parent: &Path,
+        device_type: &str,
+        module: &Module,
+        env: Vec<(String, OsString)>,
+        verify_key: Option<&Path>,
+    ) -> Mender {
         let dir = tempfile::Builder::new()
             .prefix("baton-mender-")
-            .tempdir()
+            .tempdir_in(parent)
             .expect("a temporary directory");
         let d = dir.path();
         for sub in ["modules", "etc", "data", "bin"] {
@@ -153,19 +165,49 @@ impl Mender {
 
     /// Runs `mender <args>` in the sandbox.
     pub fn run(&self, args: &[&str]) -> Output {
+        run(&mut self.command(args))
+    }
+
+    /// The command that runs `mender <args>` in the sandbox (for callers that time it or
+    /// measure its memory).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.sandbox(&format!("exec mender {} \"$@\"", self.flags()));
+        cmd.args(args);
+        cmd
+    }
+
+    /// The command that runs the shell `script` in the sandbox, where `mender` is this
+    /// client (a shell function) and `$1`... are `args`: several calls in one sandbox.
+    pub fn shell(&self, script: &str, args: &[&str]) -> Command {
+        let mut cmd = self.sandbox(&format!(
+            "mender() {{ command mender {} \"$@\"; }}\n{script}",
+            self.flags()
+        ));
+        cmd.args(args);
+        cmd
+    }
+
+    /// `mender`'s flags for this client's configuration and datastore.
+    fn flags(&self) -> String {
         let d = self.dir();
-        let script = format!(
-            "mount --bind '{m}' {MODULES_DIR} && mount --bind '{e}' {ETC_DIR} && \
-             exec mender --no-syslog --config '{c}' --fallback-config '{f}' --data '{data}' \"$@\"",
-            m = d.join("modules").display(),
-            e = d.join("etc").display(),
+        format!(
+            "--no-syslog --config '{c}' --fallback-config '{f}' --data '{data}'",
             c = d.join("mender.conf").display(),
             f = d.join("no-fallback.conf").display(),
             data = d.join("data").display(),
+        )
+    }
+
+    /// `sh -c <script>` in a private mount namespace, after the bind mounts.
+    fn sandbox(&self, script: &str) -> Command {
+        let d = self.dir();
+        let script = format!(
+            "mount --bind '{m}' {MODULES_DIR} && mount --bind '{e}' {ETC_DIR} || exit 1\n{script}",
+            m = d.join("modules").display(),
+            e = d.join("etc").display(),
         );
         let mut cmd = Command::new("unshare");
         cmd.args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
-            .args(args)
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         // baton's own variables must come from `env` only.
         for (k, _) in std::env::vars_os() {
@@ -175,7 +217,7 @@ impl Mender {
                 cmd.env_remove(k);
             }
         }
-        run(&mut cmd)
+        cmd
     }
 
     /// `mender install --reboot-exit-code <artifact>` (the Go client reads no flag after
