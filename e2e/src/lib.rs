@@ -1,7 +1,9 @@
 //! Helpers for baton's end-to-end tests: locate the real binary, build scratch Systems.
 //!
 //! The tests run the `baton` binary that `cargo build --workspace --bins` produced (e2e/run
-//! builds it first); they never link the library, so they see what a user sees.
+//! builds it first), so they see what a user sees. They link the library only for tools:
+//! the Artifact builder (`artifact::testkit`) for inputs `mender-artifact` cannot write,
+//! the clock, and the fuzz tests, which feed the readers directly.
 
 pub mod bench;
 pub mod controller;
