@@ -97,6 +97,15 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// A deployment's id: its start second, the process, and a count within the process. The
+/// count matters: a daemon can start two deployments in one second (a Manifest applied
+/// right after another finished), and the history keys its entries by this id.
+fn deployment_id(started_at: u64) -> String {
+    static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{started_at:x}-{}-{n}", std::process::id())
+}
+
 impl Engine {
     /// Take the datastore lock, load the journal and prepare the rooms the engine drives.
     pub fn open(eff: Effective) -> Result<Self, EngineError> {
@@ -340,7 +349,7 @@ impl Engine {
         let started_at = now();
         let machine = Deployment::new(plan.orders.len(), &plan.member_groups());
         DeploymentRecord {
-            id: format!("{started_at:x}-{}", std::process::id()),
+            id: deployment_id(started_at),
             manifest: meta_of(m, started_at),
             plan,
             artifacts,
@@ -831,4 +840,14 @@ impl Deployer for Engine {
 /// Where the Interfaces of `eff` live, for messages.
 pub fn interfaces_dir(eff: &Effective) -> &Path {
     &eff.dirs.interfaces_dir
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn deployments_started_in_the_same_second_have_different_ids() {
+        let (a, b) = (super::deployment_id(0x6745), super::deployment_id(0x6745));
+        assert_ne!(a, b);
+        assert!(a.starts_with("6745-") && b.starts_with("6745-"), "{a} {b}");
+    }
 }
