@@ -16,21 +16,30 @@ use e2e::stderr;
 const OLD: [&str; 3] = ["gateway-v1", "ecu-v1", "mcu-v1"];
 const NEW: [&str; 3] = ["gateway-v2", "ecu-v2", "mcu-v2"];
 
-/// A Manifest for `s` naming `gateway-v2` and `ecu-v2` by name, and the mcu's Artifact by
-/// path (the file under test).
-fn manifest_with_mcu(s: &Scratch, name: &str, mcu: &Path) -> PathBuf {
+/// A Manifest for `s` naming the `v2` Artifacts of gateway (order 10), ecu (20) and mcu
+/// (30) by name, except `by_path`'s, named by the path `artifact` (the file under test).
+fn manifest_with_path(s: &Scratch, name: &str, by_path: &str, artifact: &Path) -> PathBuf {
     s.release("v2");
-    let text = format!(
-        "api_version: mender/v1\nkind: manifest\nname: {name}\nsystem_types_compatible: [scratch]\n\
-         component_types:\n\
-         \x20 gateway:\n    artifact_name: gateway-v2\n    update_strategy:\n      order: 10\n\
-         \x20 ecu:\n    artifact_name: ecu-v2\n    update_strategy:\n      order: 20\n\
-         \x20 mcu:\n    artifact_path: {}\n    update_strategy:\n      order: 30\n",
-        mcu.display()
+    let mut text = format!(
+        "api_version: mender/v1\nkind: manifest\nname: {name}\n\
+         system_types_compatible: [scratch]\ncomponent_types:\n"
     );
+    for (ty, order) in [("gateway", 10), ("ecu", 20), ("mcu", 30)] {
+        let source = if ty == by_path {
+            format!("artifact_path: {}", artifact.display())
+        } else {
+            format!("artifact_name: {ty}-v2")
+        };
+        text += &format!("  {ty}:\n    {source}\n    update_strategy:\n      order: {order}\n");
+    }
     let path = s.root().join(format!("{name}.yaml"));
     fs::write(&path, text).unwrap();
     path
+}
+
+/// [`manifest_with_path`] with the mcu's Artifact, in the last order group, by path.
+fn manifest_with_mcu(s: &Scratch, name: &str, mcu: &Path) -> PathBuf {
+    manifest_with_path(s, name, "mcu", mcu)
 }
 
 fn install(s: &Scratch, manifest: &Path) -> (Output, serde_json::Value) {
@@ -151,19 +160,9 @@ fn a_corrupted_artifact_of_the_first_group_fails_its_download_and_installs_nothi
     for (what, bytes) in &cases {
         tally.case(|| {
             let s = three_groups();
-            s.release("v2");
             let bad = s.root().join("gateway-bad.mender");
             fs::write(&bad, bytes).unwrap();
-            let text = format!(
-                "api_version: mender/v1\nkind: manifest\nname: scratch-v2\n\
-                 system_types_compatible: [scratch]\ncomponent_types:\n\
-                 \x20 gateway:\n    artifact_path: {}\n    update_strategy:\n      order: 10\n\
-                 \x20 ecu:\n    artifact_name: ecu-v2\n    update_strategy:\n      order: 20\n\
-                 \x20 mcu:\n    artifact_name: mcu-v2\n    update_strategy:\n      order: 30\n",
-                bad.display()
-            );
-            let m = s.root().join("scratch-v2.yaml");
-            fs::write(&m, text).unwrap();
+            let m = manifest_with_path(&s, "scratch-v2", "gateway", &bad);
             let (out, report) = install(&s, &m);
             assert_eq!(out.status.code(), Some(1), "{what}: {}", stderr(&out));
             assert_eq!(
