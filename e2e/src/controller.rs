@@ -196,11 +196,12 @@ impl System {
 
     /// Starts `baton run` and waits until its API is ready.
     pub fn start(&self) -> Daemon {
-        self.start_with_env(&[])
+        self.start_with(&[], &[])
     }
 
-    /// As [`start`](Self::start), with these variables added to baton's environment.
-    pub fn start_with_env(&self, env: &[(String, String)]) -> Daemon {
+    /// As [`start`](Self::start), with global flags `args` (e.g. `--log-format json`) and
+    /// these variables added to baton's environment.
+    pub fn start_with(&self, args: &[&str], env: &[(String, String)]) -> Daemon {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -208,6 +209,7 @@ impl System {
             .unwrap();
         let child = self
             .baton()
+            .args(args)
             .arg("run")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())

@@ -75,25 +75,6 @@ fn scrape(d: &Daemon) -> String {
     body
 }
 
-/// `baton --log-format json run`, waiting until it is ready.
-fn start_json(sys: &System) -> Daemon {
-    let log = std::fs::File::create(sys.root().join("run.log")).unwrap();
-    let child = sys
-        .baton()
-        .args(["--log-format", "json", "run"])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let d = Daemon {
-        child,
-        socket: sys.socket(),
-        log: sys.root().join("run.log"),
-    };
-    d.wait_ready();
-    d
-}
-
 /// The rules with every `for:` set to 0s: a real Prometheus must see each expression fire
 /// within this test; how long each must hold is `alerts.test.yaml`'s job.
 fn rules_without_for(to: &Path) {
@@ -171,7 +152,7 @@ fn dashboards_and_alerts_show_real_data_from_a_scripted_run() {
     std::fs::write(sys.root().join("artifacts/junk.mender"), "not a tar\n").unwrap();
 
     let started = Instant::now();
-    let d = start_json(&sys);
+    let d = sys.start_with(&["--log-format", "json"], &[]);
     check_metrics(&scrape(&d));
 
     let prom_dir = sys.root().join("prometheus");

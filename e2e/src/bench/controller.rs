@@ -112,7 +112,7 @@ pub fn section(bins: &Bins, opts: &Options, peak_rss: Vec<Row>) -> Section {
         ));
         return s;
     };
-    let d = sys.start_with_env(&unit_environment());
+    let d = sys.start_with(&[], &unit_environment());
     let pid = d.child.id();
     s.rows.push(landing_row(&sys, &d, opts.drops));
     s.rows.extend(idle_rows(pid, opts.idle_seconds));
