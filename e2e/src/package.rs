@@ -31,31 +31,39 @@ pub fn cargo_deb() -> Option<PathBuf> {
     })
 }
 
-/// The .deb to test, built into `out_dir` unless `$BATON_DEB` names one. None (after a loud
-/// SKIP line) when cargo-deb is not installed.
-pub fn deb(out_dir: &Path) -> Option<PathBuf> {
+/// The .deb to test: `$BATON_DEB`, else built once per test process from the debug binary
+/// into `<target>/e2e-deb/`. None (after a loud SKIP line) when cargo-deb is not installed.
+pub fn deb() -> Option<PathBuf> {
+    // Once: the tests of one binary run in parallel, and cargo-deb strips into one shared
+    // file, `<target>/baton/baton.stripped-0.tmp`; two builds at once read each other's
+    // half-written copy, and the package's /usr/bin/baton is then not an executable.
+    static BUILT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let deb = BUILT.get_or_init(build).clone();
+    if deb.is_none() {
+        eprintln!(
+            "\n*** SKIPPING the Debian package test: cargo-deb is not installed \
+             (e2e/run installs it: cargo install cargo-deb --locked --version 3.8.0) ***\n"
+        );
+    }
+    deb
+}
+
+fn build() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("BATON_DEB").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         assert!(p.is_file(), "BATON_DEB={} is not a file", p.display());
         return Some(p);
     }
-    let Some(tool) = cargo_deb() else {
-        eprintln!(
-            "\n*** SKIPPING the Debian package test: cargo-deb is not installed \
-             (e2e/run installs it: cargo install cargo-deb --locked --version 3.8.0) ***\n"
-        );
-        return None;
-    };
-    // cargo-deb strips into one shared file, `<target>/baton/baton.stripped-0.tmp`: two
-    // builds at once (the tests of one binary run in parallel) read each other's half-written
-    // copy, and the package's /usr/bin/baton is then not an executable. One at a time.
-    static CARGO_DEB: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = CARGO_DEB.lock().unwrap_or_else(|e| e.into_inner());
+    let tool = cargo_deb()?;
     let bin = crate::baton_bin();
     let target_dir = bin
         .parent()
         .and_then(Path::parent)
         .expect("<target>/debug/baton");
+    let out_dir = target_dir.join("e2e-deb");
+    // A package left by an earlier run must not be taken for this one.
+    let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::create_dir_all(&out_dir).unwrap();
     ok(Command::new(tool)
         .current_dir(crate::repo_root())
         .env("CARGO_TARGET_DIR", target_dir)
@@ -69,8 +77,8 @@ pub fn deb(out_dir: &Path) -> Option<PathBuf> {
             "-q",
             "-o",
         ])
-        .arg(out_dir));
-    let deb = std::fs::read_dir(out_dir)
+        .arg(&out_dir));
+    let deb = std::fs::read_dir(&out_dir)
         .unwrap()
         .flatten()
         .map(|e| e.path())

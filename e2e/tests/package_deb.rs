@@ -128,7 +128,7 @@ fn the_package_holds_the_binary_the_unit_the_mender_pieces_and_the_reference_int
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let Some(deb) = package::deb(dir.path()) else {
+    let Some(deb) = package::deb() else {
         return;
     };
     let entries = package::contents(&deb);
@@ -242,7 +242,7 @@ fn installs_on_a_clean_system_runs_and_removes_cleanly() {
     for d in ["pkg", "w", "out"] {
         fs::create_dir(t.join(d)).unwrap();
     }
-    let Some(deb) = package::deb(&t.join("build")) else {
+    let Some(deb) = package::deb() else {
         return;
     };
     fs::copy(&deb, t.join("pkg/baton.deb")).unwrap();

@@ -112,8 +112,7 @@ fn the_recipe_installs_what_the_debian_package_installs() {
     if !e2e::system::have("dpkg-deb") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let Some(deb) = e2e::package::deb(dir.path()) else {
+    let Some(deb) = e2e::package::deb() else {
         return;
     };
     let deb: BTreeMap<String, String> = e2e::package::contents(&deb)
