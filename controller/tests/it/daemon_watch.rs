@@ -2,14 +2,12 @@
 //! only complete files are read, temporary names and dotfiles are ignored, symlinks are
 //! refused without reading their target, and no file is applied twice across restarts.
 
-mod daemon_support;
-
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::daemon_support::*;
 use baton::model::{ConditionStatus::*, ConditionType::*};
-use daemon_support::*;
 
 /// Writes under a temporary name, then renames into place (what careful tools do).
 fn drop_file(dir: &Path, name: &str, text: &str) {

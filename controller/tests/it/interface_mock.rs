@@ -1,17 +1,15 @@
 //! The `mock` reference Interface: a simulated component for the engine's tests. Its
 //! behaviour, its log and its fault markers, with several components running at once.
 
-mod interface_support;
-
 use std::io;
 use std::time::Duration;
 
+use crate::interface_support::*;
 use baton::artifact::PayloadSink;
 use baton::interface::file_api::{CurrentArtifact, FileApiDir, HeaderFiles};
 use baton::interface::protocol::{Query, State};
 use baton::interface::{download, DownloadMode, InterfaceError, Runner};
 use baton::model::ComponentId;
-use interface_support::*;
 
 const STREAMS: DownloadMode = DownloadMode {
     with_sizes: false,

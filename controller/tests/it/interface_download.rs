@@ -1,11 +1,10 @@
 //! The Download state end to end: a fake Artifact feed, real FIFOs, real shell Interfaces.
 
-mod interface_support;
-
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::interface_support::*;
 use baton::artifact::PayloadSink;
 use baton::interface::file_api::{
     CurrentArtifact, FileApiDir, HeaderFiles, TreeError, WHOLE_ARTIFACT_NAME,
@@ -15,7 +14,6 @@ use baton::interface::{
     download, DownloadError, DownloadMode, InterfaceError, Invocation, PayloadTree, Runner,
 };
 use baton::model::ComponentId;
-use interface_support::*;
 use sha2::{Digest, Sha256};
 
 const LONG: Duration = Duration::from_secs(30);

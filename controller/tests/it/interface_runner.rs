@@ -1,13 +1,11 @@
 //! The Interface runner against real processes: invocation, environment, exits, timeouts
 //! that end whole process groups, cancellation, and strict query answers.
 
-mod interface_support;
-
 use std::time::Duration;
 
+use crate::interface_support::*;
 use baton::interface::protocol::{AnswerProblem, Query, RebootAnswer, State};
 use baton::interface::{Exit, InterfaceError, Runner, RunnerConfig};
-use interface_support::*;
 
 const SHORT: Duration = Duration::from_millis(400);
 const LONG: Duration = Duration::from_secs(30);

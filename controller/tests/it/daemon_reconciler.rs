@@ -2,18 +2,16 @@
 //! generation wins, backoff spacing, Stalled and its way out, drift policies, restarts,
 //! the journal first, the Update Module hand-off, actions, shutdown grace.
 
-mod daemon_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::daemon_support::*;
 use baton::config::DriftPolicy;
 use baton::daemon::commands::{Action, Handoff, HandoffError};
 use baton::engine::api::{End, InFlight};
 use baton::engine::driver::RunOptions;
 use baton::engine::machine::Boundary;
 use baton::model::{ConditionStatus::*, ConditionType::*, Outcome};
-use daemon_support::*;
 use tokio::sync::Notify;
 
 #[tokio::test(start_paused = true)]

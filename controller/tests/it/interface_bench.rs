@@ -2,18 +2,16 @@
 //! baseline measured in the same run. Ignored by default; run with
 //! `cargo test -p baton --release --test interface_bench -- --ignored --nocapture`.
 
-mod interface_support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::interface_support::*;
 use baton::artifact::PayloadSink;
 use baton::interface::file_api::{CurrentArtifact, FileApiDir, HeaderFiles};
 use baton::interface::protocol::Query;
 use baton::interface::{download, DownloadMode};
 use baton::model::ComponentId;
-use interface_support::*;
 
 const CALLS: u32 = 200;
 const PAYLOAD: usize = 256 * 1024 * 1024;

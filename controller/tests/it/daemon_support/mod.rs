@@ -4,8 +4,6 @@
 //! and preview from it, and changes it on a successful install. Each install takes the next
 //! scripted outcome (default: succeed) and may be held until the test releases it.
 
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

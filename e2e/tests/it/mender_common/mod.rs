@@ -3,8 +3,6 @@
 //! Artifacts made by Debian's mender-artifact over a System of mock components whose
 //! Artifacts come from a local directory source.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use e2e::mender::{self, transcript, HostDirs, Mender, Module, REBOOT_EXIT};

@@ -1,16 +1,14 @@
 //! The local API over a real Unix socket (and loopback TCP), with the fake Deployer behind
 //! the whole daemon: resources, actions, hand-off, and the limits that protect the device.
 
-mod daemon_support;
-
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
+use crate::daemon_support::*;
 use baton::daemon::wire::{InstallRequest, RunOpts};
 use baton::engine::api::End;
 use baton::model::{ConditionStatus::*, ConditionType::*};
-use daemon_support::*;
 
 /// One raw HTTP/1.1 exchange; returns the status code and the whole answer.
 fn raw(socket: &std::path::Path, request: &[u8]) -> (u16, String) {

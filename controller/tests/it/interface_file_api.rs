@@ -1,7 +1,5 @@
 //! The File API tree and the files tree, on a real filesystem.
 
-mod interface_support;
-
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -2,26 +2,24 @@
 //! Mender client 3.4 in a private mount namespace. Skips loudly when not root, when
 //! `unshare -m` is refused, or when the Mender tools are missing.
 
-mod mender_common;
-
 use e2e::mender::Module;
 
 #[test]
 fn installs_manifest_v1_then_v2() {
-    mender_common::v1_then_v2(Module::Baton);
+    crate::mender_common::v1_then_v2(Module::Baton);
 }
 
 #[test]
 fn a_failed_commit_rolls_every_component_back() {
-    mender_common::commit_failure_rolls_back(Module::Baton);
+    crate::mender_common::commit_failure_rolls_back(Module::Baton);
 }
 
 #[test]
 fn a_host_reboot_exits_with_the_reboot_code_then_commit_completes() {
-    mender_common::reboot_then_commit(Module::Baton);
+    crate::mender_common::reboot_then_commit(Module::Baton);
 }
 
 #[test]
 fn signed_artifacts_install_and_an_unsigned_component_is_refused() {
-    mender_common::signatures(Module::Baton);
+    crate::mender_common::signatures(Module::Baton);
 }

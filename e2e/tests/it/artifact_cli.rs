@@ -1,10 +1,8 @@
 //! `baton artifact inspect|verify` as a user runs them: exit codes, reasons, JSON.
 
-mod artifact_common;
-
 use std::process::Command;
 
-use artifact_common::{baton_bin, run};
+use crate::artifact_common::{baton_bin, run};
 use baton::artifact::testkit::{ArtifactBuilder, Signer};
 use baton::artifact::Compression;
 

@@ -1,7 +1,5 @@
 //! Shared by the Artifact end-to-end tests: the real tools, keys, and the baton binary.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,14 +1,13 @@
 //! The `directory` reference Interface, driven by baton's own runner and Download: install,
 //! commit, rollback and cleanup of a real directory, with the flip never seen half-done.
 
-mod interface_support;
-
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::interface_support::*;
 use baton::artifact::PayloadSink;
 use baton::interface::file_api::{
     remove_component_dir, CurrentArtifact, FileApiDir, FilesTreeSink, HeaderFiles,
@@ -16,7 +15,6 @@ use baton::interface::file_api::{
 use baton::interface::protocol::State;
 use baton::interface::{download, DownloadMode, Invocation, PayloadTree, Runner};
 use baton::model::ComponentId;
-use interface_support::*;
 
 struct Site {
     _tmp: tempfile::TempDir,

@@ -4,12 +4,10 @@
 //! test kit's own Artifacts; zstd Artifacts (which 3.9 cannot write) come from the test kit
 //! and from GNU tar plus the `zstd` CLI.
 
-mod artifact_common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use artifact_common::{have, keys, ok, run, Keys};
+use crate::artifact_common::{have, keys, ok, run, Keys};
 use baton::artifact::testkit::{ArtifactBuilder, Signer};
 use baton::artifact::{verify_file, Compression, Limits, SignatureStatus, VerifyPolicy};
 

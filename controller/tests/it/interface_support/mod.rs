@@ -1,5 +1,4 @@
 //! Helpers shared by the `interface_*` tests: real processes, real files, real `/proc`.
-#![allow(dead_code)] // each test crate uses a different part
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

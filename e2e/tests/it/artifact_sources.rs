@@ -2,8 +2,6 @@
 //! artifact_path, directories indexed by header name, URL templates with resume, stall
 //! timeout, size cap, retries, name checks, and one fetch shared through the cache.
 
-mod artifact_common;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -491,7 +489,7 @@ fn components_sharing_an_artifact_fetch_it_once_through_the_cache() {
 
 #[test]
 fn https_with_a_private_ca() {
-    if !artifact_common::have("openssl") {
+    if !crate::artifact_common::have("openssl") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -504,7 +502,7 @@ fn https_with_a_private_ca() {
         p("req.csr"),
     );
     let openssl = |args: &[&str]| {
-        artifact_common::ok(
+        crate::artifact_common::ok(
             std::process::Command::new("openssl")
                 .current_dir(dir.path())
                 .args(args),

@@ -2,13 +2,11 @@
 //! counted, memory stays bounded, and nothing deadlocks. Alone in its test binary so that the
 //! peak-memory reading is this test's.
 
-mod interface_support;
-
 use std::time::Duration;
 
+use crate::interface_support::*;
 use baton::interface::protocol::State;
 use baton::interface::RunnerConfig;
-use interface_support::*;
 
 const FLOOD: u64 = 10 * 1024 * 1024;
 

@@ -1,0 +1,36 @@
+//! The end-to-end tests, in one binary: each module is one former test file, run against the
+//! real `baton` binary and the real tools; `*_common` hold what several share.
+
+#![allow(dead_code)] // the common modules serve several test modules, each a part
+
+mod artifact_agreement;
+mod artifact_cli;
+mod artifact_common;
+mod artifact_sources;
+mod bench_quick;
+mod controller_run;
+mod engine_cli;
+mod engine_crash;
+mod engine_ordering;
+mod mender_common;
+mod mender_inventory;
+mod mender_module;
+mod mender_module_calls;
+mod mender_official;
+mod observability_logs;
+mod observability_prometheus;
+mod package_deb;
+mod package_files;
+mod package_yocto;
+mod reliability_artifacts;
+mod reliability_crash;
+mod reliability_daemon;
+mod reliability_download;
+mod reliability_fuzz;
+mod reliability_interfaces;
+mod reliability_journal;
+mod reliability_manifests;
+mod reliability_powerloss;
+mod reliability_release;
+mod reliability_resources;
+mod validate_cli;
