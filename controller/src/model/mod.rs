@@ -8,12 +8,14 @@
 mod manifest;
 mod names;
 mod provides;
+mod reason;
 mod status;
 mod topology;
 
 pub use manifest::{ComponentTarget, Manifest};
 pub use names::{ComponentId, ComponentType, InterfaceName, NameError, Order};
 pub use provides::Provides;
+pub use reason::Reason;
 pub use status::{
     ComponentStatus, Condition, ConditionStatus, ConditionType, DeploymentComponent,
     DeploymentStatus, HistoryComponent, HistoryEntry, Outcome, Status,

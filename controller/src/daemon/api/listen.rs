@@ -1,7 +1,7 @@
 //! Opening the API's listeners: the Unix socket (default) and optional loopback TCP.
 //!
 //! The socket's directory is created, a stale socket from a dead baton is replaced, and the
-//! mode is set before anyone can use it (bound under a private umask, then chmod). TCP must be
+//! mode is set before anyone can use it (bound in a private directory, then moved into place). TCP must be
 //! a loopback address and comes with a token from `Api.TokenFile`; anything else refuses to
 //! start rather than expose the API.
 
@@ -45,12 +45,31 @@ pub fn unix(path: &Path, mode: u32) -> Result<UnixListener, ListenError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(err(e)),
     }
-    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
-    let bound = UnixListener::bind(path);
-    rustix::process::umask(old);
-    let listener = bound.map_err(err)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(err)?;
-    Ok(listener)
+    // Bound inside a private directory, given its mode, then renamed into place: nobody can
+    // connect before the mode is right, and the process umask (shared by every thread, so by
+    // Interfaces being spawned meanwhile) is never touched.
+    let private = private_dir_next_to(path).map_err(err)?;
+    let staged = private.join("sock");
+    let bound = UnixListener::bind(&staged).and_then(|l| {
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))?;
+        std::fs::rename(&staged, path)?;
+        Ok(l)
+    });
+    let _ = std::fs::remove_file(&staged);
+    let _ = std::fs::remove_dir(&private);
+    bound.map_err(err)
+}
+
+/// A new directory of mode 0700 next to `path`.
+fn private_dir_next_to(path: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let private = dir.join(format!(".{name}.{}.bind", std::process::id()));
+    // A leftover of a crashed start of this same pid number: ours to replace.
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    Ok(private)
 }
 
 /// Checks that `addr` is a loopback address.
