@@ -12,10 +12,12 @@
 //!   and the step ([`Violation`]), with reason [`Reason::ConstraintViolated`](crate::model::Reason).
 //! - [`suggest`]: orders that satisfy the constraints, when some exist.
 //! - [`system_version`]: which end state an observed System is in.
+//! - [`describe`]: the plan description and its `planHash`.
 //!
 //! It imports only `model` and never names the engine, the daemon or the CLI.
 
 mod check;
+pub mod describe;
 mod space;
 mod suggest;
 
@@ -31,6 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use check::{check, Step, Verdict, Violation};
+pub use describe::{plan_hash, ManifestRef, PlanComponent, PlanDescription, PlanGroup};
 pub use suggest::{suggest, Suggestion, SEARCH_BUDGET};
 
 use crate::model::{Combination, ComponentType, Constraints, Order, Provides};
