@@ -293,6 +293,25 @@ transitions:
     }
 
     #[test]
+    fn validate_tells_the_kind_and_checks_against_the_topology() {
+        let v = super::super::validate("c.yaml", DESIGN.as_bytes(), None, None);
+        assert_eq!(v.kind, Some(Kind::Constraints));
+        assert!(v.diagnostics.is_empty(), "{}", v.diagnostics);
+        let t = topology(&["gateway", "rtos-x"]);
+        let v = super::super::validate("c.yaml", DESIGN.as_bytes(), Some(&t), None);
+        assert_eq!(v.kind, Some(Kind::Constraints));
+        assert_eq!(v.diagnostics.len(), 3, "{}", v.diagnostics);
+        assert!(lines(&v.diagnostics)[0].contains("c.yaml:5:38: end_states[0].artifacts.rtos: component type `rtos` is not in the Topology, did you mean `rtos-x`?"), "{}", v.diagnostics);
+        let misspelt = DESIGN.replace("kind: constraints", "kind: constraint");
+        let v = super::super::validate("c.yaml", misspelt.as_bytes(), None, None);
+        assert!(
+            lines(&v.diagnostics)[0].contains("did you mean `constraints`?"),
+            "{}",
+            v.diagnostics
+        );
+    }
+
+    #[test]
     fn numbers_written_as_versions_stay_as_written() {
         let text =
             "api_version: baton/v1\nkind: constraints\ntransitions:\n  - artifacts: {rtos: 1.10}\n";
