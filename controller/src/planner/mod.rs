@@ -36,7 +36,7 @@ pub use check::{check, Step, Verdict, Violation};
 pub use describe::{plan_hash, ManifestRef, PlanComponent, PlanDescription, PlanGroup};
 pub use suggest::{suggest, Suggestion, SEARCH_BUDGET};
 
-use crate::model::{Combination, ComponentType, Constraints, Order, Provides};
+use crate::model::{Combination, ComponentType, Constraints, Manifest, Order, Provides};
 
 /// The most component types one deployment may change under constraints (combinations are
 /// bit sets of the changing types).
@@ -63,6 +63,40 @@ pub struct Proposal {
 }
 
 impl Proposal {
+    /// The proposal for deploying `manifest` on a System observed as `current`: each
+    /// type's target is the name of the Artifact the Manifest resolves to (`artifact_names`,
+    /// from its header; the Manifest's `artifact_name` where that is missing) and its order.
+    pub fn for_manifest(
+        manifest: &Manifest,
+        artifact_names: &BTreeMap<ComponentType, String>,
+        current: Combination,
+        no_rollback: BTreeSet<ComponentType>,
+    ) -> Self {
+        let target = manifest
+            .component_types
+            .iter()
+            .map(|(t, c)| {
+                let artifact = artifact_names
+                    .get(t)
+                    .cloned()
+                    .or_else(|| c.artifact_name.clone())
+                    .unwrap_or_default();
+                (
+                    t.clone(),
+                    Target {
+                        artifact,
+                        order: c.order,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            current,
+            target,
+            no_rollback,
+        }
+    }
+
     /// The same proposal with other orders (types missing from `orders` keep theirs).
     pub fn with_orders(&self, orders: &BTreeMap<ComponentType, Order>) -> Self {
         let mut p = self.clone();
@@ -111,6 +145,33 @@ pub fn system_version<'c>(constraints: &'c Constraints, observed: &Combination) 
 mod tests {
     use super::*;
     use crate::model::{CombinationPattern, EndState, NamePattern, Running};
+
+    #[test]
+    fn a_proposal_takes_the_artifact_names_from_the_headers_and_the_orders_from_the_manifest() {
+        use crate::model::ComponentTarget;
+        let (g, r) = (
+            ComponentType::new("gateway").unwrap(),
+            ComponentType::new("rtos").unwrap(),
+        );
+        let target = |name: Option<&str>, path: Option<&str>, order: i64| ComponentTarget {
+            artifact_name: name.map(str::to_owned),
+            artifact_path: path.map(Into::into),
+            order: Order::new(order).unwrap(),
+        };
+        let m = Manifest {
+            name: "system-v2".into(),
+            system_types_compatible: vec!["car".into()],
+            component_types: BTreeMap::from([
+                (g.clone(), target(None, Some("gw.mender"), 10)),
+                (r.clone(), target(Some("rtos-v3"), None, 20)),
+            ]),
+        };
+        let names = BTreeMap::from([(g.clone(), "gateway-v2".to_string())]);
+        let p = Proposal::for_manifest(&m, &names, Combination::default(), BTreeSet::new());
+        assert_eq!(p.target[&g].artifact, "gateway-v2");
+        assert_eq!(p.target[&r].artifact, "rtos-v3");
+        assert_eq!(p.target[&r].order, Order::new(20).unwrap());
+    }
 
     #[test]
     fn the_system_version_comes_from_what_the_components_provide() {

@@ -42,6 +42,32 @@ pub enum Suggestion {
     NoneFound { explored: u64, exhaustive: bool },
 }
 
+impl std::fmt::Display for Suggestion {
+    /// `suggested orders: gateway 10, rtos 20`, for refusal messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Suggestion::Orders { orders } => {
+                let list: Vec<String> = orders.iter().map(|(t, o)| format!("{t} {o}")).collect();
+                write!(
+                    f,
+                    "orders that satisfy the constraints: {}",
+                    list.join(", ")
+                )
+            }
+            Suggestion::EndStateRefused => {
+                f.write_str("no orders can help: the end state itself is not allowed")
+            }
+            Suggestion::NoneFound {
+                exhaustive: true, ..
+            } => f.write_str("no orders satisfy the constraints"),
+            Suggestion::NoneFound { explored, .. } => write!(
+                f,
+                "no orders that satisfy the constraints were found in {explored} search steps"
+            ),
+        }
+    }
+}
+
 /// Orders for `proposal`'s component types that `constraints` accept, if the search finds any.
 pub fn suggest(constraints: &Constraints, proposal: &Proposal) -> Suggestion {
     match Space::new(constraints, proposal) {
