@@ -12,6 +12,7 @@ pub mod engine;
 pub mod interface;
 pub mod metrics;
 pub mod model;
+pub mod planner;
 pub mod resource;
 pub mod signed_manifest;
 pub mod telemetry;

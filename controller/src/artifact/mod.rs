@@ -8,8 +8,10 @@
 //! Code map: [`tar`](self) (strict tar parser) -> [`compression`](self) (bounded decoders)
 //! -> [`reader`](self) ([`ArtifactReader`]: header, then payload, then [`Verified`]);
 //! [`manifest`](self) and [`header`](self) are pure parsers, [`signature`](self) holds the
-//! key policy, [`compat`](self) the pure "installed?" and "compatible?" rules.
+//! key policy, [`compat`](self) the pure "installed?" and "compatible?" rules;
+//! [`bundle`] writes and opens Orchestrator bundles (a Manifest and its Artifacts in one).
 
+pub mod bundle;
 pub mod cache;
 mod compat;
 mod compression;

@@ -20,7 +20,8 @@ use crate::artifact::{
 pub enum ArtifactCommand {
     /// Show the header and files of an Artifact (like `mender-artifact read`).
     Inspect(InspectArgs),
-    /// Check an Artifact completely: exit 0 if valid, 1 if not (with the reason).
+    /// Check an Artifact completely (a bundle: with every Artifact in it): exit 0 if valid,
+    /// 1 if not (with the reason).
     Verify(VerifyArgs),
 }
 
@@ -73,8 +74,11 @@ fn fail(err: &mut dyn Write, file: &std::path::Path, e: &ArtifactError) -> u8 {
     1
 }
 
-/// `baton artifact verify FILE [--key PEM]...`
+/// `baton artifact verify FILE [--key PEM]...`; a bundle is checked with every Artifact in it.
 pub fn verify(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    if let Some(code) = super::bundle::verify(&args.file, &args.keys, out, err) {
+        return code;
+    }
     match check(&args.file, &args.keys) {
         Ok((h, _)) => {
             let _ = writeln!(

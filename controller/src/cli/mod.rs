@@ -7,6 +7,7 @@
 
 mod apply;
 pub mod artifact;
+mod bundle;
 mod config;
 mod demo;
 pub mod deploy;
@@ -116,7 +117,7 @@ impl GlobalArgs {
 pub enum Command {
     /// Build a demo System of mock components in a scratch directory and update it
     Demo(demo::DemoArgs),
-    /// Check Topology, Topology components and Manifest files (kind told from `kind:`)
+    /// Check Topology, Topology components, Manifest and constraints files (kind told from `kind:`)
     Validate(validate::ValidateArgs),
     /// Inspect the configuration
     #[command(subcommand)]
@@ -124,6 +125,9 @@ pub enum Command {
     /// Read and verify Mender Artifacts
     #[command(subcommand)]
     Artifact(artifact::ArtifactCommand),
+    /// Make bundles: a Manifest and its Artifacts in one Mender Artifact
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
     /// Deploy a Manifest to the System (Mender Orchestrator's `install`)
     Install(deploy::InstallArgs),
     /// Continue the deployment in progress
@@ -173,6 +177,7 @@ pub fn run(cli: &Cli, out: &mut dyn std::io::Write) -> u8 {
         Command::Validate(a) => validate::run(&cli.global, a, out),
         Command::Config(c) => config::run(&cli.global, c, out),
         Command::Artifact(c) => Ok(artifact::run(c, out, &mut std::io::stderr().lock())),
+        Command::Bundle(c) => Ok(bundle::run(c, out, &mut std::io::stderr().lock())),
         Command::Install(a) => deploy::install(&cli.global, a, out),
         Command::Resume(a) => deploy::resume(&cli.global, a, out),
         Command::Rollback(a) => deploy::rollback(&cli.global, a, out),

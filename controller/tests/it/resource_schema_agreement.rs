@@ -16,8 +16,8 @@ use baton::model::{
     DeploymentStatus, HistoryComponent, HistoryEntry, Outcome, Status,
 };
 use baton::resource::wire::{
-    ComponentDoc, ComponentTypeDoc, ManifestDoc, TopologyComponentsDoc, TopologyDoc,
-    UpdateStrategyDoc,
+    ComponentDoc, ComponentTypeDoc, ConstraintsDoc, EndStateDoc, ManifestDoc,
+    TopologyComponentsDoc, TopologyDoc, TransitionDoc, UpdateStrategyDoc,
 };
 use baton::resource::{schema, yaml, Schema};
 use serde::de::DeserializeOwned;
@@ -174,6 +174,30 @@ fn manifest_schema_and_types_agree() {
             name: "system-core-v1".into(),
             system_types_compatible: vec!["system-core".into()],
             component_types: types,
+        },
+    );
+}
+
+#[test]
+fn constraints_schema_and_types_agree() {
+    let artifacts = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(t, a)| (t.to_string(), a.to_string()))
+            .collect()
+    };
+    check(
+        Schema::Constraints,
+        &ConstraintsDoc {
+            api_version: "baton/v1".into(),
+            kind: "constraints".into(),
+            end_states: Some(vec![EndStateDoc {
+                name: "v.2".into(),
+                artifacts: artifacts(&[("gateway", "gateway-v2"), ("rtos", "rtos-v3*")]),
+            }]),
+            transitions: Some(vec![TransitionDoc {
+                artifacts: artifacts(&[("gateway", "gateway-v2")]),
+            }]),
         },
     );
 }

@@ -8,6 +8,7 @@ mod artifact_cli;
 mod artifact_common;
 mod artifact_sources;
 mod bench_quick;
+mod bundle_cli;
 mod controller_run;
 mod engine_cli;
 mod engine_crash;
