@@ -20,7 +20,13 @@
 //! engine's journal and never runs an Interface: a Kanto desired state changes the System only
 //! as a generation of the desired state, which the reconciler deploys like any other.
 
+pub mod activity;
+pub mod agent_phase;
 pub mod config;
+pub mod edge;
+pub mod feedback;
+pub mod inventory;
+pub mod mapping;
 pub mod things;
 pub mod topics;
 pub mod wire;
