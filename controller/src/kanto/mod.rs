@@ -21,11 +21,15 @@
 //! as a generation of the desired state, which the reconciler deploys like any other.
 
 pub mod activity;
+pub mod agent;
 pub mod agent_phase;
+pub mod backend;
 pub mod config;
 pub mod edge;
 pub mod feedback;
 pub mod inventory;
+pub mod link;
+pub mod manager;
 pub mod mapping;
 pub mod things;
 pub mod topics;
