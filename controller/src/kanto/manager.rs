@@ -343,6 +343,7 @@ impl KantoUpdateManager {
             _ => {}
         }
         let now = Instant::now().into_std();
+        let kanto_activity = self.current.is_some();
         let reports = match &mut self.current {
             Some(c) => c.tracker.on_event(&ev, now),
             None => Vec::new(),
@@ -350,8 +351,9 @@ impl KantoUpdateManager {
         for r in reports {
             self.send(r).await?;
         }
-        // After every deployment, whoever asked for it.
-        if matches!(ev, BatonEvent::Ended { .. }) && self.current.is_none() {
+        // After every deployment, whoever asked for it (a Kanto activity's end publishes it
+        // with its activityId in `send`).
+        if matches!(ev, BatonEvent::Ended { .. }) && !kanto_activity {
             self.publish_current_state("").await?;
         }
         Ok(())
