@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod interface;
+pub mod kanto;
 pub mod metrics;
 pub mod model;
 pub mod planner;

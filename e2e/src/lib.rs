@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod dashboards;
+pub mod kanto;
 pub mod logs;
 pub mod mender;
 pub mod package;
