@@ -11,22 +11,23 @@
 
 pub mod api;
 pub mod backoff;
-pub mod board;
 pub mod client;
 pub mod clock;
 pub mod commands;
-pub mod components;
-pub mod conditions;
+pub mod deployer;
 pub mod desired;
-pub mod history;
 pub mod memory;
 pub mod persist;
-pub mod progress;
 pub mod reconciler;
 pub mod sd_notify;
 pub mod signals;
+pub mod status;
 pub mod watch_dir;
 pub mod wire;
+
+// The paths of before the status room, for callers outside the daemon (metrics) until they
+// stop reaching into it.
+pub use status::{board, conditions, history, progress};
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,6 +7,7 @@
 
 mod manifest;
 mod names;
+mod origin;
 mod provides;
 mod reason;
 mod status;
@@ -14,6 +15,7 @@ mod topology;
 
 pub use manifest::{ComponentTarget, Manifest};
 pub use names::{ComponentId, ComponentType, InterfaceName, NameError, Order};
+pub use origin::Origin;
 pub use provides::Provides;
 pub use reason::Reason;
 pub use status::{

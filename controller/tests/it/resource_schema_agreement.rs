@@ -191,7 +191,7 @@ fn status_schema_and_types_agree() {
         conditions: vec![Condition {
             type_: ConditionType::Progressing,
             status: ConditionStatus::True,
-            reason: "Installing".into(),
+            reason: baton::model::Reason::Deploying,
             message: "order group 20".into(),
             last_transition_time: "2026-01-01T00:00:00Z".into(),
             observed_generation: 4,
@@ -241,7 +241,7 @@ fn status_schema_and_types_agree() {
             finished_at: "2026-01-01T00:05:00Z".into(),
             duration_seconds: 300,
             outcome: Outcome::RolledBack,
-            reason: Some("ArtifactCommit".into()),
+            reason: Some(baton::model::Reason::CommitFailed),
             message: Some("R456 failed".into()),
             components: vec![HistoryComponent {
                 component_type: "rtos".into(),

@@ -326,7 +326,7 @@ async fn put_manifest(state: Arc<ApiState>, req: Request<Incoming>) -> Resp {
         let (generation, changed) = st
             .handle
             .desired
-            .apply(m, "api", None)
+            .apply(m, crate::model::Origin::Api, None)
             .map_err(|e| Err(e.to_string()))?;
         Ok::<_, Result<Diagnostics, String>>(Applied {
             generation,

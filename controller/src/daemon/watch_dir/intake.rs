@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use super::{names, sidecar, APPLIED, REJECTED};
 use crate::daemon::desired::{Admission, DesiredStore};
 use crate::engine::durable::{sync_dir, write_atomic};
+use crate::model::Origin;
 use crate::resource::LIMITS;
 
 /// What became of a file.
@@ -90,7 +91,13 @@ pub fn take(
                 }
             }
             let (generation, changed) = store
-                .apply(manifest, &format!("watch:{shown}"), Some(source))
+                .apply(
+                    manifest,
+                    Origin::WatchDir {
+                        file: shown.clone(),
+                    },
+                    Some(source),
+                )
                 .map_err(io::Error::other)?;
             if !changed {
                 let moved_to = move_to(dir, name, APPLIED, &format!("{generation}-{shown}"))?;
