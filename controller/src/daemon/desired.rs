@@ -1,8 +1,9 @@
 //! The desired-state store: the newest desired Manifest and its generation.
 //!
 //! Every source (watched directory, local API, Update Module hand-off, the rollback action)
-//! only ever calls [`DesiredStore::apply`], which gives the Manifest the next generation and
-//! persists it before answering, then the source pokes the reconciler. The store never acts
+//! only ever calls [`DesiredStore::apply`] with a Manifest [`super::admission`] accepted,
+//! which gives it the next generation and persists it before answering, then the source
+//! pokes the reconciler. The store never acts
 //! on the System and never compares desired with observed: that is the reconciler's job.
 
 use std::path::{Path, PathBuf};
@@ -12,9 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::clock;
 use super::persist::{self, PersistError};
-use crate::model::{Origin, Topology};
+use crate::model::Origin;
 use crate::resource::{self, Diagnostics, LoadedManifest};
-use crate::signed_manifest::ManifestPolicy;
 
 const FILE: &str = "desired.json";
 
@@ -142,49 +142,6 @@ impl DesiredStore {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (u64, Option<Arc<Desired>>)> {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Checks a Manifest before it may become desired: the schema and semantic checks, and
-/// agreement with the Topology as it is now (read at every admission: Topology edits apply
-/// to the next Manifest).
-#[derive(Debug, Clone)]
-pub struct Admission {
-    pub topology_file: PathBuf,
-    pub topology_components: Option<PathBuf>,
-    /// `RequireSignedManifests`: the detached signature a Manifest must carry.
-    pub signatures: ManifestPolicy,
-}
-
-impl Admission {
-    /// `signature`: the Manifest's detached signature (`<file>.sig`, or the API request's),
-    /// checked first when `RequireSignedManifests` is on (see [`crate::signed_manifest`]).
-    pub fn admit(
-        &self,
-        origin: &str,
-        bytes: &[u8],
-        signature: Option<&[u8]>,
-        base_dir: Option<PathBuf>,
-    ) -> Result<LoadedManifest, Diagnostics> {
-        if let Err(e) = self.signatures.check(bytes, signature) {
-            return Err(Diagnostics(vec![resource::Diagnostic::new(
-                origin,
-                resource::Pos::UNKNOWN,
-                "",
-                e.to_string(),
-                "a detached signature (`<file>.sig`, or the x-baton-signature header) by one of the ArtifactVerifyKey(s)",
-            )]));
-        }
-        let mut m = resource::parse_manifest(origin, bytes)?;
-        m.base_dir = base_dir;
-        let topology: Topology =
-            resource::load_topology(&self.topology_file, self.topology_components.as_deref())?;
-        let problems = m.check_against(&topology);
-        if problems.is_empty() {
-            Ok(m)
-        } else {
-            Err(Diagnostics(problems).sorted())
-        }
     }
 }
 

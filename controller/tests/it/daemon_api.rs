@@ -281,5 +281,20 @@ async fn the_update_module_hand_off_goes_through_the_daemon() {
     assert_eq!(err.code(), Some("NothingInProgress"), "{err}");
     let err = c.rollback(&Default::default()).await.unwrap_err();
     assert_eq!(err.code(), Some("NothingInProgress"));
+    // The hand-off's Manifest passes the same admission as every door: one for another
+    // System is refused before the engine sees it.
+    let installs = fake.installs().len();
+    let err = c
+        .install(&InstallRequest {
+            manifest: VALID.replace("[sys]", "[other]"),
+            origin: "/data/mender/manifest.yaml".into(),
+            base_dir: None,
+            options: RunOpts::default(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("Invalid"), "{err}");
+    assert!(err.to_string().contains("system_types_compatible"), "{err}");
+    assert_eq!(fake.installs().len(), installs);
     d.stop().await;
 }

@@ -26,8 +26,8 @@ use tokio_util::task::TaskTracker;
 
 pub use guard::Transport;
 
+use super::admission::Admission;
 use super::commands::Handle;
-use super::desired::Admission;
 use crate::metrics::Metrics;
 
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,7 +39,7 @@ pub const MAX_CONNECTIONS: usize = 1024;
 /// What handlers share.
 pub struct ApiState {
     pub handle: Handle,
-    pub admission: Admission,
+    pub admission: Arc<Admission>,
     pub metrics: Metrics,
     /// Required from TCP clients.
     pub token: Option<String>,
@@ -50,7 +50,7 @@ pub struct ApiState {
 impl ApiState {
     pub fn new(
         handle: Handle,
-        admission: Admission,
+        admission: Arc<Admission>,
         metrics: Metrics,
         token: Option<String>,
     ) -> Arc<Self> {

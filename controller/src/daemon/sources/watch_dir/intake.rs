@@ -13,7 +13,8 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::{names, sidecar, APPLIED, REJECTED};
-use crate::daemon::desired::{Admission, DesiredStore};
+use crate::daemon::admission::{Admission, Door};
+use crate::daemon::desired::DesiredStore;
 use crate::engine::durable::{sync_dir, write_atomic};
 use crate::model::Origin;
 use crate::resource::LIMITS;
@@ -75,6 +76,7 @@ pub fn take(
     };
     let origin = path.display().to_string();
     match admission.admit(
+        Door::WatchDir,
         &origin,
         &bytes,
         signature.as_deref(),
