@@ -299,6 +299,7 @@ fn config_schema_and_types_agree() {
             socket_mode: "0660".into(),
             tcp: Some("127.0.0.1:7373".into()),
             token_file: Some("/etc/baton/token".into()),
+            read_token_file: Some("/etc/baton/read-token".into()),
         },
         watch_dir: "/var/lib/mo/watch".into(),
         retry: Retry {

@@ -33,4 +33,5 @@ mod reliability_manifests;
 mod reliability_powerloss;
 mod reliability_release;
 mod reliability_resources;
+mod security_api;
 mod validate_cli;

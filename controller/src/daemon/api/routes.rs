@@ -12,7 +12,7 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 
-use super::guard::{self, Facts, Refusal, Transport, BODY_LIMIT};
+use super::guard::{self, Access, Conn, Facts, Refusal, BODY_LIMIT};
 use super::{ApiState, BODY_TIMEOUT, QUEUE_WAIT};
 use crate::daemon::admission::Door;
 use crate::daemon::commands::{Action, ActionError, HandoffError};
@@ -84,6 +84,23 @@ pub fn route(method: &Method, path: &str) -> Route {
     }
 }
 
+/// What a route needs of its caller (see [`guard::check`]). A path that does not exist
+/// needs what reading needs, so a caller without a token learns nothing about paths.
+pub fn access(r: Route) -> Access {
+    match r {
+        Route::Healthz | Route::Readyz => Access::Probe,
+        Route::Metrics
+        | Route::GetManifest
+        | Route::Status
+        | Route::Components
+        | Route::History
+        | Route::MethodNotAllowed
+        | Route::NotFound => Access::Read,
+        Route::PutManifest | Route::Action(_) => Access::Write,
+        Route::Install | Route::Resume | Route::Rollback => Access::UnixOnly,
+    }
+}
+
 fn error(status: u16, code: &str, message: impl Into<String>) -> Resp {
     error_with(status, code, message, Vec::new())
 }
@@ -127,7 +144,7 @@ fn refused(r: Refusal) -> Resp {
 }
 
 /// Answers one request.
-pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Transport) -> Resp {
+pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) -> Resp {
     let st = state.clone();
     // The common case takes a permit at once; only a full house starts a timer.
     let _permit = match st.in_flight.try_acquire() {
@@ -143,15 +160,15 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Tra
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
     let facts = Facts {
-        path: req.uri().path(),
         host: h(hyper::header::HOST),
         authorization: h(hyper::header::AUTHORIZATION),
         content_length: h(hyper::header::CONTENT_LENGTH),
     };
-    if let Err(r) = guard::check(&facts, transport, state.token.as_deref()) {
-        return refused(r);
-    }
     let r = route(req.method(), req.uri().path());
+    if let Err(refusal) = guard::check(&facts, access(r), conn, &state.tokens) {
+        tracing::debug!(method = %req.method(), path = req.uri().path(), transport = ?conn.transport, code = refusal.code, "API request refused");
+        return refused(refusal);
+    }
     tracing::debug!(method = %req.method(), path = req.uri().path(), route = ?r, "API request");
     match r {
         Route::Healthz => text(StatusCode::OK, "text/plain", "ok\n"),
@@ -196,6 +213,8 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Tra
             }
             Err(e) => error(500, "ActionFailed", e.to_string()),
         },
+        // The hand-off: only ever here from the Unix socket (the guard refuses it over TCP),
+        // so its options (`--allow-downgrade` included) are the local operator's.
         Route::Install => match body_json::<InstallRequest>(req).await {
             Err(r) => r,
             Ok(i) => {

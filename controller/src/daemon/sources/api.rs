@@ -2,40 +2,38 @@
 //! [`crate::daemon::admission::Door::Api`]; the same listeners serve the status, the actions
 //! and, on the Unix socket, the Update Module hand-off ([`super::handoff`]).
 //!
-//! The listeners are bound and the token read when the source is made
+//! The listeners are bound and the token files checked when the source is made
 //! ([`ApiSource::open`]), so a wrong `Api` setting stops `baton run` before anything starts.
 
 use tokio::net::{TcpListener, UnixListener};
 
 use super::{Source, SourceContext, SourceError, StartError};
 use crate::config::Config;
-use crate::daemon::api::{self, listen, ApiState};
+use crate::daemon::api::{self, auth::SocketOwner, auth::Tokens, listen, ApiState};
 use crate::engine::api::BoxFuture;
 use crate::metrics::Metrics;
 
 pub struct ApiSource {
-    unix: UnixListener,
+    unix: (UnixListener, SocketOwner),
     tcp: Option<TcpListener>,
-    token: Option<String>,
+    tokens: Tokens,
     metrics: Metrics,
 }
 
 impl ApiSource {
-    /// Binds the Unix socket and, when configured, loopback TCP with its token.
+    /// Checks the token files, then binds the Unix socket and, when configured, loopback TCP.
     pub async fn open(cfg: &Config, metrics: Metrics) -> Result<Self, StartError> {
+        let tokens = Tokens::load(&cfg.api).map_err(listen::ListenError::from)?;
         let unix = listen::unix(&cfg.api.socket, cfg.socket_mode())?;
-        let (tcp, token) = match &cfg.api.tcp {
-            Some(addr) => (
-                Some(listen::tcp(addr).await?),
-                Some(listen::token(cfg.api.token_file.as_deref())?),
-            ),
-            None => (None, None),
+        let tcp = match &cfg.api.tcp {
+            Some(addr) => Some(listen::tcp(addr).await?),
+            None => None,
         };
         tracing::info!(socket = %cfg.api.socket.display(), tcp = ?cfg.api.tcp, "baton run: listening");
         Ok(Self {
             unix,
             tcp,
-            token,
+            tokens,
             metrics,
         })
     }
@@ -52,7 +50,7 @@ impl Source for ApiSource {
                 ctx.handle.clone(),
                 ctx.admission.clone(),
                 self.metrics,
-                self.token,
+                self.tokens,
             );
             // Serving starts at once: `/readyz` answers 503 until the reconciler is ready.
             ctx.started();
