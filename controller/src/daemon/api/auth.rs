@@ -32,13 +32,22 @@ pub enum Scope {
     Write,
 }
 
-/// Why a token file is refused.
+/// Why a token file is refused (`path` is empty when the setting itself is missing).
 #[derive(Debug, thiserror::Error)]
-#[error("{key} {}: {why}", path.display())]
 pub struct TokenError {
     pub key: &'static str,
     pub path: PathBuf,
     pub why: String,
+}
+
+impl std::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.as_os_str().is_empty() {
+            write!(f, "{}: {}", self.key, self.why)
+        } else {
+            write!(f, "{} {}: {}", self.key, self.path.display(), self.why)
+        }
+    }
 }
 
 /// A token as kept: its digest.
@@ -297,7 +306,13 @@ mod tests {
         let same = write(dir.path(), "same", "0123456789abcdef0123", 0o600);
         let e = Tokens::load(&api(Some(&ok), Some(&same), true)).unwrap_err();
         assert_eq!(e.key, "Api.ReadTokenFile");
-        assert!(Tokens::load(&api(None, None, true)).is_err());
+        let missing = Tokens::load(&api(None, None, true))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.starts_with("Api.TokenFile: Api.Tcp needs"),
+            "{missing}"
+        );
         assert!(Tokens::load(&api(None, Some(&other), true)).is_ok());
         assert!(Tokens::load(&api(None, None, false)).is_ok());
     }
