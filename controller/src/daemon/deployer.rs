@@ -136,6 +136,12 @@ pub fn run_options(origin: &Origin) -> RunOptions {
     }
 }
 
+/// The options of the controller's own resume of a deployment a crash left in the journal:
+/// no pause, no hand-back of a reboot, nothing DowngradeProtection would refuse.
+pub fn recovery_options() -> RunOptions {
+    RunOptions::default()
+}
+
 /// A reason as a controller file written before reasons were typed spelled it
 /// (`ArtifactInstallFailed`, `Rejected`, `PreviewFailed`, ...): so a restart after an upgrade
 /// keeps the history and the failure count. An unknown word is `EngineError`, never an error.

@@ -10,14 +10,13 @@ use tokio::time::Instant;
 use super::decide::{self, decide, Decision, Facts, Journal, Previewed, Retry};
 use super::{report_persist, Again, Reconciler};
 use crate::daemon::clock;
-use crate::daemon::deployer::{self, end_failure, is_final, run_options};
+use crate::daemon::deployer::{self, end_failure, is_final, recovery_options, run_options};
 use crate::daemon::desired::Desired;
 use crate::daemon::status::components::components;
 use crate::daemon::status::conditions::Phase;
 use crate::daemon::status::history::{self, Driver};
 use crate::daemon::status::progress::{self, BoardSink};
 use crate::engine::api::{DeploymentReport, End, EngineError, Preview, ProgressSink};
-use crate::engine::driver::RunOptions;
 use crate::metrics::ReconcileResult;
 use crate::model::Reason;
 
@@ -256,7 +255,7 @@ impl Reconciler {
                 let d = self.deployer.clone();
                 let sink = self.sink();
                 let r = self
-                    .guarded(d.resume(RunOptions::default(), false, sink))
+                    .guarded(d.resume(recovery_options(), false, sink))
                     .await;
                 self.board.deployment(None);
                 match r {

@@ -9,9 +9,9 @@
 
 use std::time::Duration;
 
-use super::super::backoff::RetryPolicy;
-use super::super::status::conditions::Phase;
 use crate::config::DriftPolicy;
+use crate::daemon::backoff::RetryPolicy;
+use crate::daemon::status::conditions::Phase;
 use crate::model::Reason;
 
 /// What the journal holds.
