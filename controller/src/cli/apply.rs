@@ -214,7 +214,7 @@ mod tests {
             conditions: vec![Condition {
                 type_: ConditionType::Ready,
                 status: ready,
-                reason: "R".into(),
+                reason: crate::model::Reason::InSync,
                 message: "m".into(),
                 last_transition_time: "t".into(),
                 observed_generation: generation,

@@ -183,7 +183,7 @@ pub fn print_history(h: &[HistoryEntry], out: &mut dyn Write) -> std::io::Result
                 e.started_at.clone(),
                 format!("{}s", e.duration_seconds),
                 format!("{:?}", e.outcome),
-                e.reason.clone().unwrap_or_default(),
+                e.reason.map(|r| r.to_string()).unwrap_or_default(),
                 e.driver.clone(),
             ]
         })

@@ -130,7 +130,11 @@ pub struct Api {
     pub socket_mode: String,
     /// Optional TCP listener, e.g. `127.0.0.1:7373`.
     pub tcp: Option<String>,
+    /// The bearer token of write scope over TCP (apply, actions; reads too).
     pub token_file: Option<PathBuf>,
+    /// The bearer token of read scope over TCP (status, history, components, the Manifest,
+    /// metrics): what a Prometheus agent gets.
+    pub read_token_file: Option<PathBuf>,
 }
 
 /// Backoff after a failed reconcile: `base * 2^n`, capped, at most `limit` tries.
@@ -188,6 +192,7 @@ impl Config {
                 socket_mode: "0660".into(),
                 tcp: None,
                 token_file: None,
+                read_token_file: None,
             },
             watch_dir: datastore.join("watch"),
             retry: Retry {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
-use super::board::Board;
 use super::desired::DesiredStore;
+use super::status::Board;
 use crate::engine::api::{DeploymentReport, EngineError};
 use crate::engine::driver::RunOptions;
 use crate::resource::LoadedManifest;

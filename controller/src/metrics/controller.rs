@@ -269,7 +269,7 @@ mod tests {
             "{text}"
         );
         let stalled = Phase::Stalled {
-            reason: "RetryLimitReached".into(),
+            reason: crate::model::Reason::RetryLimitReached,
             message: "gave up".into(),
         };
         m.phase(&stalled);

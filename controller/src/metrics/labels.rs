@@ -270,7 +270,7 @@ mod tests {
             Phase::NoDesiredState,
             Phase::Recovering,
             Phase::Progressing {
-                reason: s(),
+                reason: crate::model::Reason::Deploying,
                 message: s(),
             },
             Phase::HandedOff { message: s() },
@@ -278,11 +278,11 @@ mod tests {
             Phase::Suspended,
             Phase::Drifted { message: s() },
             Phase::Failed {
-                reason: s(),
+                reason: crate::model::Reason::InstallFailed,
                 message: s(),
             },
             Phase::Stalled {
-                reason: s(),
+                reason: crate::model::Reason::RetryLimitReached,
                 message: s(),
             },
         ];

@@ -8,6 +8,7 @@
 mod constraints;
 mod manifest;
 mod names;
+mod origin;
 mod provides;
 mod reason;
 mod status;
@@ -18,6 +19,7 @@ pub use constraints::{
 };
 pub use manifest::{ComponentTarget, Manifest};
 pub use names::{ComponentId, ComponentType, InterfaceName, NameError, Order};
+pub use origin::Origin;
 pub use provides::Provides;
 pub use reason::Reason;
 pub use status::{

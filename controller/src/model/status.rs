@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::Reason;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Status {
@@ -39,8 +41,8 @@ pub struct Condition {
     #[serde(rename = "type")]
     pub type_: ConditionType,
     pub status: ConditionStatus,
-    /// CamelCase, machine-readable.
-    pub reason: String,
+    /// Machine-readable, one of the closed set (`crds/status.schema.json` lists it).
+    pub reason: Reason,
     pub message: String,
     /// RFC 3339, UTC: when `status` last changed.
     pub last_transition_time: String,
@@ -137,9 +139,9 @@ pub struct HistoryEntry {
     pub finished_at: String,
     pub duration_seconds: u64,
     pub outcome: Outcome,
-    /// CamelCase, machine-readable (the state that failed, `Rejected`, ...).
+    /// Why it did not succeed (`InstallFailed`, `Inconsistent`, ...); none on success.
     #[serde(default)]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     #[serde(default)]
     pub message: Option<String>,
     #[serde(default)]

@@ -215,7 +215,7 @@ fn status_schema_and_types_agree() {
         conditions: vec![Condition {
             type_: ConditionType::Progressing,
             status: ConditionStatus::True,
-            reason: "Installing".into(),
+            reason: baton::model::Reason::Deploying,
             message: "order group 20".into(),
             last_transition_time: "2026-01-01T00:00:00Z".into(),
             observed_generation: 4,
@@ -265,7 +265,7 @@ fn status_schema_and_types_agree() {
             finished_at: "2026-01-01T00:05:00Z".into(),
             duration_seconds: 300,
             outcome: Outcome::RolledBack,
-            reason: Some("ArtifactCommit".into()),
+            reason: Some(baton::model::Reason::CommitFailed),
             message: Some("R456 failed".into()),
             components: vec![HistoryComponent {
                 component_type: "rtos".into(),
@@ -323,6 +323,7 @@ fn config_schema_and_types_agree() {
             socket_mode: "0660".into(),
             tcp: Some("127.0.0.1:7373".into()),
             token_file: Some("/etc/baton/token".into()),
+            read_token_file: Some("/etc/baton/read-token".into()),
         },
         watch_dir: "/var/lib/mo/watch".into(),
         retry: Retry {

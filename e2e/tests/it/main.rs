@@ -35,5 +35,6 @@ mod reliability_manifests;
 mod reliability_powerloss;
 mod reliability_release;
 mod reliability_resources;
+mod security_api;
 mod update_module_bridge;
 mod validate_cli;

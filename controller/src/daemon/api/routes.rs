@@ -12,14 +12,17 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 
-use super::guard::{self, Facts, Refusal, Transport, BODY_LIMIT};
+use super::guard::{self, Access, Conn, Facts, Refusal, BODY_LIMIT};
 use super::{ApiState, BODY_TIMEOUT, QUEUE_WAIT};
-use crate::daemon::commands::{Action, ActionError, Handoff, HandoffError};
+use crate::daemon::admission::Door;
+use crate::daemon::commands::{Action, ActionError, HandoffError};
+use crate::daemon::sources::{self, handoff, Offer, OfferError};
 use crate::daemon::wire::{
-    paths, Applied, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
+    paths, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
     GENERATION_HEADER, SIGNATURE_HEADER,
 };
 use crate::engine::api::EngineError;
+use crate::model::Origin;
 use crate::resource::Diagnostics;
 
 type Resp = Response<Full<Bytes>>;
@@ -81,6 +84,23 @@ pub fn route(method: &Method, path: &str) -> Route {
     }
 }
 
+/// What a route needs of its caller (see [`guard::check`]). A path that does not exist
+/// needs what reading needs, so a caller without a token learns nothing about paths.
+pub fn access(r: Route) -> Access {
+    match r {
+        Route::Healthz | Route::Readyz => Access::Probe,
+        Route::Metrics
+        | Route::GetManifest
+        | Route::Status
+        | Route::Components
+        | Route::History
+        | Route::MethodNotAllowed
+        | Route::NotFound => Access::Read,
+        Route::PutManifest | Route::Action(_) => Access::Write,
+        Route::Install | Route::Resume | Route::Rollback => Access::UnixOnly,
+    }
+}
+
 fn error(status: u16, code: &str, message: impl Into<String>) -> Resp {
     error_with(status, code, message, Vec::new())
 }
@@ -124,7 +144,7 @@ fn refused(r: Refusal) -> Resp {
 }
 
 /// Answers one request.
-pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Transport) -> Resp {
+pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) -> Resp {
     let st = state.clone();
     // The common case takes a permit at once; only a full house starts a timer.
     let _permit = match st.in_flight.try_acquire() {
@@ -140,15 +160,15 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Tra
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
     let facts = Facts {
-        path: req.uri().path(),
         host: h(hyper::header::HOST),
         authorization: h(hyper::header::AUTHORIZATION),
         content_length: h(hyper::header::CONTENT_LENGTH),
     };
-    if let Err(r) = guard::check(&facts, transport, state.token.as_deref()) {
-        return refused(r);
-    }
     let r = route(req.method(), req.uri().path());
+    if let Err(refusal) = guard::check(&facts, access(r), conn, &state.tokens) {
+        tracing::debug!(method = %req.method(), path = req.uri().path(), transport = ?conn.transport, code = refusal.code, "API request refused");
+        return refused(refusal);
+    }
     tracing::debug!(method = %req.method(), path = req.uri().path(), route = ?r, "API request");
     match r {
         Route::Healthz => text(StatusCode::OK, "text/plain", "ok\n"),
@@ -193,50 +213,26 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Tra
             }
             Err(e) => error(500, "ActionFailed", e.to_string()),
         },
+        // The hand-off: only ever here from the Unix socket (the guard refuses it over TCP),
+        // so its options (`--allow-downgrade` included) are the local operator's.
         Route::Install => match body_json::<InstallRequest>(req).await {
             Err(r) => r,
             Ok(i) => {
-                let parsed = crate::resource::parse_manifest(&i.origin, i.manifest.as_bytes());
-                match parsed {
-                    Err(d) => invalid(&d),
-                    Ok(mut m) => {
-                        m.base_dir = i.base_dir;
-                        handoff(
-                            &state,
-                            Handoff::Install {
-                                manifest: m,
-                                opts: i.options.into(),
-                            },
-                        )
-                        .await
-                    }
+                let (admission, handle) = (state.admission.clone(), state.handle.clone());
+                match handoff::install(admission, handle, i).await {
+                    Ok(report) => json(&report),
+                    Err(handoff::InstallError::Refused(r)) => invalid(&r.diagnostics),
+                    Err(handoff::InstallError::Handoff(e)) => handoff_error(e),
                 }
             }
         },
         Route::Resume => match body_json::<ResumeRequest>(req).await {
             Err(r) => r,
-            Ok(r) => {
-                handoff(
-                    &state,
-                    Handoff::Resume {
-                        opts: r.options.into(),
-                        explicit: r.explicit,
-                    },
-                )
-                .await
-            }
+            Ok(r) => answer_handoff(handoff::resume(&state.handle, r).await),
         },
         Route::Rollback => match body_json::<RollbackRequest>(req).await {
             Err(r) => r,
-            Ok(r) => {
-                handoff(
-                    &state,
-                    Handoff::Rollback {
-                        opts: r.options.into(),
-                    },
-                )
-                .await
-            }
+            Ok(r) => answer_handoff(handoff::rollback(&state.handle, r).await),
         },
         Route::MethodNotAllowed => error(
             405,
@@ -256,23 +252,25 @@ fn invalid(d: &Diagnostics) -> Resp {
     )
 }
 
-async fn handoff(state: &ApiState, h: Handoff) -> Resp {
-    match state.handle.handoff(h).await {
+fn answer_handoff(r: Result<crate::engine::api::DeploymentReport, HandoffError>) -> Resp {
+    match r {
         Ok(report) => json(&report),
-        Err(e) => {
-            let (status, code) = match &e {
-                HandoffError::Busy { .. } => (409, "Busy"),
-                HandoffError::ShuttingDown => (503, "ShuttingDown"),
-                HandoffError::Engine(EngineError::InProgress { .. }) => (409, "InProgress"),
-                HandoffError::Engine(EngineError::NothingInProgress) => (409, "NothingInProgress"),
-                HandoffError::Engine(EngineError::NotAllowed(_)) => (409, "NotAllowed"),
-                HandoffError::Engine(EngineError::Topology(_)) => (422, "TopologyInvalid"),
-                HandoffError::Engine(EngineError::Lock(_)) => (409, "Locked"),
-                HandoffError::Engine(_) => (500, "EngineError"),
-            };
-            error(status, code, e.to_string())
-        }
+        Err(e) => handoff_error(e),
     }
+}
+
+fn handoff_error(e: HandoffError) -> Resp {
+    let (status, code) = match &e {
+        HandoffError::Busy { .. } => (409, "Busy"),
+        HandoffError::ShuttingDown => (503, "ShuttingDown"),
+        HandoffError::Engine(EngineError::InProgress { .. }) => (409, "InProgress"),
+        HandoffError::Engine(EngineError::NothingInProgress) => (409, "NothingInProgress"),
+        HandoffError::Engine(EngineError::NotAllowed(_)) => (409, "NotAllowed"),
+        HandoffError::Engine(EngineError::Topology(_)) => (422, "TopologyInvalid"),
+        HandoffError::Engine(EngineError::Lock(_)) => (409, "Locked"),
+        HandoffError::Engine(_) => (500, "EngineError"),
+    };
+    error(status, code, e.to_string())
 }
 
 /// Reads the whole body within the limits.
@@ -316,32 +314,26 @@ async fn put_manifest(state: Arc<ApiState>, req: Request<Incoming>) -> Resp {
         Err(r) => return r,
     };
     let st = state.clone();
-    // Admission reads the Topology and the store fsyncs: off the async workers.
+    // Admission reads the Topology and the store fsyncs: off the async workers. Nothing in
+    // the request but the Manifest, its signature and its base directory reaches the
+    // admission: no header or field can switch a protection off.
     let r = tokio::task::spawn_blocking(move || {
-        let m = st
-            .admission
-            .admit("api", &bytes, signature.as_deref(), base_dir)
-            .map_err(Ok)?;
-        let (name, sha) = (m.manifest.name.clone(), m.sha256.clone());
-        let (generation, changed) = st
-            .handle
-            .desired
-            .apply(m, "api", None)
-            .map_err(|e| Err(e.to_string()))?;
-        Ok::<_, Result<Diagnostics, String>>(Applied {
-            generation,
-            name,
-            sha256: sha,
-            changed,
-        })
+        sources::offer(
+            &st.admission,
+            &st.handle,
+            Offer {
+                door: Door::Api,
+                origin: Origin::Api,
+                shown_as: "api",
+                bytes: &bytes,
+                signature: signature.as_deref(),
+                base_dir,
+            },
+        )
     })
     .await;
     match r {
         Ok(Ok(applied)) => {
-            if applied.changed {
-                tracing::info!(generation = applied.generation, manifest = %applied.name, "new desired state from the API");
-                state.handle.poke();
-            }
             let status = if applied.changed {
                 StatusCode::CREATED
             } else {
@@ -349,8 +341,8 @@ async fn put_manifest(state: Arc<ApiState>, req: Request<Incoming>) -> Resp {
             };
             json_status(status, &applied)
         }
-        Ok(Err(Ok(d))) => invalid(&d),
-        Ok(Err(Err(e))) => error(500, "StoreFailed", e),
+        Ok(Err(OfferError::Refused(r))) => invalid(&r.diagnostics),
+        Ok(Err(OfferError::Store(e))) => error(500, "StoreFailed", e.to_string()),
         Err(e) => error(500, "Internal", e.to_string()),
     }
 }

@@ -371,7 +371,11 @@ pub fn start(
 impl Running {
     /// Applies a Manifest as a source would.
     pub fn apply(&self, m: LoadedManifest) -> u64 {
-        let (g, _) = self.handle.desired.apply(m, "test", None).unwrap();
+        let (g, _) = self
+            .handle
+            .desired
+            .apply(m, baton::model::Origin::Api, None)
+            .unwrap();
         self.handle.poke();
         g
     }
@@ -404,7 +408,7 @@ pub fn condition(s: &Status, t: ConditionType) -> (ConditionStatus, String) {
     s.conditions
         .iter()
         .find(|c| c.type_ == t)
-        .map(|c| (c.status, c.reason.clone()))
+        .map(|c| (c.status, c.reason.to_string()))
         .unwrap()
 }
 

@@ -5,7 +5,7 @@
 //! write) or renamed into the directory. Events are debounced briefly so a burst of files is
 //! taken in as one batch in arrival order; the newest valid one is then the desired state.
 //! This room only feeds the desired-state store and pokes the reconciler; it never acts on
-//! the System.
+//! the System. [`WatchDirSource`] is its [`Source`].
 
 mod intake;
 mod names;
@@ -14,6 +14,7 @@ mod sidecar;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind, RenameMode};
@@ -24,8 +25,10 @@ use tokio_util::sync::CancellationToken;
 pub use intake::{take, Intake};
 pub use names::is_candidate;
 
-use super::commands::Handle;
-use super::desired::Admission;
+use super::{Source, SourceContext, SourceError};
+use crate::daemon::admission::Admission;
+use crate::daemon::commands::Handle;
+use crate::engine::api::BoxFuture;
 
 /// Where applied files go, inside the watched directory.
 pub const APPLIED: &str = "applied";
@@ -43,6 +46,41 @@ pub enum WatchError {
     },
     #[error("watched directory {dir}: {source}")]
     Notify { dir: PathBuf, source: notify::Error },
+}
+
+/// The watched directory as a desired-state source: watch first, then scan (a file landing
+/// in between is seen by both, and the second look finds it gone and ignores it), then say
+/// started.
+pub struct WatchDirSource {
+    pub dir: PathBuf,
+}
+
+impl Source for WatchDirSource {
+    fn name(&self) -> &'static str {
+        "watch-dir"
+    }
+
+    fn run(self: Box<Self>, mut ctx: SourceContext) -> BoxFuture<'static, Result<(), SourceError>> {
+        Box::pin(async move {
+            prepare(&self.dir)?;
+            let watcher = watch(
+                &self.dir,
+                ctx.admission.clone(),
+                ctx.handle.clone(),
+                ctx.shutdown.clone(),
+            )?;
+            let (d, a, h) = (self.dir.clone(), ctx.admission.clone(), ctx.handle.clone());
+            let scanned = tokio::task::spawn_blocking(move || scan(&d, &a, &h))
+                .await
+                .map_err(|e| SourceError::Failed(e.to_string()))??;
+            for (name, outcome) in scanned {
+                tracing::info!(file = %name.to_string_lossy(), ?outcome, "found in the watched directory at start");
+            }
+            ctx.started();
+            watcher.stopped().await;
+            Ok(())
+        })
+    }
 }
 
 /// Creates the directory layout.
@@ -133,7 +171,7 @@ impl DirWatch {
 /// arrive are reported; the scan catches those that were there before).
 pub fn watch(
     dir: &Path,
-    admission: Admission,
+    admission: Arc<Admission>,
     handle: Handle,
     shutdown: CancellationToken,
 ) -> Result<DirWatch, WatchError> {

@@ -13,8 +13,10 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::{names, sidecar, APPLIED, REJECTED};
-use crate::daemon::desired::{Admission, DesiredStore};
+use crate::daemon::admission::{Admission, Door};
+use crate::daemon::desired::DesiredStore;
 use crate::engine::durable::{sync_dir, write_atomic};
+use crate::model::Origin;
 use crate::resource::LIMITS;
 
 /// What became of a file.
@@ -74,6 +76,7 @@ pub fn take(
     };
     let origin = path.display().to_string();
     match admission.admit(
+        Door::WatchDir,
         &origin,
         &bytes,
         signature.as_deref(),
@@ -90,7 +93,13 @@ pub fn take(
                 }
             }
             let (generation, changed) = store
-                .apply(manifest, &format!("watch:{shown}"), Some(source))
+                .apply(
+                    manifest,
+                    Origin::WatchDir {
+                        file: shown.clone(),
+                    },
+                    Some(source),
+                )
                 .map_err(io::Error::other)?;
             if !changed {
                 let moved_to = move_to(dir, name, APPLIED, &format!("{generation}-{shown}"))?;

@@ -5,9 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::clock::rfc3339;
-use super::persist::{self, PersistError};
-use crate::engine::api::{ComponentRef, ComponentResult, DeploymentReport, End};
+use serde::Deserialize;
+
+use crate::daemon::clock::rfc3339;
+use crate::daemon::deployer::{self, end_reason, inconsistent};
+use crate::daemon::persist::{self, PersistError};
+use crate::engine::api::{ComponentResult, DeploymentReport, End};
 use crate::model::{HistoryComponent, HistoryEntry, Outcome};
 
 pub const LIMIT: usize = 20;
@@ -29,40 +32,6 @@ impl Driver {
     }
 }
 
-/// Whether a report ends the deployment (a pause or a pending reboot does not).
-pub fn is_final(end: &End) -> bool {
-    !matches!(end, End::Paused { .. } | End::AwaitingReboot)
-}
-
-/// A CamelCase reason for a failed state: the engine's `failed_at` starts with the state
-/// (`ArtifactCommit gateway GW-B`), which gives `ArtifactCommitFailed`. Bounded: the
-/// component is in the message, never in the reason.
-pub fn failed_reason(failed_at: &str) -> String {
-    let state: String = failed_at
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    match state.chars().next() {
-        Some(c) => format!("{}{}Failed", c.to_ascii_uppercase(), &state[1..]),
-        None => "DeploymentFailed".into(),
-    }
-}
-
-/// The words for a deployment that could not bring every component back.
-pub fn inconsistent(failed_at: &str, reason: &str, components: &[ComponentRef]) -> String {
-    let names: Vec<String> = components
-        .iter()
-        .map(|c| format!("{} {}", c.component_type, c.id))
-        .collect();
-    format!(
-        "{failed_at}: {reason}; could not bring back: {}",
-        names.join(", ")
-    )
-}
-
 /// The history entry for a finished deployment.
 pub fn entry(
     report: &DeploymentReport,
@@ -75,34 +44,25 @@ pub fn entry(
             .components
             .iter()
             .all(|c| c.result == ComponentResult::Skipped);
-    let (outcome, reason, message) = match &report.end {
-        End::Success if all_skipped => (Outcome::UpToDate, None, None),
-        End::Success => (Outcome::Succeeded, None, None),
-        End::RolledBack { failed_at, reason } => (
-            Outcome::RolledBack,
-            Some(failed_reason(failed_at)),
-            Some(reason.clone()),
-        ),
+    let (outcome, message) = match &report.end {
+        End::Success if all_skipped => (Outcome::UpToDate, None),
+        End::Success => (Outcome::Succeeded, None),
+        End::RolledBack { reason, .. } => (Outcome::RolledBack, Some(reason.clone())),
         End::Inconsistent {
             failed_at,
             reason,
             components,
         } => (
             Outcome::Failed,
-            Some("Inconsistent".to_string()),
             Some(inconsistent(failed_at, reason, components)),
         ),
-        End::Rejected { problems } => (
-            Outcome::Rejected,
-            Some("Rejected".to_string()),
-            Some(problems.join("; ")),
-        ),
+        End::Rejected { problems } => (Outcome::Rejected, Some(problems.join("; "))),
         End::Paused { .. } | End::AwaitingReboot => (
             Outcome::Failed,
-            Some("Unfinished".to_string()),
             Some("the deployment had not finished".to_string()),
         ),
     };
+    let reason = end_reason(&report.end);
     HistoryEntry {
         id: report.deployment.clone(),
         manifest: report.manifest.clone(),
@@ -140,6 +100,22 @@ fn result_word(r: ComponentResult) -> &'static str {
     }
 }
 
+/// An entry as stored: the reason may be a word of before reasons were typed.
+struct Stored(HistoryEntry);
+
+impl<'de> Deserialize<'de> for Stored {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut v = serde_json::Value::deserialize(d)?;
+        let reason = v.get_mut("reason").map(serde_json::Value::take);
+        if let Some(serde_json::Value::String(w)) = reason {
+            v["reason"] = serde_json::Value::String(deployer::legacy_reason(&w).to_string());
+        }
+        HistoryEntry::deserialize(v)
+            .map(Stored)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// The persisted, bounded list.
 #[derive(Debug)]
 pub struct History {
@@ -149,9 +125,10 @@ pub struct History {
 
 impl History {
     pub fn open(dir: &Path) -> Result<Self, PersistError> {
+        let stored: Vec<Stored> = persist::load(dir, FILE)?.unwrap_or_default();
         Ok(Self {
             dir: dir.to_path_buf(),
-            entries: persist::load(dir, FILE)?.unwrap_or_default(),
+            entries: stored.into_iter().map(|s| s.0).collect(),
         })
     }
 
@@ -175,7 +152,8 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::ComponentOutcome;
+    use crate::engine::api::{ComponentOutcome, ComponentRef};
+    use crate::model::Reason;
 
     fn report(end: End, results: &[ComponentResult]) -> DeploymentReport {
         DeploymentReport {
@@ -209,7 +187,7 @@ mod tests {
                 End::Success,
                 vec![Updated, Skipped],
                 Outcome::Succeeded,
-                None,
+                None::<Reason>,
             ),
             (
                 End::Success,
@@ -224,7 +202,7 @@ mod tests {
                 },
                 vec![RolledBack],
                 Outcome::RolledBack,
-                Some("ArtifactInstallFailed"),
+                Some(Reason::InstallFailed),
             ),
             (
                 End::Inconsistent {
@@ -234,7 +212,7 @@ mod tests {
                 },
                 vec![Inconsistent],
                 Outcome::Failed,
-                Some("Inconsistent"),
+                Some(Reason::Inconsistent),
             ),
             (
                 End::Rejected {
@@ -242,13 +220,13 @@ mod tests {
                 },
                 vec![],
                 Outcome::Rejected,
-                Some("Rejected"),
+                Some(Reason::InvalidManifest),
             ),
         ];
         for (end, results, outcome, reason) in cases {
             let e = entry(&report(end.clone(), &results), 7, "ab", Driver::Controller);
             assert_eq!(e.outcome, outcome, "{end:?}");
-            assert_eq!(e.reason.as_deref(), reason, "{end:?}");
+            assert_eq!(e.reason, reason, "{end:?}");
             assert_eq!(e.duration_seconds, 60);
             assert_eq!(e.started_at, "1970-01-01T00:01:40Z");
             assert_eq!(e.components.len(), results.len());
@@ -257,14 +235,27 @@ mod tests {
     }
 
     #[test]
-    fn reasons_are_camel_case() {
-        assert_eq!(failed_reason("ArtifactInstall"), "ArtifactInstallFailed");
-        assert_eq!(
-            failed_reason("ArtifactCommit gateway GW-B"),
-            "ArtifactCommitFailed"
+    fn a_history_written_before_reasons_were_typed_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = History::open(dir.path()).unwrap();
+        let failed = report(
+            End::RolledBack {
+                failed_at: "ArtifactCommit".into(),
+                reason: "x".into(),
+            },
+            &[ComponentResult::RolledBack],
         );
-        assert_eq!(failed_reason("download of rtos"), "DownloadFailed");
-        assert_eq!(failed_reason(""), "DeploymentFailed");
+        h.push(entry(&failed, 1, "ab", Driver::Controller)).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+        assert!(text.contains("\"CommitFailed\""), "{text}");
+        std::fs::write(
+            dir.path().join(FILE),
+            text.replace("\"CommitFailed\"", "\"ArtifactCommitFailed\""),
+        )
+        .unwrap();
+        let again = History::open(dir.path()).unwrap();
+        assert_eq!(again.entries().len(), 1, "not set aside as broken");
+        assert_eq!(again.entries()[0].reason, Some(Reason::CommitFailed));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! [`merge`] keeps `lastTransitionTime` unless a condition's status actually changed. Pure:
 //! the time is passed in.
 
-use crate::model::{Condition, ConditionStatus, ConditionType};
+use crate::model::{Condition, ConditionStatus, ConditionType, Reason};
 
 /// What the reconciler is doing about the desired generation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,8 +14,8 @@ pub enum Phase {
     NoDesiredState,
     /// The journal is being replayed (before the first reconcile).
     Recovering,
-    /// A deployment runs (or is being planned).
-    Progressing { reason: String, message: String },
+    /// A deployment runs (or is being planned): `Deploying` or `CorrectingDrift`.
+    Progressing { reason: Reason, message: String },
     /// The Update Module drives a deployment; baton waits for its next call.
     HandedOff { message: String },
     /// Every component runs the desired Artifacts.
@@ -25,83 +25,87 @@ pub enum Phase {
     /// A component no longer runs its desired Artifact; the drift policy says report only.
     Drifted { message: String },
     /// The last attempt failed; another one is scheduled.
-    Failed { reason: String, message: String },
+    Failed { reason: Reason, message: String },
     /// Retries are spent (or the Manifest cannot be deployed as is): waiting for a new
     /// generation or a retry action.
-    Stalled { reason: String, message: String },
+    Stalled { reason: Reason, message: String },
 }
 
-type Row = (ConditionType, ConditionStatus, String, String);
+type Row = (ConditionType, ConditionStatus, Reason, String);
 
 /// The four conditions for a phase, in a fixed order.
 pub fn conditions_for(phase: &Phase) -> [Row; 4] {
     use ConditionStatus::{False, True, Unknown};
     use ConditionType::*;
-    let row = |t, s, r: &str, m: &str| (t, s, r.to_string(), m.to_string());
+    use Reason::{
+        DriftDetected, Idle, InSync, NoDesiredState, Recovering, RetryScheduled, Suspended,
+        UpdateModuleInControl,
+    };
+    let row = |t, s, r: Reason, m: &str| (t, s, r, m.to_string());
     match phase {
         Phase::NoDesiredState => [
             row(
                 Ready,
                 Unknown,
-                "NoDesiredState",
+                NoDesiredState,
                 "no Manifest has been applied",
             ),
-            row(Progressing, False, "Idle", ""),
-            row(Degraded, False, "NoDesiredState", ""),
-            row(Stalled, False, "NoDesiredState", ""),
+            row(Progressing, False, Idle, ""),
+            row(Degraded, False, NoDesiredState, ""),
+            row(Stalled, False, NoDesiredState, ""),
         ],
         Phase::Recovering => [
-            row(Ready, Unknown, "Recovering", "replaying the journal"),
-            row(Progressing, True, "Recovering", "replaying the journal"),
-            row(Degraded, Unknown, "Recovering", ""),
-            row(Stalled, False, "Recovering", ""),
+            row(Ready, Unknown, Recovering, "replaying the journal"),
+            row(Progressing, True, Recovering, "replaying the journal"),
+            row(Degraded, Unknown, Recovering, ""),
+            row(Stalled, False, Recovering, ""),
         ],
         Phase::Progressing { reason, message } => [
-            row(Ready, False, reason, message),
-            row(Progressing, True, reason, message),
-            row(Degraded, False, reason, ""),
-            row(Stalled, False, reason, ""),
+            row(Ready, False, *reason, message),
+            row(Progressing, True, *reason, message),
+            row(Degraded, False, *reason, ""),
+            row(Stalled, False, *reason, ""),
         ],
         Phase::HandedOff { message } => [
-            row(Ready, False, "UpdateModuleInControl", message),
-            row(Progressing, True, "UpdateModuleInControl", message),
-            row(Degraded, False, "UpdateModuleInControl", ""),
-            row(Stalled, False, "UpdateModuleInControl", ""),
+            row(Ready, False, UpdateModuleInControl, message),
+            row(Progressing, True, UpdateModuleInControl, message),
+            row(Degraded, False, UpdateModuleInControl, ""),
+            row(Stalled, False, UpdateModuleInControl, ""),
         ],
         Phase::InSync => [
             row(
                 Ready,
                 True,
-                "InSync",
+                InSync,
                 "every component runs its desired Artifact",
             ),
-            row(Progressing, False, "InSync", ""),
-            row(Degraded, False, "InSync", ""),
-            row(Stalled, False, "InSync", ""),
+            row(Progressing, False, InSync, ""),
+            row(Degraded, False, InSync, ""),
+            row(Stalled, False, InSync, ""),
         ],
         Phase::Suspended => [
-            row(Ready, Unknown, "Suspended", "reconciliation is suspended"),
-            row(Progressing, False, "Suspended", ""),
-            row(Degraded, False, "Suspended", ""),
-            row(Stalled, False, "Suspended", ""),
+            row(Ready, Unknown, Suspended, "reconciliation is suspended"),
+            row(Progressing, False, Suspended, ""),
+            row(Degraded, False, Suspended, ""),
+            row(Stalled, False, Suspended, ""),
         ],
         Phase::Drifted { message } => [
-            row(Ready, False, "DriftDetected", message),
-            row(Progressing, False, "DriftDetected", ""),
-            row(Degraded, True, "DriftDetected", message),
-            row(Stalled, False, "DriftDetected", ""),
+            row(Ready, False, DriftDetected, message),
+            row(Progressing, False, DriftDetected, ""),
+            row(Degraded, True, DriftDetected, message),
+            row(Stalled, False, DriftDetected, ""),
         ],
         Phase::Failed { reason, message } => [
-            row(Ready, False, reason, message),
-            row(Progressing, False, "RetryScheduled", message),
-            row(Degraded, True, reason, message),
-            row(Stalled, False, "RetryScheduled", ""),
+            row(Ready, False, *reason, message),
+            row(Progressing, False, RetryScheduled, message),
+            row(Degraded, True, *reason, message),
+            row(Stalled, False, RetryScheduled, ""),
         ],
         Phase::Stalled { reason, message } => [
-            row(Ready, False, reason, message),
-            row(Progressing, False, reason, ""),
-            row(Degraded, True, reason, message),
-            row(Stalled, True, reason, message),
+            row(Ready, False, *reason, message),
+            row(Progressing, False, *reason, ""),
+            row(Degraded, True, *reason, message),
+            row(Stalled, True, *reason, message),
         ],
     }
 }
@@ -140,7 +144,7 @@ mod tests {
             Phase::NoDesiredState,
             Phase::Recovering,
             Phase::Progressing {
-                reason: s("Installing"),
+                reason: Reason::Deploying,
                 message: s("m"),
             },
             Phase::HandedOff { message: s("m") },
@@ -148,11 +152,11 @@ mod tests {
             Phase::Suspended,
             Phase::Drifted { message: s("m") },
             Phase::Failed {
-                reason: s("ArtifactInstallFailed"),
+                reason: Reason::InstallFailed,
                 message: s("m"),
             },
             Phase::Stalled {
-                reason: s("RetryLimitReached"),
+                reason: Reason::RetryLimitReached,
                 message: s("m"),
             },
         ]
@@ -182,11 +186,11 @@ mod tests {
                     && status(ConditionType::Stalled) == True)
             );
             for r in &rows {
+                let w = r.2.as_str();
                 assert!(
-                    r.2.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-                        && r.2.chars().all(|c| c.is_ascii_alphanumeric()),
-                    "reason {:?} of {p:?} is not CamelCase",
-                    r.2
+                    w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                        && w.chars().all(|c| c.is_ascii_alphanumeric()),
+                    "reason {w:?} of {p:?} is not CamelCase",
                 );
             }
         }
@@ -197,7 +201,7 @@ mod tests {
         let first = merge(
             &[],
             &Phase::Failed {
-                reason: "A".into(),
+                reason: Reason::DownloadFailed,
                 message: "x".into(),
             },
             1,
@@ -208,7 +212,7 @@ mod tests {
         let again = merge(
             &first,
             &Phase::Failed {
-                reason: "B".into(),
+                reason: Reason::InstallFailed,
                 message: "y".into(),
             },
             2,

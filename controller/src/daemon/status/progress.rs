@@ -93,7 +93,7 @@ pub fn starting(generation: u64) -> DeploymentStatus {
         state: String::new(),
         order_group: None,
         rolling_back: false,
-        started_at: super::clock::now_rfc3339(),
+        started_at: crate::daemon::clock::now_rfc3339(),
         components: vec![],
     }
 }
