@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod gates;
 pub mod interface;
 pub mod kanto;
 pub mod metrics;

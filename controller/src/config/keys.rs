@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use super::gates::{
+    ConsentPhase, HealthGate, MaintenanceWindow, OnTimeout, OwnerConsent, PolicyMode, UpdateLocks,
+    UpdatePolicy,
+};
+
 /// The effective configuration. Every field has a value (a default when nothing set it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -47,6 +52,18 @@ pub struct Config {
     /// signature by one of the `ArtifactVerifyKey(s)`.
     pub require_signed_manifests: bool,
     pub runtime_dir: PathBuf,
+    /// baton: when installing may start (empty: always).
+    pub maintenance_windows: Vec<MaintenanceWindow>,
+    /// baton: which offered Manifests are installed.
+    pub update_policy: UpdatePolicy,
+    /// baton: files applications `flock` to hold the disruptive states back.
+    pub update_locks: UpdateLocks,
+    /// baton: phases the owner must approve.
+    pub owner_consent: OwnerConsent,
+    /// baton: checks that must pass for a soak before the first ArtifactCommit.
+    pub health_gate: HealthGate,
+    /// baton: free bytes kept on every filesystem a deployment writes to.
+    pub min_free_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,7 +223,31 @@ impl Config {
             drift_policy: DriftPolicy::Warn,
             downgrade_protection: false,
             require_signed_manifests: false,
+            update_locks: UpdateLocks {
+                dir: runtime_dir.join("locks"),
+                timeout_seconds: 0,
+            },
             runtime_dir,
+            maintenance_windows: Vec::new(),
+            update_policy: UpdatePolicy {
+                mode: PolicyMode::Any,
+                pinned: None,
+                version_pattern: None,
+            },
+            owner_consent: OwnerConsent {
+                before: Vec::new(),
+                // Kanto's default (ownerConsentTimeout: 30m), and its answer to no answer.
+                timeout_seconds: 1800,
+                on_timeout: OnTimeout::Deny,
+            },
+            health_gate: HealthGate {
+                soak_seconds: 0,
+                interval_seconds: 10,
+                timeout_seconds: 30,
+                checks: Vec::new(),
+            },
+            // Room for the journal and the Manifest store after the payloads landed.
+            min_free_bytes: 16 * 1024 * 1024,
         }
     }
 

@@ -8,6 +8,7 @@
 //! creates directories or acts on the values.
 
 mod env;
+mod gates;
 mod keys;
 mod layers;
 
@@ -19,9 +20,10 @@ use serde_json::Value;
 
 pub use env::{vars, Env, ProcessEnv};
 pub use keys::{
-    Api, ArtifactSource, ArtifactsCache, Config, DriftPolicy, HttpsClient, LogLevel, Retry,
-    CONFIG_FILE_NAME, DEFAULT_CONF_DIR, DEFAULT_DATASTORE_DIR, DEFAULT_DATA_DIR,
-    TOPOLOGY_FILE_NAME,
+    Api, ArtifactSource, ArtifactsCache, Config, ConsentPhase, DriftPolicy, HealthGate,
+    HttpsClient, LogLevel, MaintenanceWindow, OnTimeout, OwnerConsent, PolicyMode, Retry,
+    UpdateLocks, UpdatePolicy, CONFIG_FILE_NAME, DEFAULT_CONF_DIR, DEFAULT_DATASTORE_DIR,
+    DEFAULT_DATA_DIR, TOPOLOGY_FILE_NAME,
 };
 pub use layers::{Layered, Origin};
 
@@ -260,6 +262,13 @@ pub fn load(overrides: &Overrides, env: &dyn Env) -> Result<Effective, ConfigErr
         if let Some(rt) = layered.value.get("RuntimeDir").and_then(Value::as_str) {
             let socket = Path::new(rt).join("baton.sock").display().to_string();
             layered.set("Api.Socket", Value::String(socket), Origin::Default);
+        }
+    }
+    // So does the update locks directory.
+    if layered.origin("UpdateLocks.Dir") == Some(&Origin::Default) {
+        if let Some(rt) = layered.value.get("RuntimeDir").and_then(Value::as_str) {
+            let dir = Path::new(rt).join("locks").display().to_string();
+            layered.set("UpdateLocks.Dir", Value::String(dir), Origin::Default);
         }
     }
     let both = ["ArtifactVerifyKey", "ArtifactVerifyKeys"]

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use baton::config::{
-    self, Api, ArtifactSource, ArtifactsCache, Config, DriftPolicy, HttpsClient, LogLevel, Retry,
+    self, Api, ArtifactSource, ArtifactsCache, Config, ConsentPhase, DriftPolicy, HealthGate,
+    HttpsClient, LogLevel, MaintenanceWindow, OnTimeout, OwnerConsent, PolicyMode, Retry,
+    UpdateLocks, UpdatePolicy,
 };
 use baton::model::{
     ComponentStatus, Condition, ConditionStatus, ConditionType, DeploymentComponent,
@@ -336,6 +338,42 @@ fn config_schema_and_types_agree() {
         downgrade_protection: true,
         require_signed_manifests: true,
         runtime_dir: "/run/baton".into(),
+        maintenance_windows: vec![
+            MaintenanceWindow {
+                schedule: "0 2 * * mon-fri".into(),
+                duration_seconds: 7200,
+                time_zone: "UTC".into(),
+            },
+            MaintenanceWindow {
+                schedule: "30 1 1,15 * *".into(),
+                duration_seconds: 3600,
+                time_zone: "+02:00".into(),
+            },
+        ],
+        update_policy: UpdatePolicy {
+            mode: PolicyMode::Latest,
+            pinned: Some("system-v2".into()),
+            version_pattern: Some("-v([0-9.]+)$".into()),
+        },
+        update_locks: UpdateLocks {
+            dir: "/run/baton/locks".into(),
+            timeout_seconds: 600,
+        },
+        owner_consent: OwnerConsent {
+            before: vec![ConsentPhase::Download, ConsentPhase::Activate],
+            timeout_seconds: 60,
+            on_timeout: OnTimeout::Approve,
+        },
+        health_gate: HealthGate {
+            soak_seconds: 300,
+            interval_seconds: 30,
+            timeout_seconds: 10,
+            checks: vec![vec![
+                "/usr/bin/systemctl".into(),
+                "is-system-running".into(),
+            ]],
+        },
+        min_free_bytes: 1 << 20,
     };
     check(Schema::Config, &sample);
     // Every built-in default satisfies the schema too (unset options aside, which JSON files
