@@ -222,6 +222,8 @@ mod tests {
             deployment: None,
             components: vec![],
             history: vec![],
+            next_window_at: None,
+            gate: None,
         }
     }
 

@@ -323,6 +323,8 @@ mod tests {
             reason: None,
             message: None,
             components: vec![],
+            policy: None,
+            waited_seconds: 0,
         }
     }
 

@@ -58,6 +58,8 @@ fn everything() -> Metrics {
         reason: None,
         message: None,
         components: vec![],
+        policy: None,
+        waited_seconds: 0,
     });
     m.artifact_bytes_read(SourceKind::Directory, 1);
     m

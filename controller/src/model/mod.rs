@@ -23,8 +23,9 @@ pub use origin::Origin;
 pub use provides::Provides;
 pub use reason::Reason;
 pub use status::{
-    ComponentStatus, Condition, ConditionStatus, ConditionType, DeploymentComponent,
-    DeploymentStatus, HistoryComponent, HistoryEntry, Outcome, Status,
+    ComponentStatus, Condition, ConditionStatus, ConditionType, ConsentQuestion,
+    DeploymentComponent, DeploymentStatus, GateStatus, HistoryComponent, HistoryEntry, LockHolder,
+    Outcome, Status,
 };
 pub use topology::{ComponentSpec, Topology};
 

@@ -33,6 +33,65 @@ pub struct Status {
     pub deployment: Option<DeploymentStatus>,
     pub components: Vec<ComponentStatus>,
     pub history: Vec<HistoryEntry>,
+    /// When the next maintenance window opens (RFC 3339, UTC); none without windows, or
+    /// while one is open.
+    #[serde(default)]
+    pub next_window_at: Option<String>,
+    /// What the deployment in flight waits for at a gate, if anything.
+    #[serde(default)]
+    pub gate: Option<GateStatus>,
+}
+
+/// A deployment held at a gate: why, until when, and what would let it go on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GateStatus {
+    /// `WaitingForMaintenanceWindow`, `UpdateLocked`, `AwaitingConsent` or `HealthSoak`.
+    pub reason: Reason,
+    pub message: String,
+    /// The deployment waiting.
+    pub deployment: String,
+    /// RFC 3339, UTC: since when it waits here.
+    pub since: String,
+    /// RFC 3339, UTC: the earliest the wait can end (a window opens, a deferral or the soak
+    /// ends, a question times out).
+    #[serde(default)]
+    pub until: Option<String>,
+    /// The owner's open question (`AwaitingConsent`).
+    #[serde(default)]
+    pub consent: Option<ConsentQuestion>,
+    /// The update locks held (`UpdateLocked`).
+    #[serde(default)]
+    pub locks: Vec<LockHolder>,
+}
+
+/// A question to the owner: may the deployment go on to `phase`?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsentQuestion {
+    /// Answer with this id (`POST /v1/consent`, `baton consent`).
+    pub id: u64,
+    pub deployment: String,
+    pub manifest: String,
+    /// `Download`, `Install` or `Activate`.
+    pub phase: String,
+    pub asked_at: String,
+    /// When no answer counts as the `OnTimeout` answer; none: asked until answered.
+    #[serde(default)]
+    pub deadline: Option<String>,
+}
+
+/// An update lock file held by another process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LockHolder {
+    pub file: String,
+    /// The holder's process, where the kernel tells (`/proc/locks`).
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// Its command name (`/proc/<pid>/comm`).
+    #[serde(default)]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +205,13 @@ pub struct HistoryEntry {
     pub message: Option<String>,
     #[serde(default)]
     pub components: Vec<HistoryComponent>,
+    /// The UpdatePolicy in force (`any`, `latest`, `pinned: <name>`).
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// Seconds the deployment waited at gates (windows, locks, consent), part of
+    /// `durationSeconds`.
+    #[serde(default)]
+    pub waited_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

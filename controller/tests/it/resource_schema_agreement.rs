@@ -14,8 +14,9 @@ use baton::config::{
     UpdateLocks, UpdatePolicy,
 };
 use baton::model::{
-    ComponentStatus, Condition, ConditionStatus, ConditionType, DeploymentComponent,
-    DeploymentStatus, HistoryComponent, HistoryEntry, Outcome, Status,
+    ComponentStatus, Condition, ConditionStatus, ConditionType, ConsentQuestion,
+    DeploymentComponent, DeploymentStatus, GateStatus, HistoryComponent, HistoryEntry, LockHolder,
+    Outcome, Status,
 };
 use baton::resource::wire::{
     ComponentDoc, ComponentTypeDoc, ConstraintsDoc, EndStateDoc, ManifestDoc,
@@ -276,7 +277,30 @@ fn status_schema_and_types_agree() {
                 result: "rolledBack".into(),
                 notes: vec!["ArtifactCommit: exit status 1".into()],
             }],
+            policy: Some("latest".into()),
+            waited_seconds: 3600,
         }],
+        next_window_at: Some("2026-01-02T02:00:00Z".into()),
+        gate: Some(GateStatus {
+            reason: baton::model::Reason::AwaitingConsent,
+            message: "asking the owner".into(),
+            deployment: "d1".into(),
+            since: "2026-01-01T00:00:00Z".into(),
+            until: Some("2026-01-01T00:30:00Z".into()),
+            consent: Some(ConsentQuestion {
+                id: 3,
+                deployment: "d1".into(),
+                manifest: "system-core-v2".into(),
+                phase: "Install".into(),
+                asked_at: "2026-01-01T00:00:00Z".into(),
+                deadline: None,
+            }),
+            locks: vec![LockHolder {
+                file: "/run/baton/locks/nav.lock".into(),
+                pid: Some(42),
+                command: Some("navd".into()),
+            }],
+        }),
     };
     check(Schema::Status, &status);
     // An idle System: no deployment in flight.

@@ -17,7 +17,7 @@ use super::progress;
 use crate::daemon::clock;
 use crate::engine::api::Progress;
 use crate::metrics::Metrics;
-use crate::model::{ComponentStatus, DeploymentStatus, HistoryEntry, Status};
+use crate::model::{ComponentStatus, DeploymentStatus, GateStatus, HistoryEntry, Status};
 
 pub struct Board {
     tx: watch::Sender<Status>,
@@ -66,6 +66,8 @@ impl Board {
             deployment: None,
             components: Vec::new(),
             history: Vec::new(),
+            next_window_at: None,
+            gate: None,
         };
         metrics.phase(&Phase::Recovering);
         metrics.status(&empty);
@@ -156,6 +158,21 @@ impl Board {
             |s| s.components = c,
             |s| Change::Components {
                 components: s.components.clone(),
+            },
+        );
+    }
+
+    /// What the deployment in flight waits for at a gate, and when the next maintenance
+    /// window opens.
+    pub fn gate(&self, gate: Option<GateStatus>, next_window_at: Option<String>) {
+        self.change(
+            |s| {
+                s.gate = gate;
+                s.next_window_at = next_window_at;
+            },
+            |s| Change::Gate {
+                gate: s.gate.clone(),
+                next_window_at: s.next_window_at.clone(),
             },
         );
     }

@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::engine::api::Progress;
-use crate::model::{ComponentStatus, Condition, DeploymentStatus, HistoryEntry};
+use crate::model::{ComponentStatus, Condition, DeploymentStatus, GateStatus, HistoryEntry};
 
 /// How many events are kept for followers that reconnect.
 pub const BACKLOG: usize = 256;
@@ -48,6 +48,13 @@ pub enum Change {
     Components { components: Vec<ComponentStatus> },
     /// A deployment finished and is the newest history entry.
     Finished { entry: HistoryEntry },
+    /// What the deployment waits for at a gate (a window, a lock, the owner, the soak), and
+    /// when the next maintenance window opens.
+    #[serde(rename_all = "camelCase")]
+    Gate {
+        gate: Option<GateStatus>,
+        next_window_at: Option<String>,
+    },
 }
 
 /// One numbered change.

@@ -11,7 +11,7 @@ use crate::daemon::clock::rfc3339;
 use crate::daemon::deployer::{self, end_reason, inconsistent};
 use crate::daemon::persist::{self, PersistError};
 use crate::engine::api::{ComponentResult, DeploymentReport, End};
-use crate::model::{HistoryComponent, HistoryEntry, Outcome};
+use crate::model::{HistoryComponent, HistoryEntry, Outcome, Reason};
 
 pub const LIMIT: usize = 20;
 const FILE: &str = "history.json";
@@ -86,6 +86,40 @@ pub fn entry(
                 notes: c.notes.clone(),
             })
             .collect(),
+        policy: None,
+        waited_seconds: 0,
+    }
+}
+
+/// The history entry for a desired Manifest the update policy held back (nothing ran):
+/// `NotNewer` is up to date, `NotPinned` a refusal.
+pub fn held(
+    manifest: &str,
+    sha256: &str,
+    generation: u64,
+    reason: Reason,
+    message: &str,
+    now: u64,
+) -> HistoryEntry {
+    HistoryEntry {
+        id: format!("policy-{generation}"),
+        manifest: manifest.to_string(),
+        manifest_sha256: sha256.to_string(),
+        generation,
+        driver: Driver::Controller.as_str().to_string(),
+        started_at: rfc3339(now),
+        finished_at: rfc3339(now),
+        duration_seconds: 0,
+        outcome: if reason == Reason::NotNewer {
+            Outcome::UpToDate
+        } else {
+            Outcome::Rejected
+        },
+        reason: Some(reason),
+        message: Some(message.to_string()),
+        components: vec![],
+        policy: None,
+        waited_seconds: 0,
     }
 }
 
