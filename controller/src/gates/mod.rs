@@ -4,7 +4,8 @@
 //! implementations here answer. Each gate is a pure decision (tables and properties in its
 //! tests) with a thin IO edge:
 //!
-//! - [`windows`] (+ [`cron`], [`calendar`]): maintenance windows and the fit rule;
+//! - [`windows`] (+ [`cron`], [`calendar`], the IO edge [`window_gate`]): maintenance
+//!   windows and the fit rule;
 //! - [`policy`]: the update policy (`any`, `latest`, `pinned`), asked by the reconciler
 //!   before any Interface call, not by the engine;
 //! - [`locks`]: update locks held with `flock(2)` by applications;
@@ -13,16 +14,29 @@
 //! - [`space`]: the whole plan's disk need against the free space;
 //! - [`supersede`]: a newer generation ends a deployment that installed nothing yet;
 //! - [`chain`]: [`Gates`], the one `Gate` the engine is given, asking each in order and
-//!   telling status what the deployment waits for.
+//!   telling status what the deployment waits for;
+//! - [`settings`]: the configuration keys, checked; [`clock`]: the wall clock tests move.
 //!
 //! This room never runs an Interface, never writes the journal and never decides what a
 //! refusal means for the System (the engine does): it only answers.
 
 pub mod calendar;
+pub mod chain;
+pub mod clock;
+pub mod consent;
 pub mod cron;
+pub mod health;
+pub mod locks;
+pub mod policy;
 pub mod seam;
+pub mod settings;
+pub mod space;
+pub mod supersede;
+pub mod window_gate;
 pub mod windows;
 
+pub use chain::{GateParts, Gates};
 pub use seam::{
-    BoxFuture, Gate, GateComponent, GateContext, GatePhase, GatePoint, NoGate, Verdict,
+    BoxFuture, Gate, GateComponent, GateContext, GatePhase, GatePoint, NoGate, Verdict, REASK,
 };
+pub use settings::GateSettings;

@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(TimeZone::parse("UTC").unwrap(), TimeZone::UTC);
         assert_eq!(TimeZone::parse("+02:00").unwrap().offset, 7200);
         assert_eq!(TimeZone::parse("UTC-05:30").unwrap().offset, -19_800);
-        assert_eq!(TimeZone::parse("+0100").is_err(), true);
+        assert!(TimeZone::parse("+0100").is_err());
         assert_eq!(TimeZone::parse("+01").unwrap().offset, 3600);
         let e = TimeZone::parse("Europe/Berlin").unwrap_err();
         assert!(e.contains("IANA zone name") && e.contains("+02:00"), "{e}");

@@ -20,6 +20,7 @@ mod capture;
 pub mod env;
 pub(crate) mod group;
 mod process;
+mod program;
 mod report;
 
 use std::ffi::OsString;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+pub use program::ProgramRun;
 pub use report::{CallContext, CallReport, Exit, InterfaceError};
 
 use crate::interface::protocol::{
