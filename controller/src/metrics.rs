@@ -6,10 +6,11 @@
 //! start (value 0), so `rate()`, `increase()` and alerts work from the first scrape. Labels
 //! are bounded ([`labels`]): no free text, no paths, no unbounded IDs.
 //!
-//! The families live in four rooms: `controller.rs` (the reconcile loop, the controller's
+//! The families live in five rooms: `controller.rs` (the reconcile loop, the controller's
 //! phase and conditions, finished deployments), `deployment.rs` (the deployment in flight
 //! and the components' versions, mirrored from the status document), `interface.rs`
-//! (Interface calls) and `artifact.rs` (bytes read, the cache, verification failures). The
+//! (Interface calls), `artifact.rs` (bytes read, the cache, verification failures) and
+//! `gates.rs` (gate waits and refusals, the next maintenance window). The
 //! README lists every family; a test keeps the two in agreement.
 //!
 //! One registry per process ([`Metrics::global`]): the engine, the Interface runner and the
@@ -20,6 +21,7 @@
 mod artifact;
 mod controller;
 mod deployment;
+mod gates;
 mod interface;
 pub mod labels;
 
@@ -45,6 +47,7 @@ pub struct Metrics {
     deployment: deployment::Families,
     interface: interface::Families,
     artifact: artifact::Families,
+    gates: gates::Families,
 }
 
 impl Metrics {
@@ -58,11 +61,13 @@ impl Metrics {
             deployment: deployment::Families::new(&r),
             interface: interface::Families::new(&r),
             artifact: artifact::Families::new(&r),
+            gates: gates::Families::new(&r),
             registry: r.registry,
         };
         m.controller.init();
         m.deployment.init();
         m.artifact.init();
+        m.gates.init();
         m
     }
 

@@ -125,6 +125,7 @@ impl Metrics {
     pub fn status(&self, s: &Status) {
         self.controller.mirror(s);
         self.deployment.mirror(s);
+        self.gates.mirror(s);
     }
 }
 

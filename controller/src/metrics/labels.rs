@@ -38,12 +38,14 @@ impl ReconcileResult {
 }
 
 /// The controller's phases, as `baton_controller_phase{phase}` names them.
-pub const CONTROLLER_PHASES: [&str; 9] = [
+pub const CONTROLLER_PHASES: [&str; 11] = [
     "no_desired_state",
     "recovering",
     "progressing",
     "handed_off",
     "in_sync",
+    "waiting",
+    "up_to_date",
     "suspended",
     "drifted",
     "backoff",
@@ -57,6 +59,8 @@ pub fn controller_phase(p: &Phase) -> &'static str {
         Phase::Progressing { .. } => "progressing",
         Phase::HandedOff { .. } => "handed_off",
         Phase::InSync => "in_sync",
+        Phase::Waiting { .. } => "waiting",
+        Phase::UpToDate { .. } => "up_to_date",
         Phase::Suspended => "suspended",
         Phase::Drifted { .. } => "drifted",
         // A failed attempt with another one scheduled: the System waits out a backoff.
@@ -275,6 +279,14 @@ mod tests {
             },
             Phase::HandedOff { message: s() },
             Phase::InSync,
+            Phase::Waiting {
+                reason: crate::model::Reason::UpdateLocked,
+                message: s(),
+            },
+            Phase::UpToDate {
+                reason: crate::model::Reason::NotNewer,
+                message: s(),
+            },
             Phase::Suspended,
             Phase::Drifted { message: s() },
             Phase::Failed {

@@ -20,6 +20,12 @@ pub enum Phase {
     HandedOff { message: String },
     /// Every component runs the desired Artifacts.
     InSync,
+    /// The deployment waits at a gate (`WaitingForMaintenanceWindow`, `UpdateLocked`,
+    /// `AwaitingConsent`), or soaks its health checks (`HealthSoak`, still progressing).
+    Waiting { reason: Reason, message: String },
+    /// The update policy found nothing newer to install (`NotNewer`): the System is up to
+    /// date with what was offered, and nothing ran.
+    UpToDate { reason: Reason, message: String },
     /// New reconciles are suspended by the operator.
     Suspended,
     /// A component no longer runs its desired Artifact; the drift policy says report only.
@@ -82,6 +88,27 @@ pub fn conditions_for(phase: &Phase) -> [Row; 4] {
             row(Progressing, False, InSync, ""),
             row(Degraded, False, InSync, ""),
             row(Stalled, False, InSync, ""),
+        ],
+        Phase::Waiting { reason, message } => [
+            row(Ready, False, *reason, message),
+            row(
+                Progressing,
+                if *reason == Reason::HealthSoak {
+                    True
+                } else {
+                    False
+                },
+                *reason,
+                message,
+            ),
+            row(Degraded, False, *reason, ""),
+            row(Stalled, False, *reason, ""),
+        ],
+        Phase::UpToDate { reason, message } => [
+            row(Ready, True, *reason, message),
+            row(Progressing, False, *reason, ""),
+            row(Degraded, False, *reason, ""),
+            row(Stalled, False, *reason, ""),
         ],
         Phase::Suspended => [
             row(Ready, Unknown, Suspended, "reconciliation is suspended"),
@@ -149,6 +176,18 @@ mod tests {
             },
             Phase::HandedOff { message: s("m") },
             Phase::InSync,
+            Phase::Waiting {
+                reason: Reason::WaitingForMaintenanceWindow,
+                message: s("m"),
+            },
+            Phase::Waiting {
+                reason: Reason::HealthSoak,
+                message: s("m"),
+            },
+            Phase::UpToDate {
+                reason: Reason::NotNewer,
+                message: s("m"),
+            },
             Phase::Suspended,
             Phase::Drifted { message: s("m") },
             Phase::Failed {
@@ -169,9 +208,17 @@ mod tests {
             let status = |t| rows.iter().find(|r| r.0 == t).unwrap().1;
             assert_eq!(
                 status(ConditionType::Ready) == True,
-                p == Phase::InSync,
+                matches!(p, Phase::InSync | Phase::UpToDate { .. }),
                 "{p:?}"
             );
+            // Waiting for a window, a lock or an answer is not progress (EMF, Kanto).
+            if let Phase::Waiting { reason, .. } = &p {
+                assert_eq!(
+                    status(ConditionType::Progressing) == True,
+                    *reason == Reason::HealthSoak,
+                    "{p:?}"
+                );
+            }
             assert_eq!(
                 status(ConditionType::Stalled) == True,
                 matches!(p, Phase::Stalled { .. }),
