@@ -19,8 +19,8 @@ use tokio::net::UnixStream;
 
 use super::commands::ActionReply;
 use super::wire::{
-    paths, Applied, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
-    GENERATION_HEADER, SIGNATURE_HEADER,
+    paths, Applied, ConsentReply, ConsentRequest, ErrorBody, InstallRequest, ResumeRequest,
+    RollbackRequest, BASE_DIR_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
 };
 use crate::engine::api::DeploymentReport;
 use crate::model::{ComponentStatus, HistoryEntry, Status};
@@ -204,7 +204,12 @@ impl Client {
         Ok(Some((generation, bytes.to_vec())))
     }
 
-    /// `retry`, `rollback`, `suspend` or `resume`.
+    /// `POST /v1/consent`: the owner's answer.
+    pub async fn consent(&self, req: &ConsentRequest) -> Result<ConsentReply, ClientError> {
+        self.post(paths::CONSENT, req).await
+    }
+
+    /// `retry`, `rollback`, `suspend`, `resume` or `force`.
     pub async fn action(&self, name: &str) -> Result<ActionReply, ClientError> {
         self.call(
             Method::POST,

@@ -13,6 +13,8 @@ use super::desired::DesiredStore;
 use super::status::Board;
 use crate::engine::api::{DeploymentReport, EngineError};
 use crate::engine::driver::RunOptions;
+use crate::gates::Gates;
+use crate::model::Reason;
 use crate::resource::LoadedManifest;
 
 /// The actions of the local API.
@@ -25,6 +27,8 @@ pub enum Action {
     /// Start no new reconcile (a running deployment still finishes).
     Suspend,
     Resume,
+    /// The next update lock check passes whatever is held (`baton apply --force`).
+    Force,
 }
 
 impl Action {
@@ -34,6 +38,7 @@ impl Action {
             "rollback" => Action::Rollback,
             "suspend" => Action::Suspend,
             "resume" => Action::Resume,
+            "force" => Action::Force,
             _ => return None,
         })
     }
@@ -77,6 +82,9 @@ pub enum HandoffError {
     Busy { manifest: String, generation: u64 },
     #[error("baton is shutting down")]
     ShuttingDown,
+    /// The update policy holds the Manifest back (`NotNewer`, `NotPinned`): nothing ran.
+    #[error("{message}")]
+    Held { reason: Reason, message: String },
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -97,6 +105,8 @@ pub struct Handle {
     pub board: Arc<Board>,
     pub desired: Arc<DesiredStore>,
     pub(super) ready: watch::Receiver<bool>,
+    /// The gates: the consent desk and `--force` are reached through them.
+    pub gates: Arc<Gates>,
 }
 
 impl Handle {

@@ -21,7 +21,13 @@ pub fn is_final(end: &End) -> bool {
 pub fn end_reason(end: &End) -> Option<Reason> {
     match end {
         End::Success => None,
-        End::RolledBack { failed_at, .. } => Some(failed_reason(failed_at)),
+        End::RolledBack { failed_at, reason } => Some(
+            failed_at
+                .starts_with("gate ")
+                .then(|| gate_reason(reason))
+                .flatten()
+                .unwrap_or_else(|| failed_reason(failed_at)),
+        ),
         End::Inconsistent { .. } => Some(Reason::Inconsistent),
         End::Rejected { problems } => Some(rejection_reason(problems)),
         End::Paused { .. } => Some(Reason::Paused),
@@ -121,10 +127,31 @@ pub fn failed_reason(failed_at: &str) -> Reason {
 }
 
 /// The reason for a refused Manifest. The engine's refusals are sentences today, so every
-/// refusal is `InvalidManifest` here; the problems themselves are in the message.
+/// refusal is `InvalidManifest` here, but a gate's (worded `<Reason>: message`, see
+/// [`gate_reason`]); the problems themselves are in the message.
 // When the engine's refusals carry a Reason (typed problems), take the first one's.
-pub fn rejection_reason(_problems: &[String]) -> Reason {
-    Reason::InvalidManifest
+pub fn rejection_reason(problems: &[String]) -> Reason {
+    problems
+        .first()
+        .and_then(|p| gate_reason(p))
+        .unwrap_or(Reason::InvalidManifest)
+}
+
+/// The reasons a gate ends a deployment with.
+pub const GATE_REFUSALS: [Reason; 5] = [
+    Reason::Superseded,
+    Reason::InsufficientSpace,
+    Reason::UpdateLocked,
+    Reason::ConsentDenied,
+    Reason::HealthCheckFailed,
+];
+
+/// A gate's refusal as the engine words it until its answers are typed: the reason's word,
+/// a colon, the gate's message (`ConsentDenied: consent to Install ... denied by api`); after
+/// the first state its `failed_at` is `gate <point>`.
+pub fn gate_reason(text: &str) -> Option<Reason> {
+    let (word, _) = text.split_once(": ")?;
+    GATE_REFUSALS.into_iter().find(|r| r.as_str() == word)
 }
 
 /// The options a deployment of a desired state runs with: DowngradeProtection lets only the
@@ -192,6 +219,31 @@ mod tests {
         ] {
             assert_eq!(failed_reason(at), want, "{at:?}");
         }
+    }
+
+    #[test]
+    fn a_gates_refusal_keeps_its_reason() {
+        let rejected = End::Rejected {
+            problems: vec!["InsufficientSpace: not enough space: ...".into()],
+        };
+        assert_eq!(end_reason(&rejected), Some(Reason::InsufficientSpace));
+        let rolled = End::RolledBack {
+            failed_at: "gate BeforeCommit".into(),
+            reason: "HealthCheckFailed: health check `/c` exited with 1".into(),
+        };
+        assert_eq!(end_reason(&rolled), Some(Reason::HealthCheckFailed));
+        // Only a gate's words: an Interface's output that happens to look alike does not.
+        let plain = End::RolledBack {
+            failed_at: "ArtifactInstall rtos A".into(),
+            reason: "ConsentDenied: exit 1".into(),
+        };
+        assert_eq!(end_reason(&plain), Some(Reason::InstallFailed));
+        assert_eq!(
+            end_reason(&End::Rejected {
+                problems: vec!["rtos: no Artifact".into()]
+            }),
+            Some(Reason::InvalidManifest)
+        );
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct Memory {
     pub handoff: Option<String>,
     /// The generation of the deployment the controller started and has not seen end.
     pub deploying: Option<u64>,
+    /// The last generation the update policy held back (recorded in the history once).
+    #[serde(default)]
+    pub held_generation: Option<u64>,
 }
 
 impl Memory {

@@ -42,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Effective;
 use crate::engine::api::Deployer;
 use crate::engine::lock::{DatastoreLock, LockError};
+use crate::gates::{GateParts, GateSettings, Gates};
 use crate::metrics::Metrics;
 
 pub use admission::{Admission, Door};
@@ -63,6 +64,29 @@ pub enum DaemonError {
     Start(#[from] sources::StartError),
     #[error("RequireSignedManifests: {0}")]
     Keys(crate::artifact::ArtifactError),
+    #[error("the configuration's gates are invalid:\n{}", .0.join("\n"))]
+    Gates(Vec<String>),
+}
+
+/// The gates of this controller: the same `Arc` goes to every deployment the controller
+/// runs (`RunOptions`, once the engine's seam lands) and to the API (consent, `--force`).
+pub fn gates(
+    cfg: &crate::config::Config,
+    newest: crate::gates::supersede::Newest,
+    clock: Arc<dyn crate::gates::clock::Clock>,
+) -> Result<Arc<Gates>, DaemonError> {
+    use crate::interface::runner::{Runner, RunnerConfig};
+    let settings = GateSettings::from_config(cfg).map_err(DaemonError::Gates)?;
+    // Health checks run as Interfaces do: the same environment rules and bounds.
+    let runner = Runner::new(RunnerConfig::default());
+    Ok(Arc::new(Gates::new(
+        settings,
+        GateParts {
+            runner,
+            clock,
+            newest,
+        },
+    )))
 }
 
 /// The Manifest signature policy: the verify keys are loaded only when signatures are
@@ -92,6 +116,19 @@ pub async fn run(
     notifier: Option<sd_notify::Notifier>,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
+    run_gated(eff, deployer, None, grace, notifier, shutdown).await
+}
+
+/// [`run`] with the gates given (tests, and a caller that hands the same gates to the
+/// engine); `None`: made from the configuration.
+pub async fn run_gated(
+    eff: &Effective,
+    deployer: Arc<dyn Deployer>,
+    gates: Option<Arc<Gates>>,
+    grace: Duration,
+    notifier: Option<sd_notify::Notifier>,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
     let cfg = &eff.config;
     let dir = controller_dir(eff);
     // One controller per datastore: a second one would steal the socket and race the first.
@@ -107,6 +144,17 @@ pub async fn run(
         drift: cfg.drift_policy,
         grace,
     };
+    let gates = match gates {
+        Some(g) => g,
+        None => {
+            let d = desired.clone();
+            crate::daemon::gates(
+                cfg,
+                Arc::new(move || d.generation()),
+                Arc::new(crate::gates::clock::SystemClock),
+            )?
+        }
+    };
     let (reconciler, handle) = reconciler::Reconciler::new(
         deployer,
         desired,
@@ -115,6 +163,7 @@ pub async fn run(
         metrics.clone(),
         settings,
         notifier,
+        gates,
         shutdown.clone(),
     );
     let admission = Arc::new(Admission {

@@ -20,6 +20,7 @@ pub mod paths {
     pub const HEALTHZ: &str = "/healthz";
     pub const READYZ: &str = "/readyz";
     pub const METRICS: &str = "/metrics";
+    pub const CONSENT: &str = "/v1/consent";
 }
 
 /// Header carrying the directory relative `artifact_path`s of an applied Manifest resolve
@@ -127,4 +128,29 @@ impl Default for ResumeRequest {
 pub struct RollbackRequest {
     #[serde(default)]
     pub options: RunOpts,
+}
+
+/// `POST /v1/consent`: the owner's answer to the open question.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsentRequest {
+    /// The question's id as status shows it; absent: whatever question is open.
+    #[serde(default)]
+    pub question: Option<u64>,
+    /// `approve`, `deny` or `defer`.
+    pub answer: String,
+    /// `defer`: ask again after this many seconds (default [`DEFAULT_DEFER_SECONDS`]).
+    #[serde(default)]
+    pub for_seconds: Option<u64>,
+}
+
+/// How long `defer` waits when not told.
+pub const DEFAULT_DEFER_SECONDS: u64 = 600;
+
+/// The answer to `POST /v1/consent`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentReply {
+    pub question: crate::model::ConsentQuestion,
+    pub answer: String,
 }

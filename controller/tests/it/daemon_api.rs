@@ -478,3 +478,80 @@ async fn the_update_module_hand_off_goes_through_the_daemon() {
     assert_eq!(fake.installs().len(), installs);
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_answers_over_the_api_and_force_passes_an_update_lock() {
+    use baton::daemon::wire::ConsentRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let eff = effective(
+        dir.path(),
+        serde_json::json!({"OwnerConsent": {"Before": ["Download"]}, "MinFreeBytes": 0}),
+    );
+    let gates = baton::daemon::gates(
+        &eff.config,
+        std::sync::Arc::new(|| 0),
+        std::sync::Arc::new(baton::gates::clock::SystemClock),
+    )
+    .unwrap();
+    let d = Daemon::start_gated(eff, &fake, gates).await;
+    let c = d.client().await;
+    let ask = |answer: &str, question, for_seconds| ConsentRequest {
+        question,
+        answer: answer.into(),
+        for_seconds,
+    };
+    let err = c.consent(&ask("approve", None, None)).await.unwrap_err();
+    assert_eq!(err.code(), Some("NoQuestion"));
+    c.apply(VALID.as_bytes(), None).await.unwrap();
+    let s = d
+        .until("asked", |s| {
+            s.gate.as_ref().and_then(|g| g.consent.as_ref()).is_some()
+        })
+        .await;
+    let q = s.gate.unwrap().consent.unwrap();
+    assert_eq!((q.phase.as_str(), q.manifest.as_str()), ("Download", "m2"));
+    // Bad answers are refused with what was expected.
+    let err = c.consent(&ask("maybe", None, None)).await.unwrap_err();
+    assert_eq!(err.code(), Some("BadRequest"));
+    assert!(err.to_string().contains("approve, deny or defer"), "{err}");
+    let err = c.consent(&ask("approve", None, Some(5))).await.unwrap_err();
+    assert_eq!(err.code(), Some("BadRequest"));
+    let err = c
+        .consent(&ask("approve", Some(q.id + 1), None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NotOpen"));
+    // Deferred: asked again after a second, with a new id; then approved.
+    let r = c.consent(&ask("defer", Some(q.id), Some(1))).await.unwrap();
+    assert_eq!((r.question.id, r.answer.as_str()), (q.id, "defer"));
+    let s = d
+        .until("asked again", |s| {
+            s.gate
+                .as_ref()
+                .and_then(|g| g.consent.as_ref())
+                .is_some_and(|x| x.id > q.id)
+        })
+        .await;
+    let again = s.gate.unwrap().consent.unwrap().id;
+    c.consent(&ask("approve", Some(again), None)).await.unwrap();
+    let err = c
+        .consent(&ask("deny", Some(again), None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.code(), Some("AlreadyAnswered" | "NoQuestion")),
+        "the first answer wins: {err}"
+    );
+    d.until("ready", |s| {
+        s.observed_generation == 1
+            && s.conditions
+                .iter()
+                .any(|c| c.type_ == Ready && c.status == True)
+    })
+    .await;
+    // --force is an action of write scope.
+    let f = c.action("force").await.unwrap();
+    assert!(f.message.contains("update lock"), "{}", f.message);
+    d.stop().await;
+}

@@ -5,6 +5,7 @@
 //! [`ErrorBody`] with a fitting HTTP status.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -18,10 +19,11 @@ use crate::daemon::admission::Door;
 use crate::daemon::commands::{Action, ActionError, HandoffError};
 use crate::daemon::sources::{self, handoff, Offer, OfferError};
 use crate::daemon::wire::{
-    paths, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
-    GENERATION_HEADER, SIGNATURE_HEADER,
+    paths, ConsentReply, ConsentRequest, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest,
+    BASE_DIR_HEADER, DEFAULT_DEFER_SECONDS, GENERATION_HEADER, SIGNATURE_HEADER,
 };
 use crate::engine::api::EngineError;
+use crate::gates::consent::{Answer, AnswerError};
 use crate::model::Origin;
 use crate::resource::Diagnostics;
 
@@ -39,6 +41,8 @@ pub enum Route {
     Components,
     History,
     Action(Action),
+    /// `POST /v1/consent`: the owner answers the open question.
+    Consent,
     Install,
     Resume,
     Rollback,
@@ -64,6 +68,7 @@ pub fn route(method: &Method, path: &str) -> Route {
         paths::STATUS => pick(get, Status),
         paths::COMPONENTS => pick(get, Components),
         paths::HISTORY => pick(get, History),
+        paths::CONSENT => pick(post, Consent),
         p => {
             if let Some(a) = p.strip_prefix(paths::ACTIONS) {
                 match crate::daemon::commands::Action::parse(a) {
@@ -96,7 +101,7 @@ pub fn access(r: Route) -> Access {
         | Route::History
         | Route::MethodNotAllowed
         | Route::NotFound => Access::Read,
-        Route::PutManifest | Route::Action(_) => Access::Write,
+        Route::PutManifest | Route::Action(_) | Route::Consent => Access::Write,
         Route::Install | Route::Resume | Route::Rollback => Access::UnixOnly,
     }
 }
@@ -213,6 +218,10 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) ->
             }
             Err(e) => error(500, "ActionFailed", e.to_string()),
         },
+        Route::Consent => match body_json::<ConsentRequest>(req).await {
+            Err(r) => r,
+            Ok(c) => consent(&state, c),
+        },
         // The hand-off: only ever here from the Unix socket (the guard refuses it over TCP),
         // so its options (`--allow-downgrade` included) are the local operator's.
         Route::Install => match body_json::<InstallRequest>(req).await {
@@ -243,6 +252,34 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) ->
     }
 }
 
+/// The owner's answer, through the same desk as Kanto's.
+fn consent(state: &ApiState, c: ConsentRequest) -> Resp {
+    let answer = match (c.answer.as_str(), c.for_seconds) {
+        ("approve", None) => Answer::Approve,
+        ("deny", None) => Answer::Deny,
+        ("defer", s) => Answer::Defer(Duration::from_secs(s.unwrap_or(DEFAULT_DEFER_SECONDS))),
+        ("approve" | "deny", Some(_)) => {
+            return error(400, "BadRequest", "forSeconds goes with `defer` only")
+        }
+        (other, _) => {
+            return error(
+                400,
+                "BadRequest",
+                format!("answer `{other}`: expected approve, deny or defer"),
+            )
+        }
+    };
+    match state.handle.gates.desk().answer(c.question, answer, "api") {
+        Ok(q) => json(&ConsentReply {
+            question: q,
+            answer: c.answer,
+        }),
+        Err(e @ AnswerError::NoQuestion) => error(409, "NoQuestion", e.to_string()),
+        Err(e @ AnswerError::NotOpen { .. }) => error(409, "NotOpen", e.to_string()),
+        Err(e @ AnswerError::AlreadyAnswered(_)) => error(409, "AlreadyAnswered", e.to_string()),
+    }
+}
+
 fn invalid(d: &Diagnostics) -> Resp {
     error_with(
         422,
@@ -263,6 +300,7 @@ fn handoff_error(e: HandoffError) -> Resp {
     let (status, code) = match &e {
         HandoffError::Busy { .. } => (409, "Busy"),
         HandoffError::ShuttingDown => (503, "ShuttingDown"),
+        HandoffError::Held { reason, .. } => (409, reason.as_str()),
         HandoffError::Engine(EngineError::InProgress { .. }) => (409, "InProgress"),
         HandoffError::Engine(EngineError::NothingInProgress) => (409, "NothingInProgress"),
         HandoffError::Engine(EngineError::NotAllowed(_)) => (409, "NotAllowed"),
@@ -369,6 +407,9 @@ mod tests {
             (&po, "/v1/actions/rollback", Route::Action(Action::Rollback)),
             (&po, "/v1/actions/suspend", Route::Action(Action::Suspend)),
             (&po, "/v1/actions/resume", Route::Action(Action::Resume)),
+            (&po, "/v1/actions/force", Route::Action(Action::Force)),
+            (&po, "/v1/consent", Route::Consent),
+            (&g, "/v1/consent", Route::MethodNotAllowed),
             (&g, "/v1/actions/retry", Route::MethodNotAllowed),
             (&po, "/v1/actions/reboot", Route::NotFound),
             (&po, "/v1/deployments/install", Route::Install),

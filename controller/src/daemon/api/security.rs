@@ -113,6 +113,17 @@ fn route_by_transport_by_token() {
             "/v1/actions/resume",
             [ok, Some(403), Some(401), Some(401), Some(403), ok],
         ),
+        // Passing an update lock and answering the owner's question: writes too.
+        (
+            &post,
+            "/v1/actions/force",
+            [ok, Some(403), Some(401), Some(401), Some(403), ok],
+        ),
+        (
+            &post,
+            "/v1/consent",
+            [ok, Some(403), Some(401), Some(401), Some(403), ok],
+        ),
         // The hand-off: the Unix socket only, whatever the token.
         (
             &post,

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::decide::{self, decide, Decision, Facts, Journal, Previewed, Retry};
 use super::{report_persist, Again, Reconciler};
+use crate::config::PolicyMode;
 use crate::daemon::clock;
 use crate::daemon::deployer::{self, end_failure, is_final, recovery_options, run_options};
 use crate::daemon::desired::Desired;
@@ -17,8 +18,28 @@ use crate::daemon::status::conditions::Phase;
 use crate::daemon::status::history::{self, Driver};
 use crate::daemon::status::progress::{self, BoardSink};
 use crate::engine::api::{DeploymentReport, End, EngineError, Preview, ProgressSink};
+use crate::gates::{self, policy::Policy, policy::PolicyVerdict};
 use crate::metrics::ReconcileResult;
-use crate::model::Reason;
+use crate::model::{Origin, Reason};
+use crate::resource::LoadedManifest;
+
+/// The policy's verdict on `offered` against the Manifest deployed last: `Some` when held.
+pub(super) fn policy_verdict(
+    policy: &Policy,
+    offered: &LoadedManifest,
+    deployed: Option<&LoadedManifest>,
+) -> Option<(Reason, String)> {
+    fn named(m: &LoadedManifest) -> gates::policy::Named<'_> {
+        gates::policy::Named {
+            name: &m.manifest.name,
+            sha256: &m.sha256,
+        }
+    }
+    match policy.verdict(named(offered), deployed.map(named)) {
+        PolicyVerdict::Accept => None,
+        PolicyVerdict::Hold { reason, message } => Some((reason, message)),
+    }
+}
 
 impl Reconciler {
     /// One look: journal, desired, observed; at most one engine deployment.
@@ -48,6 +69,13 @@ impl Reconciler {
                 Decision::Recover => {
                     self.recover().await;
                     return Again::Now;
+                }
+                Decision::Hold { reason, message } => {
+                    let Some(d) = desired.as_ref() else {
+                        unreachable!("decide() holds only a desired state")
+                    };
+                    self.held(d, reason, message);
+                    return Again::No;
                 }
                 Decision::Report { phase, observe } => {
                     if observe {
@@ -140,6 +168,55 @@ impl Reconciler {
             drift: self.settings.drift,
             resync,
             preview: None,
+            held: desired.and_then(|d| self.policy_hold(d)),
+        }
+    }
+
+    /// What the update policy says about the desired Manifest, before any Interface call:
+    /// `Some` when it holds it back. The rollback action is the System's own way back and
+    /// never held.
+    fn policy_hold(&self, d: &Desired) -> Option<(Reason, String)> {
+        if self.gates.policy.mode() == PolicyMode::Any || d.origin == Origin::RollbackAction {
+            return None;
+        }
+        let deployed = match self.deployer.deployed_manifests() {
+            Ok((current, _)) => current,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the deployed Manifest for the update policy");
+                None
+            }
+        };
+        policy_verdict(&self.gates.policy, &d.manifest, deployed.as_ref())
+    }
+
+    /// The policy held generation `gen` back: say so, once in the history.
+    fn held(&mut self, d: &Desired, reason: Reason, message: String) {
+        let gen = d.generation;
+        if self.memory.value.held_generation != Some(gen) {
+            let mut e = history::held(
+                &d.manifest.manifest.name,
+                &d.manifest.sha256,
+                gen,
+                reason,
+                &message,
+                clock::now_epoch(),
+            );
+            e.policy = Some(self.gates.policy.describe());
+            tracing::info!(generation = gen, %reason, %message, "update policy: not installed");
+            self.metrics.gate_refused(reason);
+            if let Err(e) = self.history.push(e) {
+                report_persist(&e);
+            }
+            self.board.finished(self.history.entries());
+            self.remember(|m| m.held_generation = Some(gen));
+        }
+        if reason == Reason::NotNewer {
+            // Up to date with what was offered: the generation is observed, nothing failed.
+            self.remember(|m| m.record_success(gen));
+            self.backoff = None;
+            self.phase(Phase::UpToDate { reason, message });
+        } else {
+            self.phase(Phase::Stalled { reason, message });
         }
     }
 
@@ -188,7 +265,7 @@ impl Reconciler {
         let gen = desired.generation;
         self.remember(|m| m.deploying = Some(gen));
         self.begin(gen, Driver::Controller);
-        self.phase(Phase::Progressing {
+        let phase = Phase::Progressing {
             reason: if drift {
                 Reason::CorrectingDrift
             } else {
@@ -198,14 +275,23 @@ impl Reconciler {
                 "deploying '{}' (generation {gen}): {listed}",
                 desired.manifest.manifest.name
             ),
-        });
+        };
+        self.running_phase = Some(phase.clone());
+        self.phase(phase);
+        // A newer generation ends this deployment while it installed nothing yet.
+        self.gates.begin(Some(gen));
         let d = self.deployer.clone();
         let sink = self.sink();
         let opts = run_options(&desired.origin);
         let r = self
             .watched(d.install(desired.manifest.clone(), opts, sink), true)
             .await;
+        self.running_phase = None;
         self.board.deployment(None);
+        if !matches!(&r, Some(Ok(report)) if is_final(&report.end)) {
+            // No final report to record: the gates forget whatever they held.
+            self.gates.finished(None);
+        }
         if let Some(Ok(report)) = &r {
             if report.end == End::Success {
                 self.preview = Some((gen, Preview::InSync));
@@ -304,12 +390,18 @@ impl Reconciler {
         sha256: &str,
         driver: Driver,
     ) {
-        let entry = history::entry(report, generation, sha256, driver);
+        let mut entry = history::entry(report, generation, sha256, driver);
+        entry.policy = Some(self.gates.policy.describe());
+        entry.waited_seconds = self.gates.finished(Some(&report.deployment)).as_secs();
         self.metrics.deployment_finished(&entry);
+        if let Some(reason) = entry.reason {
+            self.metrics.gate_refused(reason);
+        }
         if let Err(e) = self.history.push(entry) {
             report_persist(&e);
         }
         self.board.finished(self.history.entries());
+        self.gates.learn(self.history.entries());
     }
 
     pub(super) fn succeeded(&mut self, gen: u64) {
@@ -378,6 +470,13 @@ impl Reconciler {
             s.failures = m.failures_for(gen);
             s.next_attempt_at = next;
         });
+        let next_window = self.gates.next_window_at();
+        self.metrics
+            .next_window(next_window.map(gates::clock::epoch));
+        self.board.gate(
+            self.gate_rx.borrow().clone(),
+            next_window.map(gates::clock::stamp),
+        );
     }
 
     pub(super) fn phase(&self, p: Phase) {

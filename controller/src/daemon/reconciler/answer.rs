@@ -77,6 +77,14 @@ impl Reconciler {
                     message: "retrying now".into(),
                 })
             }
+            Action::Force => {
+                self.gates.force_locks_once();
+                tracing::warn!("--force: the next update lock check passes");
+                Ok(ActionReply {
+                    generation: gen,
+                    message: "the next update lock check passes (once)".into(),
+                })
+            }
             Action::Rollback => {
                 let (current, previous) = self
                     .deployer
@@ -106,6 +114,23 @@ impl Reconciler {
 
     /// Runs an Update Module hand-off through the engine.
     async fn handoff(&mut self, h: Handoff) -> Result<DeploymentReport, HandoffError> {
+        if let Handoff::Install { manifest, .. } = &h {
+            // The update policy holds for every door, the Update Module's too.
+            let deployed = self
+                .deployer
+                .deployed_manifests()
+                .map_err(HandoffError::Engine)?
+                .0;
+            if let Some((reason, message)) =
+                super::act::policy_verdict(&self.gates.policy, manifest, deployed.as_ref())
+            {
+                tracing::warn!(%reason, %message, "Update Module hand-off held back by the update policy");
+                self.metrics.gate_refused(reason);
+                return Err(HandoffError::Held { reason, message });
+            }
+        }
+        // The Mender client drives this one: a newer generation never ends it.
+        self.gates.begin(None);
         let gen = self.desired.generation();
         self.begin(gen, Driver::UpdateModule);
         self.phase(Phase::HandedOff {
@@ -122,6 +147,9 @@ impl Reconciler {
         };
         let r = self.watched(fut, true).await;
         self.board.deployment(None);
+        if !matches!(&r, Some(Ok(report)) if is_final(&report.end)) {
+            self.gates.finished(None);
+        }
         let report = r.ok_or(HandoffError::ShuttingDown)??;
         if !is_final(&report.end) {
             let id = report.deployment.clone();

@@ -81,6 +81,9 @@ pub struct Facts {
     pub resync: bool,
     /// The preview, once asked ([`Decision::Preview`]).
     pub preview: Option<Previewed>,
+    /// The update policy holds the desired Manifest back (`NotNewer`, `NotPinned`): asked
+    /// before anything else runs.
+    pub held: Option<(Reason, String)>,
 }
 
 /// What to do.
@@ -100,6 +103,9 @@ pub enum Decision {
     ReportDrift { listed: String },
     /// Deploy the desired generation; `drift`: it was in sync before (drift correction).
     Deploy { drift: bool, listed: String },
+    /// The update policy holds the desired Manifest back: say so (once in the history),
+    /// run nothing.
+    Hold { reason: Reason, message: String },
 }
 
 /// The table.
@@ -128,6 +134,13 @@ pub fn decide(f: &Facts) -> Decision {
     }
     if f.suspended {
         return report(Phase::Suspended, false);
+    }
+    if let Some((reason, message)) = &f.held {
+        // Before retries and drift: a held Manifest is never tried, so it never fails.
+        return Decision::Hold {
+            reason: *reason,
+            message: message.clone(),
+        };
     }
     if f.failures > 0 && (!f.retry.in_background || f.retry.exhausted) {
         return report(stalled(f.failures, f.last_error.as_ref(), f.retry), false);
@@ -224,6 +237,7 @@ mod tests {
             drift: DriftPolicy::Warn,
             resync: false,
             preview: None,
+            held: None,
         }
     }
 
@@ -421,6 +435,32 @@ mod tests {
                 Deploy {
                     drift: false,
                     listed: listed(),
+                },
+            ),
+            (
+                "the update policy holds a Manifest back, before retries and drift",
+                Facts {
+                    held: Some((Reason::NotNewer, "sys-1 is not newer".into())),
+                    synced: true,
+                    drift: DriftPolicy::Enabled,
+                    preview: changes(),
+                    ..failed(2)
+                },
+                Hold {
+                    reason: Reason::NotNewer,
+                    message: "sys-1 is not newer".into(),
+                },
+            ),
+            (
+                "suspended beats the update policy",
+                Facts {
+                    held: Some((Reason::NotPinned, "x".into())),
+                    suspended: true,
+                    ..base()
+                },
+                Report {
+                    phase: Phase::Suspended,
+                    observe: false,
                 },
             ),
             (

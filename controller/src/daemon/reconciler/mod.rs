@@ -32,11 +32,14 @@ use super::desired::DesiredStore;
 use super::memory::MemoryFile;
 use super::persist::PersistError;
 use super::sd_notify::Notifier;
+use super::status::conditions::Phase;
 use super::status::history::History;
 use super::status::Board;
 use crate::config::DriftPolicy;
 use crate::engine::api::{Deployer, Preview};
+use crate::gates::Gates;
 use crate::metrics::Metrics;
+use crate::model::GateStatus;
 
 /// How the reconciler behaves.
 #[derive(Debug, Clone)]
@@ -72,6 +75,11 @@ pub struct Reconciler {
     rng: u64,
     /// Hand-offs that arrived during a short engine call (observe, preview): served next.
     deferred: std::collections::VecDeque<Command>,
+    /// The gates the engine asks (the same `Arc` it is given); their waits show in status.
+    gates: Arc<Gates>,
+    gate_rx: watch::Receiver<Option<GateStatus>>,
+    /// The phase of the deployment running, restored when a gate stops holding it.
+    running_phase: Option<Phase>,
 }
 
 /// Whether a reconcile wants another look right away.
@@ -92,6 +100,7 @@ impl Reconciler {
         metrics: Metrics,
         settings: Settings,
         notifier: Option<Notifier>,
+        gates: Arc<Gates>,
         shutdown: CancellationToken,
     ) -> (Self, Handle) {
         let (tx, rx) = mpsc::channel(64);
@@ -104,6 +113,7 @@ impl Reconciler {
             board: board.clone(),
             desired: desired.clone(),
             ready: ready_rx,
+            gates: gates.clone(),
         };
         let rng = settings.retry.seed | 1;
         let me = Self {
@@ -124,6 +134,9 @@ impl Reconciler {
             preview: None,
             rng,
             deferred: Default::default(),
+            gate_rx: gates.subscribe(),
+            gates,
+            running_phase: None,
         };
         (me, handle)
     }
@@ -136,6 +149,7 @@ impl Reconciler {
             .and_then(Notifier::watchdog_interval)
             .map(tokio::time::interval);
         self.board.history(self.history.entries());
+        self.gates.learn(self.history.entries());
         self.publish();
         self.recover().await;
         // A failure count that survived a restart still spaces the next attempt.
@@ -242,6 +256,24 @@ impl Reconciler {
                     }
                 }
                 _ = tick(&mut self.watchdog) => self.feed_watchdog(),
+                Ok(()) = self.gate_rx.changed() => self.gate_changed(),
+            }
+        }
+    }
+
+    /// A gate started or stopped holding the deployment in flight: the phase and the
+    /// status' `gate` follow.
+    fn gate_changed(&mut self) {
+        let gate = self.gate_rx.borrow_and_update().clone();
+        match &gate {
+            Some(g) => self.phase(Phase::Waiting {
+                reason: g.reason,
+                message: g.message.clone(),
+            }),
+            None => {
+                if let Some(p) = self.running_phase.clone() {
+                    self.phase(p);
+                }
             }
         }
     }

@@ -22,6 +22,8 @@ use baton::engine::api::{
     ProgressSink,
 };
 use baton::engine::driver::RunOptions;
+use baton::gates::clock::Clock;
+use baton::gates::{Gate, GateComponent, GateContext, GatePhase, GatePoint, Gates, Verdict, REASK};
 use baton::metrics::Metrics;
 use baton::model::{ConditionStatus, ConditionType, Provides, Status};
 use baton::resource::{parse_manifest, LoadedManifest};
@@ -61,6 +63,14 @@ pub struct State {
     pub install_time: Duration,
     /// When set, an install waits for a permit here before finishing.
     pub gate: Option<Arc<Notify>>,
+    /// The gates an install asks at the seam's points, as the engine's driver will.
+    pub gates: Option<Arc<dyn Gate>>,
+    /// Every gate verdict an install got: (point, verdict).
+    pub verdicts: Vec<(GatePoint, Verdict)>,
+    /// The size of each component's Artifact, for the disk check.
+    pub artifact_bytes: u64,
+    /// The wall clock the gates read (a `TokioWall` in paused tests; the system's without).
+    pub wall: Option<Arc<dyn Clock>>,
 }
 
 #[derive(Clone, Default)]
@@ -121,21 +131,89 @@ impl Fake {
     }
 }
 
-fn report(m: &str, end: End, components: Vec<ComponentOutcome>) -> DeploymentReport {
+fn deployment_id(m: &str) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
     static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("d-{m}-{now}-{n}")
+}
+
+fn report(m: &str, end: End, components: Vec<ComponentOutcome>) -> DeploymentReport {
+    report_of(deployment_id(m), m, end, components)
+}
+
+fn report_of(id: String, m: &str, end: End, components: Vec<ComponentOutcome>) -> DeploymentReport {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     DeploymentReport {
-        deployment: format!("d-{m}-{now}-{n}"),
+        deployment: id,
         manifest: m.into(),
         started_at: now,
         ended_at: now,
         end,
         was_failing: false,
         components,
+    }
+}
+
+impl Fake {
+    fn gate_context(&self, id: &str, manifest: &str, changes: &[PlannedChange]) -> GateContext {
+        let bytes = self.state().artifact_bytes;
+        GateContext {
+            deployment: id.into(),
+            manifest: manifest.into(),
+            components: changes
+                .iter()
+                .map(|c| GateComponent {
+                    component_type: c.component.component_type.clone(),
+                    id: c.component.id.clone(),
+                    order: c.order,
+                    to_artifact: c.to_artifact.clone(),
+                    artifact: format!("/artifacts/{}.mender", c.to_artifact).into(),
+                    artifact_bytes: bytes,
+                    payload_bytes: None,
+                    work_dir: std::env::temp_dir().join("baton-fake-work"),
+                    fetch_to: None,
+                })
+                .collect(),
+            install_started: false,
+        }
+    }
+
+    /// Asks the gate at `point` as the engine's driver will (A's seam): a wait sleeps on
+    /// tokio's clock until `until` or [`REASK`], then asks again; a refusal is worded
+    /// `<Reason>: message`, as `daemon::deployer` reads it.
+    async fn ask(
+        &self,
+        gate: Option<&dyn Gate>,
+        point: GatePoint,
+        ctx: &GateContext,
+    ) -> Result<(), String> {
+        let Some(gate) = gate else { return Ok(()) };
+        loop {
+            let v = gate.check(point, ctx).await;
+            self.state().verdicts.push((point, v.clone()));
+            match v {
+                Verdict::Proceed => return Ok(()),
+                Verdict::Refuse { reason, message } => return Err(format!("{reason}: {message}")),
+                Verdict::Wait { until, .. } => {
+                    let now = self
+                        .state()
+                        .wall
+                        .as_ref()
+                        .map_or_else(std::time::SystemTime::now, |c| c.wall());
+                    let left = until
+                        .and_then(|u| u.duration_since(now).ok())
+                        .unwrap_or(REASK);
+                    tokio::time::sleep(left.min(REASK).max(Duration::from_millis(1))).await;
+                }
+            }
+        }
     }
 }
 
@@ -190,11 +268,41 @@ impl Deployer for Fake {
             let _ = opts;
             self.record(Call::Install(name.clone()));
             let changes = self.changes(&manifest);
+            let id = deployment_id(&name);
             progress.emit(Progress::Started {
-                deployment: format!("d-{name}"),
+                deployment: id.clone(),
                 manifest: name.clone(),
                 components: changes.clone(),
             });
+            let gates = self.state().gates.clone();
+            let mut ctx = self.gate_context(&id, &name, &changes);
+            let outcome = |r| {
+                changes
+                    .iter()
+                    .map(|c| ComponentOutcome {
+                        component: c.component.clone(),
+                        to_artifact: c.to_artifact.clone(),
+                        result: r,
+                        notes: vec![],
+                    })
+                    .collect()
+            };
+            // Before the first state: a refusal touched nothing.
+            for point in [
+                GatePoint::BeforeFirstState,
+                GatePoint::BeforePhase(GatePhase::Download),
+            ] {
+                if let Err(why) = self.ask(gates.as_deref(), point, &ctx).await {
+                    return Ok(report_of(
+                        id,
+                        &name,
+                        End::Rejected {
+                            problems: vec![why],
+                        },
+                        vec![],
+                    ));
+                }
+            }
             progress.emit(Progress::StepStarted {
                 order: 1,
                 state: "Download".into(),
@@ -208,21 +316,43 @@ impl Deployer for Fake {
             if let Some(g) = gate {
                 g.notified().await;
             }
+            // After Download: a refusal before any ArtifactInstall costs only Cleanup, one
+            // after it rolls the System back.
+            for point in [
+                GatePoint::BeforeDisruptive,
+                GatePoint::BeforePhase(GatePhase::Install),
+                GatePoint::BeforePhase(GatePhase::Activate),
+                GatePoint::BeforeCommit,
+            ] {
+                if point == GatePoint::BeforePhase(GatePhase::Activate) {
+                    progress.emit(Progress::StepStarted {
+                        order: 1,
+                        state: "ArtifactInstall".into(),
+                        components: changes.iter().map(|c| c.component.clone()).collect(),
+                    });
+                    ctx.install_started = true;
+                }
+                if let Err(why) = self.ask(gates.as_deref(), point, &ctx).await {
+                    let result = if ctx.install_started {
+                        ComponentResult::RolledBack
+                    } else {
+                        ComponentResult::Untouched
+                    };
+                    return Ok(report_of(
+                        id,
+                        &name,
+                        End::RolledBack {
+                            failed_at: format!("gate {point:?}"),
+                            reason: why,
+                        },
+                        outcome(result),
+                    ));
+                }
+            }
             let script = {
                 let mut s = self.state();
                 let d = s.default_script.clone().unwrap_or(Script::Succeed);
                 s.script.pop_front().unwrap_or(d)
-            };
-            let outcome = |r| {
-                changes
-                    .iter()
-                    .map(|c| ComponentOutcome {
-                        component: c.component.clone(),
-                        to_artifact: c.to_artifact.clone(),
-                        result: r,
-                        notes: vec![],
-                    })
-                    .collect()
             };
             Ok(match script {
                 Script::Succeed => {
@@ -235,9 +365,10 @@ impl Deployer for Fake {
                     }
                     s.previous = s.current.replace(manifest.clone());
                     drop(s);
-                    report(&name, End::Success, outcome(ComponentResult::Updated))
+                    report_of(id, &name, End::Success, outcome(ComponentResult::Updated))
                 }
-                Script::FailAt(state) => report(
+                Script::FailAt(state) => report_of(
+                    id,
                     &name,
                     End::RolledBack {
                         failed_at: state.into(),
@@ -245,7 +376,8 @@ impl Deployer for Fake {
                     },
                     outcome(ComponentResult::RolledBack),
                 ),
-                Script::Reject => report(
+                Script::Reject => report_of(
+                    id,
                     &name,
                     End::Rejected {
                         problems: vec!["rtos: no Artifact named v9".into()],
@@ -342,22 +474,56 @@ pub fn settings(limit: u32, drift: DriftPolicy) -> Settings {
     }
 }
 
-/// Starts a reconciler on `dir` against `fake`.
+/// Starts a reconciler on `dir` against `fake` (whose installs ask no gate).
 pub fn start(
     dir: &std::path::Path,
     fake: &Fake,
     settings: Settings,
     notifier: Option<Notifier>,
 ) -> Running {
+    let mut cfg = baton::config::Config::default();
+    cfg.update_locks.dir = dir.join("locks");
+    start_with(dir, fake, settings, notifier, &cfg, None)
+}
+
+/// Starts a reconciler on `dir` against `fake` with the gates of `cfg`, which the fake's
+/// installs ask (on `wall`'s clock; the system's without).
+pub fn start_gated(
+    dir: &std::path::Path,
+    fake: &Fake,
+    settings: Settings,
+    cfg: &baton::config::Config,
+    wall: Option<Arc<dyn Clock>>,
+) -> (Running, Arc<Gates>) {
+    fake.state().wall = wall.clone();
+    let r = start_with(dir, fake, settings, None, cfg, wall);
+    let gates = r.handle.gates.clone();
+    fake.state().gates = Some(gates.clone());
+    (r, gates)
+}
+
+fn start_with(
+    dir: &std::path::Path,
+    fake: &Fake,
+    settings: Settings,
+    notifier: Option<Notifier>,
+    cfg: &baton::config::Config,
+    wall: Option<Arc<dyn Clock>>,
+) -> Running {
     let shutdown = CancellationToken::new();
+    let desired = Arc::new(DesiredStore::open(dir).unwrap());
+    let clock: Arc<dyn Clock> = wall.unwrap_or_else(|| Arc::new(baton::gates::clock::SystemClock));
+    let d = desired.clone();
+    let gates = baton::daemon::gates(cfg, Arc::new(move || d.generation()), clock).unwrap();
     let (r, handle) = Reconciler::new(
         Arc::new(fake.clone()),
-        Arc::new(DesiredStore::open(dir).unwrap()),
+        desired,
         MemoryFile::open(dir).unwrap(),
         History::open(dir).unwrap(),
         Metrics::new(),
         settings,
         notifier,
+        gates,
         shutdown.clone(),
     );
     let task = tokio::spawn(r.run());
@@ -382,8 +548,19 @@ impl Running {
 
     /// Waits (tokio time) until `pred` holds for the status; panics after an hour.
     pub async fn until(&self, what: &str, pred: impl Fn(&Status) -> bool) -> Status {
+        self.until_within(what, Duration::from_secs(3600), pred)
+            .await
+    }
+
+    /// [`Running::until`], panicking after `limit` (tokio time).
+    pub async fn until_within(
+        &self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&Status) -> bool,
+    ) -> Status {
         let mut rx = self.handle.board.subscribe();
-        let r = tokio::time::timeout(Duration::from_secs(3600), async {
+        let r = tokio::time::timeout(limit, async {
             loop {
                 {
                     let s = rx.borrow_and_update();
@@ -471,12 +648,30 @@ pub struct Daemon {
 
 impl Daemon {
     pub async fn start(eff: baton::config::Effective, fake: &Fake) -> Self {
+        Self::start_with(eff, fake, None).await
+    }
+
+    /// The whole daemon with `gates`, which the fake's installs ask too.
+    pub async fn start_gated(
+        eff: baton::config::Effective,
+        fake: &Fake,
+        gates: Arc<Gates>,
+    ) -> Self {
+        fake.state().gates = Some(gates.clone());
+        Self::start_with(eff, fake, Some(gates)).await
+    }
+
+    async fn start_with(
+        eff: baton::config::Effective,
+        fake: &Fake,
+        gates: Option<Arc<Gates>>,
+    ) -> Self {
         let shutdown = CancellationToken::new();
         let socket = eff.config.api.socket.clone();
         let deployer: Arc<dyn Deployer> = Arc::new(fake.clone());
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
-            baton::daemon::run(&eff, deployer, Duration::from_secs(5), None, token)
+            baton::daemon::run_gated(&eff, deployer, gates, Duration::from_secs(5), None, token)
                 .await
                 .unwrap();
         });
