@@ -1,4 +1,5 @@
-//! `baton apply -f FILE [--wait]`: make a Manifest the desired state through the daemon.
+//! `baton apply -f FILE [--wait] [--force]`: make a Manifest the desired state through the
+//! daemon. `--force` (with or without a file) lets the next update lock check pass once.
 //!
 //! With `--wait` it follows the deployment: on a terminal a live view redrawn in place
 //! (order group, component, state, bytes), otherwise one plain line per change. It ends when
@@ -18,8 +19,16 @@ use crate::model::{ConditionStatus, ConditionType, DeploymentComponent, Status};
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The Manifest file
-    #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    pub file: PathBuf,
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE",
+        required_unless_present = "force"
+    )]
+    pub file: Option<PathBuf>,
+    /// Pass the update locks once: the deployment waiting for one (or the next) goes on
+    #[arg(long)]
+    pub force: bool,
     /// Follow the deployment until the System is Ready or the attempt failed
     #[arg(long)]
     pub wait: bool,
@@ -66,6 +75,15 @@ fn verdict(s: &Status, generation: u64) -> Option<(u8, String)> {
         && ready.is_some_and(|c| c.status == ConditionStatus::True)
     {
         return Some((exit::OK, "Ready".into()));
+    }
+    // Held back for good (the update policy's NotPinned, spent retries).
+    let stalled = condition(s, ConditionType::Stalled);
+    if s.generation == generation && stalled.is_some_and(|c| c.status == ConditionStatus::True) {
+        let why = stalled.map(|c| format!("{}: {}", c.reason, c.message));
+        return Some((
+            exit::INVALID,
+            format!("stalled ({})", why.unwrap_or_default()),
+        ));
     }
     if s.deployment.is_none() && s.failures > 0 {
         let why = condition(s, ConditionType::Ready)
@@ -142,28 +160,47 @@ async fn follow(c: &Client, generation: u64, tty: bool) -> (u8, String, Option<S
     }
 }
 
+/// `--force`: the next update lock check passes (after the Manifest is applied, so a
+/// deployment it supersedes does not use it up).
+async fn force(c: &crate::daemon::client::Client) -> Result<(), u8> {
+    let reply = c.action("force").await.map_err(|e| {
+        eprintln!("baton: --force: {e}");
+        exit::INVALID
+    })?;
+    eprintln!("{}", reply.message);
+    Ok(())
+}
+
 pub fn run(global: &GlobalArgs, args: &ApplyArgs, out: &mut dyn Write) -> std::io::Result<u8> {
-    let bytes = match std::fs::read(&args.file) {
+    let Some(file) = &args.file else {
+        // `--force` alone (clap requires one of the two).
+        let forced = block_on(async { force(&view::daemon(global).await?).await });
+        return Ok(forced.err().unwrap_or(exit::OK));
+    };
+    let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("baton: {}: {e}", args.file.display());
+            eprintln!("baton: {}: {e}", file.display());
             return Ok(exit::INVALID);
         }
     };
-    let base_dir = std::path::absolute(&args.file)
+    let base_dir = std::path::absolute(file)
         .ok()
         .and_then(|p| p.parent().map(|d| d.to_path_buf()));
     // `<file>.sig`, when there is one, goes with it (RequireSignedManifests).
-    let signature = std::fs::read(crate::signed_manifest::signature_path(&args.file)).ok();
+    let signature = std::fs::read(crate::signed_manifest::signature_path(file)).ok();
     let r = block_on(async {
         let c = view::daemon(global).await?;
         let applied = c
             .apply_signed(&bytes, base_dir.as_deref(), signature.as_deref())
             .await
             .map_err(|e| {
-                eprintln!("baton: {}: {e}", args.file.display());
+                eprintln!("baton: {}: {e}", file.display());
                 exit::INVALID
             })?;
+        if args.force {
+            force(&c).await?;
+        }
         let waited = if args.wait {
             Some(follow(&c, applied.generation, std::io::stderr().is_terminal()).await)
         } else {
@@ -245,6 +282,19 @@ mod tests {
             .unwrap()
             .1
             .contains("superseded"));
+        // Held back for good (UpdatePolicy pinned): a failure, without any failed attempt.
+        let mut pinned = status(3, 2, False, 0);
+        pinned.conditions.push(Condition {
+            type_: ConditionType::Stalled,
+            status: True,
+            reason: crate::model::Reason::NotPinned,
+            message: "'m3' is not the pinned Manifest".into(),
+            last_transition_time: "t".into(),
+            observed_generation: 3,
+        });
+        let (code, why) = verdict(&pinned, 3).unwrap();
+        assert_eq!(code, exit::INVALID);
+        assert!(why.contains("NotPinned"), "{why}");
     }
 
     #[test]

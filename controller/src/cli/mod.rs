@@ -9,6 +9,7 @@ mod apply;
 pub mod artifact;
 mod bundle;
 mod config;
+mod consent;
 mod demo;
 pub mod deploy;
 mod handoff;
@@ -152,6 +153,8 @@ pub enum Command {
     /// List resources the controller observes
     #[command(subcommand)]
     Get(inspect::GetCommand),
+    /// Answer the owner's consent question the deployment waits on
+    Consent(consent::ConsentArgs),
 }
 
 /// Parses the process arguments, runs the verb and returns its exit code.
@@ -189,6 +192,7 @@ pub fn run(cli: &Cli, out: &mut dyn std::io::Write) -> u8 {
         Command::Status(a) => inspect::status(&cli.global, a, out),
         Command::History(a) => inspect::history(&cli.global, a, out),
         Command::Get(c) => inspect::get(&cli.global, c, out),
+        Command::Consent(a) => consent::run(&cli.global, a, out),
     };
     match result {
         Ok(code) => code,
