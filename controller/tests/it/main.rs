@@ -9,6 +9,7 @@ mod daemon_gates;
 mod daemon_reconciler;
 mod daemon_support;
 mod daemon_watch;
+mod gates_processes;
 mod interface_bench;
 mod interface_directory;
 mod interface_download;
