@@ -52,13 +52,13 @@ impl System {
         .unwrap();
         // The Interface is a wrapper that notes when each call starts (`starts.log`, ns
         // since the epoch) and takes a second in ArtifactInstall when the component's state
-        // directory holds `slow` (its content: seconds, default 1), to catch a deployment
-        // mid-way. The
+        // directory holds `slow` (its content: seconds, default 1), or any state when it holds
+        // `slow.<State>`, to catch a deployment mid-way. The
         // real script keeps the name `mock`, which its Provides key is made of.
         std::fs::write(
             ifaces.join("mock"),
             format!(
-                "#!/bin/sh\ndate +%s%N >> \"$4/starts.log\"\nif [ \"$1\" = ArtifactInstall ] && [ -f \"$4/slow\" ]; then s=$(cat \"$4/slow\"); sleep \"${{s:-1}}\"; fi\nexec {} \"$@\"\n",
+                "#!/bin/sh\ndate +%s%N >> \"$4/starts.log\"\nif [ \"$1\" = ArtifactInstall ] && [ -f \"$4/slow\" ]; then s=$(cat \"$4/slow\"); sleep \"${{s:-1}}\"; fi\nif [ -f \"$4/slow.$1\" ]; then s=$(cat \"$4/slow.$1\"); sleep \"${{s:-1}}\"; fi\nexec {} \"$@\"\n",
                 real.join("mock").display()
             ),
         )

@@ -13,6 +13,7 @@ mod controller_run;
 mod engine_cli;
 mod engine_crash;
 mod engine_ordering;
+mod gates;
 mod kanto_room;
 mod mender_common;
 mod mender_inventory;
