@@ -47,6 +47,24 @@ pub fn run(global: &GlobalArgs, cmd: &ConfigCommand, out: &mut dyn Write) -> std
             return Ok(exit::INVALID);
         }
     };
+    // What a schema cannot check (cron, time zones, patterns): as `baton run` would refuse it.
+    if let Err(problems) = crate::gates::GateSettings::from_config(&effective.config) {
+        match args.output {
+            Format::Json => {
+                serde_json::to_writer_pretty(
+                    &mut *out,
+                    &serde_json::json!({ "valid": false, "problems": problems }),
+                )?;
+                writeln!(out)?;
+            }
+            Format::Text => {
+                for p in &problems {
+                    writeln!(out, "{p}")?;
+                }
+            }
+        }
+        return Ok(exit::INVALID);
+    }
     let entries: Vec<Entry> = effective
         .entries()
         .into_iter()

@@ -115,7 +115,8 @@ fn tmpfiles_make_the_datastore_private() {
             & 0o7777
     };
     assert_eq!(mode("var/lib/mender-orchestrator"), 0o700);
-    assert_eq!(mode("run/baton"), 0o750);
+    assert_eq!(mode("run/baton"), 0o751);
+    assert_eq!(mode("run/baton/locks"), 0o755);
 }
 
 #[test]
@@ -174,6 +175,19 @@ fn the_default_and_example_configurations_are_valid() {
     fs::write(&bad, r#"{"ArtifactVerifyKeyz": "/k.pem"}"#).unwrap();
     let out = config_show(&bad);
     assert_eq!(out.status.code(), Some(1), "{}", e2e::stderr(&out));
+    // So is what a schema cannot see, named by its key.
+    fs::write(
+        &bad,
+        r#"{"MaintenanceWindows": [{"Schedule": "0 25 * * *", "DurationSeconds": 600}]}"#,
+    )
+    .unwrap();
+    let out = config_show(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        e2e::stdout(&out).contains("MaintenanceWindows[0].Schedule: `0 25 * * *`: hour 25"),
+        "{}",
+        e2e::stdout(&out)
+    );
 }
 
 #[test]

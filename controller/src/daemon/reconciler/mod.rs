@@ -4,8 +4,9 @@
 //! leads to the same question: what does the journal hold, what is desired, what does the
 //! System run now? The answer never depends on what woke the loop. The newest desired
 //! generation wins: a generation applied while a deployment runs is simply what the next
-//! look finds. A running deployment is never aborted, not by a new generation and not by
-//! SIGTERM (it gets a grace period; the journal makes the next start resume it).
+//! look finds. A running deployment is never aborted by the loop, not for a new generation
+//! and not for SIGTERM (it gets a grace period; the journal makes the next start resume it);
+//! a newer generation ends one only through the supersede gate, before anything installed.
 //!
 //! The loop also feeds systemd's watchdog, including while an engine call runs, so a stuck
 //! loop (not a slow Interface) is what systemd detects.
