@@ -229,18 +229,6 @@ impl Desk {
         self.origin.elapsed()
     }
 
-    /// A book time as an RFC 3339 stamp.
-    fn stamp(&self, at: Duration) -> String {
-        let wall = self.clock.wall();
-        let now = self.now();
-        let t = if at >= now {
-            wall + (at - now)
-        } else {
-            wall - (now - at)
-        };
-        clock::stamp(t)
-    }
-
     /// The wall time of a book time.
     pub fn wall(&self, at: Duration) -> std::time::SystemTime {
         let (wall, now) = (self.clock.wall(), self.now());
@@ -249,6 +237,11 @@ impl Desk {
         } else {
             wall - (now - at)
         }
+    }
+
+    /// A book time as an RFC 3339 stamp.
+    fn stamp(&self, at: Duration) -> String {
+        clock::stamp(self.wall(at))
     }
 
     fn view(&self, q: &Question) -> ConsentQuestion {

@@ -347,6 +347,35 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100))]
+        #[test]
+        fn a_wait_ends_at_a_window_and_proceed_means_open(
+            minute in 0u32..60, hour in 0u32..24, minutes in 1i64..300,
+            offset_h in -12i32..13, now in 1_700_000_000i64..1_800_000_000,
+            expected in proptest::option::of(0i64..20_000),
+        ) {
+            let tz = format!("{}{:02}:00", if offset_h < 0 { '-' } else { '+' }, offset_h.abs());
+            let ws = Windows(vec![w(&format!("{minute} {hour} * * *"), minutes, &tz)]);
+            match ws.decide(now, expected, true) {
+                WindowDecision::Proceed => {
+                    let (start, end) = ws.open_period(now).expect("open when it proceeds");
+                    proptest::prop_assert!(start <= now && now < end);
+                    if let Some(e) = expected {
+                        // It fits, or it is longer than any window and the window just opened.
+                        proptest::prop_assert!(e <= end - now || (e > minutes * 60 && now - start < 60));
+                    }
+                }
+                WindowDecision::Wait { next, .. } => {
+                    proptest::prop_assert!(next > now);
+                    proptest::prop_assert_eq!(ws.open_period(next).map(|p| p.0), Some(next));
+                    proptest::prop_assert!(next - now <= 86_400, "a daily window comes within a day");
+                }
+                WindowDecision::Never => proptest::prop_assert!(false, "a daily window never opens"),
+            }
+        }
+    }
+
     #[test]
     fn offsets_shift_the_windows() {
         // 02:00 at +02:00 is 00:00 UTC.
