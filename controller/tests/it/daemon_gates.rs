@@ -36,6 +36,34 @@ fn paused_wall() -> Option<Arc<dyn Clock>> {
     Some(Arc::new(TokioWall::starting_at(from_epoch(FRIDAY_10H))))
 }
 
+/// A controller on a fresh directory whose fake asks the gates of [`config`] as `set`
+/// changes it; with `paused`, the gates' wall clock moves with paused time from Friday 10:00.
+struct Gated {
+    dir: tempfile::TempDir,
+    fake: Fake,
+    r: Running,
+    gates: Arc<baton::gates::Gates>,
+}
+
+fn gated(
+    s: baton::daemon::reconciler::Settings,
+    paused: bool,
+    set: impl FnOnce(&mut Config),
+) -> Gated {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let mut cfg = config(dir.path());
+    set(&mut cfg);
+    let wall = if paused { paused_wall() } else { None };
+    let (r, gates) = start_gated(dir.path(), &fake, s, &cfg, wall);
+    Gated {
+        dir,
+        fake,
+        r,
+        gates,
+    }
+}
+
 fn window(schedule: &str, seconds: u64) -> MaintenanceWindow {
     MaintenanceWindow {
         schedule: schedule.into(),
@@ -58,17 +86,14 @@ fn rtos(fake: &Fake) -> Vec<String> {
 
 #[tokio::test(start_paused = true)]
 async fn latest_keeps_what_runs_when_offered_an_older_manifest() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new();
-    let mut cfg = config(dir.path());
-    cfg.update_policy.mode = PolicyMode::Latest;
-    let (r, _) = start_gated(
-        dir.path(),
-        &fake,
-        settings(3, DriftPolicy::Enabled),
-        &cfg,
-        None,
-    );
+    let Gated {
+        dir: _dir,
+        fake,
+        r,
+        gates: _gates,
+    } = gated(settings(3, DriftPolicy::Enabled), false, |cfg| {
+        cfg.update_policy.mode = PolicyMode::Latest;
+    });
     let g2 = r.apply(manifest("sys-1.10", "v2"));
     r.until("1.10 deployed", |s| {
         s.observed_generation == g2 && is(s, Ready, True)
@@ -115,17 +140,14 @@ async fn latest_keeps_what_runs_when_offered_an_older_manifest() {
 #[tokio::test(start_paused = true)]
 async fn the_update_modules_hand_off_is_held_back_by_the_policy_too() {
     use baton::daemon::commands::{Handoff, HandoffError};
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new();
-    let mut cfg = config(dir.path());
-    cfg.update_policy.mode = PolicyMode::Latest;
-    let (r, _) = start_gated(
-        dir.path(),
-        &fake,
-        settings(3, DriftPolicy::Warn),
-        &cfg,
-        None,
-    );
+    let Gated {
+        dir: _dir,
+        fake,
+        r,
+        gates: _gates,
+    } = gated(settings(3, DriftPolicy::Warn), false, |cfg| {
+        cfg.update_policy.mode = PolicyMode::Latest;
+    });
     let g = r.apply(manifest("sys-2", "v2"));
     r.until("2 deployed", |s| {
         s.observed_generation == g && is(s, Ready, True)
@@ -148,18 +170,15 @@ async fn the_update_modules_hand_off_is_held_back_by_the_policy_too() {
 
 #[tokio::test(start_paused = true)]
 async fn pinned_takes_only_its_manifest() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new();
-    let mut cfg = config(dir.path());
-    cfg.update_policy.mode = PolicyMode::Pinned;
-    cfg.update_policy.pinned = Some("sys-2".into());
-    let (r, _) = start_gated(
-        dir.path(),
-        &fake,
-        settings(3, DriftPolicy::Warn),
-        &cfg,
-        None,
-    );
+    let Gated {
+        dir: _dir,
+        fake,
+        r,
+        gates: _gates,
+    } = gated(settings(3, DriftPolicy::Warn), false, |cfg| {
+        cfg.update_policy.mode = PolicyMode::Pinned;
+        cfg.update_policy.pinned = Some("sys-2".into());
+    });
     r.apply(manifest("sys-3", "v3"));
     let s = r
         .until("not pinned", |s| reason(s, Stalled) == "NotPinned")
@@ -182,17 +201,14 @@ async fn pinned_takes_only_its_manifest() {
 
 #[tokio::test(start_paused = true)]
 async fn outside_every_window_nothing_runs_status_says_when_and_at_the_window_it_converges() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new();
-    let mut cfg = config(dir.path());
-    cfg.maintenance_windows = vec![window("0 2 * * *", 3600)];
-    let (r, _) = start_gated(
-        dir.path(),
-        &fake,
-        settings(3, DriftPolicy::Warn),
-        &cfg,
-        paused_wall(),
-    );
+    let Gated {
+        dir: _dir,
+        fake,
+        r,
+        gates: _gates,
+    } = gated(settings(3, DriftPolicy::Warn), true, |cfg| {
+        cfg.maintenance_windows = vec![window("0 2 * * *", 3600)];
+    });
     let idle = r.until("idle", |s| s.next_window_at.is_some()).await;
     assert_eq!(idle.next_window_at.as_deref(), Some("2024-03-16T02:00:00Z"));
     let g = r.apply(manifest("sys-2", "v2"));
@@ -297,17 +313,14 @@ async fn a_deployment_that_does_not_fit_the_window_waits_for_one_it_fits() {
 
 #[tokio::test(start_paused = true)]
 async fn consent_denied_installs_nothing_and_approved_converges() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new();
-    let mut cfg = config(dir.path());
-    cfg.owner_consent.before = vec![ConsentPhase::Install];
-    let (r, gates) = start_gated(
-        dir.path(),
-        &fake,
-        settings(3, DriftPolicy::Warn),
-        &cfg,
-        paused_wall(),
-    );
+    let Gated {
+        dir: _dir,
+        fake,
+        r,
+        gates,
+    } = gated(settings(3, DriftPolicy::Warn), true, |cfg| {
+        cfg.owner_consent.before = vec![ConsentPhase::Install];
+    });
     let g = r.apply(manifest("sys-2", "v2"));
     let s = r
         .until("asked", |s| waiting_for(s, Reason::AwaitingConsent))
@@ -369,21 +382,18 @@ async fn consent_denied_installs_nothing_and_approved_converges() {
 #[tokio::test(start_paused = true)]
 async fn a_question_nobody_answers_follows_on_timeout() {
     for (on_timeout, converges) in [(OnTimeout::Approve, true), (OnTimeout::Deny, false)] {
-        let dir = tempfile::tempdir().unwrap();
-        let fake = Fake::new();
-        let mut cfg = config(dir.path());
-        cfg.owner_consent = baton::config::OwnerConsent {
-            before: vec![ConsentPhase::Download],
-            timeout_seconds: 60,
-            on_timeout,
-        };
-        let (r, _) = start_gated(
-            dir.path(),
-            &fake,
-            settings(0, DriftPolicy::Warn),
-            &cfg,
-            paused_wall(),
-        );
+        let Gated {
+            dir: _dir,
+            fake,
+            r,
+            gates: _gates,
+        } = gated(settings(0, DriftPolicy::Warn), true, |cfg| {
+            cfg.owner_consent = baton::config::OwnerConsent {
+                before: vec![ConsentPhase::Download],
+                timeout_seconds: 60,
+                on_timeout,
+            };
+        });
         r.apply(manifest("sys-2", "v2"));
         r.until("asked", |s| waiting_for(s, Reason::AwaitingConsent))
             .await;
@@ -411,17 +421,14 @@ async fn a_question_nobody_answers_follows_on_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn a_newer_generation_supersedes_a_waiting_deployment_but_not_one_that_installed() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new();
-    let mut cfg = config(dir.path());
-    cfg.maintenance_windows = vec![window("0 2 * * *", 3600)];
-    let (r, _) = start_gated(
-        dir.path(),
-        &fake,
-        settings(3, DriftPolicy::Warn),
-        &cfg,
-        paused_wall(),
-    );
+    let Gated {
+        dir: _dir,
+        fake,
+        r,
+        gates: _gates,
+    } = gated(settings(3, DriftPolicy::Warn), true, |cfg| {
+        cfg.maintenance_windows = vec![window("0 2 * * *", 3600)];
+    });
     r.apply(manifest("sys-2", "v2"));
     r.until("v2 waits", |s| {
         waiting_for(s, Reason::WaitingForMaintenanceWindow)
@@ -450,17 +457,14 @@ async fn a_newer_generation_supersedes_a_waiting_deployment_but_not_one_that_ins
     r.stop().await;
 
     // After ArtifactInstall: the running deployment finishes first.
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new();
-    let mut cfg = config(dir.path());
-    cfg.owner_consent.before = vec![ConsentPhase::Activate];
-    let (r, gates) = start_gated(
-        dir.path(),
-        &fake,
-        settings(3, DriftPolicy::Warn),
-        &cfg,
-        paused_wall(),
-    );
+    let Gated {
+        dir: _dir,
+        fake: _,
+        r,
+        gates,
+    } = gated(settings(3, DriftPolicy::Warn), true, |cfg| {
+        cfg.owner_consent.before = vec![ConsentPhase::Activate];
+    });
     r.apply(manifest("sys-2", "v2"));
     r.until("v2 installed, asking to activate", |s| {
         waiting_for(s, Reason::AwaitingConsent)
