@@ -134,7 +134,9 @@ impl Fetcher {
             .join()
             .unwrap_or_else(|_| Err(ArtifactError::format("verifier", "panicked")));
         let checked = match downloaded {
-            // The verifier's refusal is why the download stopped: it says more.
+            // The size cap is a definite answer, whatever the bytes were.
+            Err(e @ SourceError::TooLarge { .. }) => Err(e),
+            // A refusal by the verifier is why the download stopped: it says more.
             Err(e) => Err(match verdict {
                 Err(v) if !matches!(v, ArtifactError::Truncated { .. }) => {
                     self.metrics.artifact_rejected(&v);
