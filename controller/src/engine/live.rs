@@ -24,7 +24,7 @@ use super::plan::{self, Candidate, Observed, Plan};
 use super::store::{ManifestStore, Slot, StoredMeta};
 use super::{accepted, downgrade};
 use crate::artifact::cache::{ArtifactsCache, CacheConfig};
-use crate::artifact::source::{ArtifactLocator, HttpOptions, Resolver};
+use crate::artifact::source::{ArtifactLocator, ClientCertificate, HttpOptions, Resolver};
 use crate::artifact::{self, ArtifactHeader, Limits, VerifyPolicy};
 use crate::config::Effective;
 use crate::interface::runner::{query_work_dir, Invocation, Runner, RunnerConfig};
@@ -131,9 +131,12 @@ impl Engine {
                 max_size_bytes: cfg.artifacts_cache.max_size_bytes,
             },
             &datastore.join("artifacts"),
+            crate::metrics::Metrics::global().clone(),
         );
         let http = HttpOptions {
-            ca_certificate: cfg.server_certificate.clone(),
+            server_certificate: cfg.server_certificate.clone(),
+            client_certificate: ClientCertificate::from_config(&cfg.https_client)
+                .map_err(setup("HttpsClient"))?,
             ..HttpOptions::default()
         };
         let resolver = Resolver::new(
@@ -143,8 +146,9 @@ impl Engine {
             http,
             &datastore.join("downloads"),
             cache,
+            crate::metrics::Metrics::global().clone(),
         )
-        .map_err(setup("ArtifactSources"))?;
+        .map_err(setup("Artifact sources"))?;
         let store = ManifestStore::open(&cfg.manifest_store)?;
         let settings = ExecSettings {
             interfaces_dir: eff.dirs.interfaces_dir.clone(),
@@ -215,10 +219,12 @@ impl Engine {
         join_all(asks).await
     }
 
-    /// Resolve every component type's Artifact and read its header (signature checked).
+    /// Resolve every component type's Artifact and read its header (signature checked). A
+    /// source is told the observed Provides of the components of each type.
     async fn resolve(
         &self,
         m: &LoadedManifest,
+        provides: BTreeMap<ComponentType, Vec<Provides>>,
     ) -> BTreeMap<ComponentType, Result<(Checked, PathBuf), String>> {
         let resolver = self.resolver.clone();
         let m = m.clone();
@@ -231,6 +237,8 @@ impl Engine {
                         artifact_path: target.artifact_path.as_deref(),
                         artifact_name: target.artifact_name.as_deref(),
                         base_dir: m.base_dir.as_deref(),
+                        component_type: Some(t),
+                        provides: provides.get(t).map_or(&[], Vec::as_slice),
                     };
                     let found =
                         resolver
@@ -266,7 +274,14 @@ impl Engine {
             return Err(against.iter().map(|d| d.to_string()).collect());
         }
         let observations = self.observe_topology(&topology).await;
-        let resolved = self.resolve(m).await;
+        let mut provides: BTreeMap<ComponentType, Vec<Provides>> = BTreeMap::new();
+        for (spec, o) in topology.components.iter().zip(&observations) {
+            if let Ok(o) = o {
+                let of_type = provides.entry(spec.component_type.clone()).or_default();
+                of_type.push(o.provides.clone());
+            }
+        }
+        let resolved = self.resolve(m, provides).await;
         let mut candidates = BTreeMap::new();
         let mut paths = Vec::new();
         for (t, r) in resolved {

@@ -1,5 +1,5 @@
-//! Artifacts: bytes read by the kind of source they came from, cache lookups, and
-//! verification failures by reason.
+//! Artifacts: bytes read by the kind of source they came from, cache lookups, failures to
+//! resolve one by source and reason, and verification failures by reason.
 
 use std::io::{self, Read};
 
@@ -7,13 +7,15 @@ use prometheus::{IntCounter, IntCounterVec};
 
 use super::labels;
 use super::{Def, Metrics};
-use crate::artifact::source::SourceKind;
+use crate::artifact::source::{SourceError, SourceKind};
 use crate::artifact::ArtifactError;
+use crate::model::Reason;
 
 #[derive(Clone)]
 pub(super) struct Families {
     read_bytes_total: IntCounterVec,
     cache_lookups_total: IntCounterVec,
+    fetch_failures_total: IntCounterVec,
     verification_failures_total: IntCounterVec,
 }
 
@@ -30,6 +32,11 @@ impl Families {
                 "ArtifactsCache lookups: hit (no download) or miss (downloaded)",
                 &["result"],
             ),
+            fetch_failures_total: d.counters(
+                "baton_artifact_fetch_failures_total",
+                "Artifacts that could not be resolved (found, fetched and their header checked), by the kind of source and reason",
+                &["source", "reason"],
+            ),
             verification_failures_total: d.counters(
                 "baton_artifact_verification_failures_total",
                 "Artifacts refused by the strict reader, by reason",
@@ -41,6 +48,12 @@ impl Families {
     pub(super) fn init(&self) {
         for s in SourceKind::ALL {
             self.read_bytes_total.with_label_values(&[s.label()]);
+        }
+        for s in SourceKind::ALL {
+            for r in SourceError::REASONS {
+                self.fetch_failures_total
+                    .with_label_values(&[s.label(), r.as_str()]);
+            }
         }
         for r in labels::CACHE_RESULTS {
             self.cache_lookups_total.with_label_values(&[r]);
@@ -77,6 +90,14 @@ impl Metrics {
         self.artifact
             .cache_lookups_total
             .with_label_values(&[result])
+            .inc();
+    }
+
+    /// No Artifact could be resolved: the kind of source that failed, and why.
+    pub fn artifact_fetch_failed(&self, source: SourceKind, reason: Reason) {
+        self.artifact
+            .fetch_failures_total
+            .with_label_values(&[source.label(), reason.as_str()])
             .inc();
     }
 
@@ -188,11 +209,16 @@ mod tests {
             HttpOptions::default(),
             &downloads,
             None,
+            Metrics::new(),
         )
         .unwrap();
         let at = resolver.locations();
         assert_eq!(at.kind_of(&dir.join("a.mender")), SourceKind::Directory);
         assert_eq!(at.kind_of(&downloads.join("d-1.mender")), SourceKind::Url);
+        assert_eq!(
+            at.kind_of(&downloads.join("server-1-0.mender")),
+            SourceKind::MenderServer
+        );
         assert_eq!(
             at.kind_of(&dir.join("sub").join("a.mender")),
             SourceKind::Path,
