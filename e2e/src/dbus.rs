@@ -47,7 +47,9 @@ impl PrivateBus {
             child,
         };
         let end = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
+        // The socket file appears at bind(), before the daemon listens: wait until a
+        // connection is accepted, not until the file exists (a client in between is refused).
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
             if let Ok(Some(status)) = bus.child.try_wait() {
                 let log = std::fs::read_to_string(bus._dir.path().join("bus.log"));
                 return Err(format!(
@@ -56,7 +58,7 @@ impl PrivateBus {
                 ));
             }
             if Instant::now() > end {
-                return Err("dbus-daemon did not create its socket within 10 s".into());
+                return Err("dbus-daemon did not accept connections within 10 s".into());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
