@@ -8,6 +8,7 @@ pub mod artifact;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod durable;
 pub mod engine;
 pub mod interface;
 pub mod metrics;

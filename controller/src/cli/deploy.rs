@@ -388,7 +388,7 @@ pub fn journal(
         Ok(e) => e,
         Err(code) => return Ok(code),
     };
-    let _lock = match crate::engine::lock::DatastoreLock::acquire(&eff.dirs.datastore_dir) {
+    let _lock = match crate::durable::DatastoreLock::acquire(&eff.dirs.datastore_dir) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("baton: {e}");

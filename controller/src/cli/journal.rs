@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use super::deploy::effective;
 use super::{exit, Format, GlobalArgs};
+use crate::durable::DatastoreLock;
 use crate::engine::driver::DeploymentRecord;
 use crate::engine::journal::Journal;
-use crate::engine::lock::DatastoreLock;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

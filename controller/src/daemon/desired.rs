@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::clock;
-use super::persist::{self, PersistError};
+use crate::durable::persist::{self, PersistError};
 use crate::model::Topology;
 use crate::resource::{self, Diagnostics, LoadedManifest};
 use crate::signed_manifest::ManifestPolicy;

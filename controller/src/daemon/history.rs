@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::clock::rfc3339;
-use super::persist::{self, PersistError};
+use crate::durable::persist::{self, PersistError};
 use crate::engine::api::{ComponentRef, ComponentResult, DeploymentReport, End};
 use crate::model::{HistoryComponent, HistoryEntry, Outcome};
 

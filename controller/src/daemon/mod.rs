@@ -20,7 +20,6 @@ pub mod conditions;
 pub mod desired;
 pub mod history;
 pub mod memory;
-pub mod persist;
 pub mod progress;
 pub mod reconciler;
 pub mod sd_notify;
@@ -35,8 +34,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Effective;
+use crate::durable::{DatastoreLock, LockError};
 use crate::engine::api::Deployer;
-use crate::engine::lock::{DatastoreLock, LockError};
 use crate::metrics::Metrics;
 
 pub use commands::{Action, Handle};
@@ -52,7 +51,7 @@ pub enum DaemonError {
     #[error(transparent)]
     Desired(#[from] desired::DesiredError),
     #[error(transparent)]
-    Persist(#[from] persist::PersistError),
+    Persist(#[from] crate::durable::PersistError),
     #[error(transparent)]
     Listen(#[from] api::listen::ListenError),
     #[error(transparent)]

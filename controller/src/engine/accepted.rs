@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::downgrade::Ledger;
-use super::durable::write_atomic;
+use crate::durable::write_atomic;
 
 const FILE: &str = "accepted.json";
 

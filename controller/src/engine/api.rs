@@ -231,7 +231,7 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] super::store::StoreError),
     #[error(transparent)]
-    Lock(#[from] super::lock::LockError),
+    Lock(#[from] crate::durable::LockError),
 }
 
 impl From<super::driver::DriveError> for EngineError {

@@ -12,13 +12,13 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use super::fault;
 use super::journal::{Journal, JournalError};
 use super::machine::{
     Boundary, CallResult, Deployment, Interruption, Outcome, Recovery, Step, StepResult,
 };
 use super::plan::Plan;
 use super::store::StoredMeta;
+use crate::durable::fault;
 use crate::model::ComponentType;
 
 /// Everything the journal holds about the deployment in progress.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::fault;
+use crate::durable::fault;
 
 const MAGIC: &str = "baton-journal v1";
 /// Larger records are refused on write and on load.

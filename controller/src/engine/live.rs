@@ -18,7 +18,6 @@ use super::api::*;
 use super::driver::{drive, recover, DeploymentRecord, Observer, RunEnd, RunOptions};
 use super::exec::{ExecSettings, LiveExecutor};
 use super::journal::Journal;
-use super::lock::DatastoreLock;
 use super::machine::{Deployment, Outcome};
 use super::plan::{self, Candidate, Observed, Plan};
 use super::store::{ManifestStore, Slot, StoredMeta};
@@ -27,6 +26,7 @@ use crate::artifact::cache::{ArtifactsCache, CacheConfig};
 use crate::artifact::source::{ArtifactLocator, HttpOptions, Resolver};
 use crate::artifact::{self, ArtifactHeader, Limits, VerifyPolicy};
 use crate::config::Effective;
+use crate::durable::DatastoreLock;
 use crate::interface::runner::{query_work_dir, Invocation, Runner, RunnerConfig};
 use crate::model::{ComponentType, Provides, Topology};
 use crate::resource::{self, LoadedManifest};
@@ -403,7 +403,7 @@ impl Engine {
                 self.store.discard_pending()?;
             }
             books.journal.write::<DeploymentRecord>(None)?;
-            super::fault::point("deployment.forgotten");
+            crate::durable::fault::point("deployment.forgotten");
             books.record = None;
             snapshot.set(None);
             self.tidy_after(&record);

@@ -8,12 +8,9 @@ pub mod api;
 pub mod bundle;
 pub mod downgrade;
 pub mod driver;
-pub mod durable;
 pub mod exec;
-pub mod fault;
 pub mod journal;
 pub mod live;
-pub mod lock;
 pub mod machine;
 #[cfg(any(test, feature = "testkit"))]
 pub mod oracle;

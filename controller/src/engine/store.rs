@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::durable::{sync_dir, write_atomic};
-use super::fault;
+use crate::durable::fault;
+use crate::durable::{sync_dir, write_atomic};
 
 /// Which slot of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

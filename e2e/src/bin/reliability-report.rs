@@ -86,7 +86,7 @@ const ROWS: &[Row] = &[
         class: "Two batons on one datastore",
         refs: "8",
         tests: &[
-            "baton:lib:engine::lock::tests::a_second_holder_gets_a_clear_error",
+            "baton:lib:durable::lock::tests::a_second_holder_gets_a_clear_error",
             "e2e:controller_run:one_controller_per_datastore_and_sigterm_stops_it_cleanly",
         ],
         did: "The second one stopped at once with the first one's pid in the message.",

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::{names, sidecar, APPLIED, REJECTED};
 use crate::daemon::desired::{Admission, DesiredStore};
-use crate::engine::durable::{sync_dir, write_atomic};
+use crate::durable::{sync_dir, write_atomic};
 use crate::resource::LIMITS;
 
 /// What became of a file.

@@ -401,9 +401,9 @@ impl Runner {
             eof_wait: self.config.eof_wait,
             cap: self.config.output_cap,
         };
-        crate::engine::fault::point(format_args!("interface.before:{call}"));
+        crate::durable::fault::point(format_args!("interface.before:{call}"));
         let finished = process::run(cmd, limits, cancel).await;
-        crate::engine::fault::point(format_args!("interface.after:{call}"));
+        crate::durable::fault::point(format_args!("interface.after:{call}"));
         let finished = finished.map_err(|source| match source.kind() {
             std::io::ErrorKind::PermissionDenied => InterfaceError::NotExecutable {
                 ctx: ctx(),
