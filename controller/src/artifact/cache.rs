@@ -46,6 +46,7 @@ pub struct ArtifactsCache {
     max_size_bytes: u64,
     state: Mutex<State>,
     fetched: Condvar,
+    metrics: crate::metrics::Metrics,
 }
 
 #[derive(Default)]
@@ -81,7 +82,14 @@ impl ArtifactsCache {
             max_size_bytes: config.max_size_bytes,
             state: Mutex::new(State::default()),
             fetched: Condvar::new(),
+            metrics: Default::default(),
         })
+    }
+
+    /// This cache, counting its lookups in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Where `name` is (or would be) cached.
@@ -115,13 +123,13 @@ impl ArtifactsCache {
             let mut st = self.lock();
             loop {
                 if dest.is_file() {
-                    crate::metrics::Metrics::global().artifact_cache_lookup(true);
+                    self.metrics.artifact_cache_lookup(true);
                     st.used.insert(name.to_owned());
                     touch(&dest);
                     return Ok(dest);
                 }
                 if !st.in_flight.contains(name) {
-                    crate::metrics::Metrics::global().artifact_cache_lookup(false);
+                    self.metrics.artifact_cache_lookup(false);
                     st.in_flight.insert(name.to_owned());
                     break;
                 }

@@ -210,7 +210,7 @@ pub fn run(_global: &GlobalArgs, args: &DemoArgs, out: &mut dyn Write) -> std::i
             return Ok(exit::INVALID);
         }
     };
-    let engine = match Engine::open(eff) {
+    let engine = match Engine::open(eff, Default::default()) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("baton demo: {e}");

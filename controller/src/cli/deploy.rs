@@ -121,7 +121,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn open_engine(global: &GlobalArgs) -> Result<Engine, u8> {
     let eff = effective(global)?;
-    Engine::open(eff).map_err(|e| {
+    Engine::open(eff, Default::default()).map_err(|e| {
         eprintln!("baton: {e}");
         exit::INVALID
     })

@@ -13,6 +13,7 @@ pub mod deploy;
 mod handoff;
 mod inspect;
 mod journal;
+pub mod metrics;
 mod output;
 mod run;
 mod validate;

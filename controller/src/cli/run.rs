@@ -41,7 +41,10 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> u8 {
             eprintln!("baton: cannot handle signals: {e}");
             return exit::INVALID;
         }
-        let engine: Arc<dyn Deployer> = match Engine::open(eff.clone()) {
+        // The process's one registry: the engine, its Interfaces and Artifact sources, and
+        // the controller record into it; the API serves it.
+        let metrics = super::metrics::registry();
+        let engine: Arc<dyn Deployer> = match Engine::open(eff.clone(), metrics.clone()) {
             Ok(e) => Arc::new(e),
             Err(e) => {
                 eprintln!("baton: {e}");
@@ -50,7 +53,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> u8 {
         };
         let grace = Duration::from_secs(args.grace_seconds);
         let notifier = daemon::sd_notify::Notifier::from_env(&ProcessEnv);
-        match daemon::run(&eff, engine, grace, notifier, shutdown).await {
+        match daemon::run(&eff, engine, metrics, grace, notifier, shutdown).await {
             Ok(()) => exit::OK,
             Err(e) => {
                 eprintln!("baton: {e}");

@@ -4,7 +4,7 @@
 //! snapshot from a `watch` channel and never wait for the reconciler. Every change is
 //! mirrored into the metrics' gauges, so a scrape and the status agree.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hyper::body::Bytes;
 use tokio::sync::watch;
@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use super::clock;
 use super::conditions::{self, Phase};
 use super::progress;
-use crate::engine::api::Progress;
+use crate::engine::api::{Progress, ProgressSink};
 use crate::metrics::Metrics;
 use crate::model::{ComponentStatus, DeploymentStatus, HistoryEntry, Status};
 
@@ -33,7 +33,7 @@ impl Default for Board {
 impl Board {
     /// A board with metrics of its own (tests).
     pub fn new() -> Self {
-        Self::with_metrics(Metrics::new())
+        Self::with_metrics(Metrics::default())
     }
 
     /// A board whose changes show in `metrics`.
@@ -50,7 +50,7 @@ impl Board {
             components: Vec::new(),
             history: Vec::new(),
         };
-        metrics.phase(&Phase::Recovering);
+        metrics.phase(Phase::Recovering.label());
         metrics.status(&empty);
         Self {
             tx: watch::channel(empty).0,
@@ -95,7 +95,7 @@ impl Board {
     /// Enters a phase for `generation`.
     pub fn phase(&self, phase: &Phase, generation: u64) {
         let now = clock::now_rfc3339();
-        self.metrics.phase(phase);
+        self.metrics.phase(phase.label());
         self.update(|s| s.conditions = conditions::merge(&s.conditions, phase, generation, &now));
     }
 
@@ -122,6 +122,17 @@ impl Board {
         if modified {
             self.changed();
         }
+    }
+}
+
+/// Feeds engine events into the status board: the [`ProgressSink`] the reconciler hands the
+/// engine. Never blocks.
+pub struct BoardSink(pub Arc<Board>);
+
+impl ProgressSink for BoardSink {
+    fn emit(&self, event: Progress) {
+        tracing::debug!(?event, "progress");
+        self.0.progress(&event);
     }
 }
 

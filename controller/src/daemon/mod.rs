@@ -83,6 +83,7 @@ pub fn controller_dir(eff: &Effective) -> PathBuf {
 pub async fn run(
     eff: &Effective,
     deployer: Arc<dyn Deployer>,
+    metrics: Metrics,
     grace: Duration,
     notifier: Option<sd_notify::Notifier>,
     shutdown: CancellationToken,
@@ -94,8 +95,6 @@ pub async fn run(
     let desired = Arc::new(desired::DesiredStore::open(&dir)?);
     let memory = memory::MemoryFile::open(&dir)?;
     let history = history::History::open(&dir)?;
-    // The process's registry: the engine, Interfaces and Artifacts record into it too.
-    let metrics = Metrics::global().clone();
     let settings = reconciler::Settings {
         retry: backoff::RetryPolicy::from_config(&cfg.retry, backoff::process_seed()),
         resync: Duration::from_secs(cfg.resync_interval_seconds.max(1)),

@@ -1,13 +1,9 @@
 //! The deployment in flight, as status shows it, built from the engine's [`Progress`] events.
 //!
-//! [`apply`] is pure: one event changes the [`DeploymentStatus`]. [`BoardSink`] is the
-//! [`ProgressSink`] the reconciler hands the engine; it only updates the status board and
-//! never blocks.
+//! [`apply`] is pure: one event changes the [`DeploymentStatus`] (the board's `BoardSink`
+//! feeds it the engine's events).
 
-use std::sync::Arc;
-
-use super::board::Board;
-use crate::engine::api::{Progress, ProgressSink};
+use crate::engine::api::Progress;
 use crate::model::{DeploymentComponent, DeploymentStatus};
 
 /// States of the rollback ordering (the deployment is failing once one of them runs).
@@ -95,16 +91,6 @@ pub fn starting(generation: u64) -> DeploymentStatus {
         rolling_back: false,
         started_at: super::clock::now_rfc3339(),
         components: vec![],
-    }
-}
-
-/// Feeds engine events into the status board.
-pub struct BoardSink(pub Arc<Board>);
-
-impl ProgressSink for BoardSink {
-    fn emit(&self, event: Progress) {
-        tracing::debug!(?event, "progress");
-        self.0.progress(&event);
     }
 }
 

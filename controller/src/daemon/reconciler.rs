@@ -19,7 +19,7 @@ use tokio::time::{sleep_until, Instant, Interval};
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::RetryPolicy;
-use super::board::Board;
+use super::board::{Board, BoardSink};
 use super::clock;
 use super::commands::{Action, ActionError, ActionReply, Command, Handle, Handoff, HandoffError};
 use super::components::components;
@@ -27,7 +27,6 @@ use super::conditions::Phase;
 use super::desired::{Desired, DesiredStore};
 use super::history::{self, Driver, History};
 use super::memory::MemoryFile;
-use super::progress::BoardSink;
 use super::sd_notify::Notifier;
 use crate::config::DriftPolicy;
 use crate::durable::PersistError;

@@ -172,10 +172,7 @@ pub async fn drive<E: Executor, O: Observer>(
                     return Ok(RunEnd::AwaitingReboot);
                 }
                 fault::point("reboot.before");
-                let result = exec
-                    .reboot()
-                    .instrument(crate::telemetry::spans::step(record, &step))
-                    .await;
+                let result = exec.reboot().instrument(step_span(record, &step)).await;
                 // Still alive: the reboot did not happen.
                 let result = StepResult::HostReboot(result);
                 record.machine.finish(&step, result.clone());
@@ -204,7 +201,7 @@ async fn run_step<E: Executor, O: Observer>(
     observer.step_started(record, step);
     let result = exec
         .run(record, step)
-        .instrument(crate::telemetry::spans::step(record, step))
+        .instrument(step_span(record, step))
         .await;
     fault::point(format_args!("outcome.before:{name}"));
     record.machine.finish(step, result.clone());
@@ -212,6 +209,20 @@ async fn run_step<E: Executor, O: Observer>(
     fault::point(format_args!("outcome.after:{name}"));
     observer.step_finished(record, step, &result);
     Ok(())
+}
+
+/// The span of `step`: its order group and its name.
+fn step_span(record: &DeploymentRecord, step: &Step) -> tracing::Span {
+    let group = match step {
+        Step::Call { group, .. } | Step::Query { group, .. } | Step::HostReboot { group, .. } => {
+            Some(*group)
+        }
+        Step::Boundary(_) | Step::Done(_) => None,
+    };
+    let order = group
+        .and_then(|g| record.plan.orders.get(g))
+        .map(|o| o.get());
+    super::spans::step(order, &step_name(step))
 }
 
 /// A stable name for fault points and logs: the state or query.

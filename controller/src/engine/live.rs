@@ -28,6 +28,7 @@ use crate::artifact::{self, ArtifactHeader, Limits, VerifyPolicy};
 use crate::config::Effective;
 use crate::durable::DatastoreLock;
 use crate::interface::runner::{query_work_dir, Invocation, Runner, RunnerConfig};
+use crate::metrics::Metrics;
 use crate::model::{ComponentType, Provides, Topology};
 use crate::resource::{self, LoadedManifest};
 
@@ -44,6 +45,7 @@ struct Books {
 
 pub struct Engine {
     eff: Effective,
+    metrics: Metrics,
     runner: Runner,
     settings: ExecSettings,
     resolver: Arc<Resolver>,
@@ -107,8 +109,9 @@ fn deployment_id(started_at: u64) -> String {
 }
 
 impl Engine {
-    /// Take the datastore lock, load the journal and prepare the rooms the engine drives.
-    pub fn open(eff: Effective) -> Result<Self, EngineError> {
+    /// Take the datastore lock, load the journal and prepare the rooms the engine drives;
+    /// the engine, its Interface runner and its Artifact sources record into `metrics`.
+    pub fn open(eff: Effective, metrics: Metrics) -> Result<Self, EngineError> {
         let cfg = &eff.config;
         let datastore = eff.dirs.datastore_dir.clone();
         let lock = DatastoreLock::acquire(&datastore)?;
@@ -122,7 +125,8 @@ impl Engine {
             state_timeout: Duration::from_secs(cfg.interface_timeout_seconds),
             query_timeout: Duration::from_secs(cfg.query_timeout_seconds),
             ..RunnerConfig::default()
-        });
+        })
+        .with_metrics(metrics.clone());
         let sources = cfg.artifact_sources.clone();
         let cache = ArtifactsCache::open(
             &CacheConfig {
@@ -144,7 +148,8 @@ impl Engine {
             &datastore.join("downloads"),
             cache,
         )
-        .map_err(setup("ArtifactSources"))?;
+        .map_err(setup("ArtifactSources"))?
+        .with_metrics(metrics.clone());
         let store = ManifestStore::open(&cfg.manifest_store)?;
         let settings = ExecSettings {
             interfaces_dir: eff.dirs.interfaces_dir.clone(),
@@ -155,6 +160,7 @@ impl Engine {
             reboot_grace: REBOOT_GRACE,
             boot_id_path: cfg.boot_id_path.clone(),
             sources: resolver.locations(),
+            metrics: metrics.clone(),
         };
         super::sweep::sweep(&settings.places(&datastore), &store, loaded.record.as_ref());
         let snapshot = Arc::new(std::sync::Mutex::new(
@@ -162,6 +168,7 @@ impl Engine {
         ));
         Ok(Self {
             eff,
+            metrics,
             runner,
             settings,
             resolver: Arc::new(resolver),
@@ -184,7 +191,7 @@ impl Engine {
             &self.eff.dirs.topology_file,
             self.eff.config.topology_components.as_deref(),
         )
-        .inspect(|t| crate::metrics::Metrics::global().topology_loaded(t))
+        .inspect(|t| self.metrics.topology_loaded(t))
         .map_err(EngineError::Topology)
     }
 
@@ -377,7 +384,7 @@ impl Engine {
         let exec = self.executor(progress);
         let mut snapshot = Snapshot(self.snapshot.clone());
         snapshot.set(Some(in_flight_of(&record)));
-        let span = crate::telemetry::spans::deployment(&record);
+        let span = super::spans::deployment(&record.id, &record.manifest.name);
         let end = drive(&mut books.journal, &mut record, &exec, opts, &mut snapshot)
             .instrument(span)
             .await;

@@ -15,6 +15,8 @@ pub mod machine;
 #[cfg(any(test, feature = "testkit"))]
 pub mod oracle;
 pub mod plan;
+pub mod progress;
+mod spans;
 pub mod states;
 pub mod store;
 pub mod sweep;

@@ -245,6 +245,7 @@ async fn tcp_needs_loopback_and_a_token() {
     let err = baton::daemon::run(
         &eff,
         deployer,
+        Default::default(),
         Duration::from_secs(1),
         None,
         Default::default(),

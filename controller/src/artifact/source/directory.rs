@@ -33,6 +33,7 @@ impl DirIndex {
         name: &str,
         policy: &VerifyPolicy,
         limits: &Limits,
+        metrics: &crate::metrics::Metrics,
     ) -> Result<Vec<(PathBuf, ArtifactHeader)>, SourceError> {
         let entries = std::fs::read_dir(dir).map_err(|e| SourceError::io(dir, e))?;
         let mut found = Vec::new();
@@ -57,7 +58,7 @@ impl DirIndex {
                     let h = match read_header(&path, policy, limits) {
                         Ok(h) => Some(h),
                         Err(e) => {
-                            crate::metrics::Metrics::global().artifact_rejected(&e);
+                            metrics.artifact_rejected(e.verification_failure());
                             tracing::warn!(path = %path.display(), reason = e.reason(), error = %e, "skipping a file that is not a usable Artifact");
                             None
                         }

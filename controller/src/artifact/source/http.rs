@@ -99,7 +99,12 @@ fn agent(opts: &HttpOptions) -> Result<ureq::Agent, SourceError> {
 
 /// Downloads `url` to `dest` (which must not exist) through `<dest>.part` in the same
 /// directory. Returns the number of bytes.
-pub fn download(url: &str, dest: &Path, opts: &HttpOptions) -> Result<u64, SourceError> {
+pub fn download(
+    url: &str,
+    dest: &Path,
+    opts: &HttpOptions,
+    metrics: &crate::metrics::Metrics,
+) -> Result<u64, SourceError> {
     let agent = agent(opts)?;
     let part = dest.with_extension("part");
     let _ = std::fs::remove_file(&part);
@@ -110,7 +115,7 @@ pub fn download(url: &str, dest: &Path, opts: &HttpOptions) -> Result<u64, Sourc
         .with_max_delay(opts.backoff_cap)
         .with_max_times(opts.retries)
         .with_jitter();
-    let result = (|| attempt(&agent, url, &part, &mut file, &mut have, opts))
+    let result = (|| attempt(&agent, url, &part, &mut file, &mut have, opts, metrics))
         .retry(backoff)
         .sleep(std::thread::sleep)
         .when(SourceError::is_transient)
@@ -151,6 +156,7 @@ fn attempt(
     file: &mut File,
     have: &mut u64,
     opts: &HttpOptions,
+    metrics: &crate::metrics::Metrics,
 ) -> Result<(), SourceError> {
     let http = |message: String, transient: bool| SourceError::Http {
         url: url.to_owned(),
@@ -224,7 +230,7 @@ fn attempt(
         file.write_all(&buf[..n])
             .map_err(|e| SourceError::io(part, e))?;
         *have += n as u64;
-        crate::metrics::Metrics::global().artifact_bytes_read(super::SourceKind::Url, n as u64);
+        metrics.artifact_bytes_read(super::SourceKind::Url.label(), n as u64);
         rate.add(n as u64)
             .map_err(|why| http(format!("after {have} bytes: {why}"), true))?;
     }

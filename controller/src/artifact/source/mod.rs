@@ -36,6 +36,8 @@
 
 pub mod directory;
 pub mod http;
+#[cfg(test)]
+mod locations_tests;
 pub mod rate;
 
 use std::path::{Path, PathBuf};
@@ -222,6 +224,7 @@ pub struct Resolver {
     cache: Option<ArtifactsCache>,
     index: Mutex<directory::DirIndex>,
     counter: AtomicU64,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Resolver {
@@ -258,7 +261,15 @@ impl Resolver {
             cache,
             index: Mutex::new(directory::DirIndex::default()),
             counter: AtomicU64::new(0),
+            metrics: Default::default(),
         })
+    }
+
+    /// This resolver (and its cache) counting bytes, lookups and refusals in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.cache = self.cache.map(|c| c.with_metrics(metrics.clone()));
+        self.metrics = metrics;
+        self
     }
 
     /// Where the sources keep their files (see [`SourceLocations`]).
@@ -316,6 +327,7 @@ impl Resolver {
                         name,
                         &self.policy,
                         &self.limits,
+                        &self.metrics,
                     );
                     match found {
                         Ok(v) if !v.is_empty() => {
@@ -351,7 +363,7 @@ impl Resolver {
 
     fn header(&self, path: &Path) -> Result<ArtifactHeader, SourceError> {
         read_header(path, &self.policy, &self.limits)
-            .inspect_err(|e| crate::metrics::Metrics::global().artifact_rejected(e))
+            .inspect_err(|e| self.metrics.artifact_rejected(e.verification_failure()))
             .map_err(|source| SourceError::Artifact {
                 path: path.to_owned(),
                 source,
@@ -365,7 +377,7 @@ impl Resolver {
         dest: &Path,
         name: &str,
     ) -> Result<ArtifactHeader, SourceError> {
-        http::download(url, dest, &self.http)?;
+        http::download(url, dest, &self.http, &self.metrics)?;
         let checked = self.header(dest).and_then(|h| {
             if h.name == name {
                 Ok(h)

@@ -355,7 +355,7 @@ pub fn start(
         Arc::new(DesiredStore::open(dir).unwrap()),
         MemoryFile::open(dir).unwrap(),
         History::open(dir).unwrap(),
-        Metrics::new(),
+        Metrics::default(),
         settings,
         notifier,
         shutdown.clone(),
@@ -472,9 +472,16 @@ impl Daemon {
         let deployer: Arc<dyn Deployer> = Arc::new(fake.clone());
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
-            baton::daemon::run(&eff, deployer, Duration::from_secs(5), None, token)
-                .await
-                .unwrap();
+            baton::daemon::run(
+                &eff,
+                deployer,
+                Metrics::default(),
+                Duration::from_secs(5),
+                None,
+                token,
+            )
+            .await
+            .unwrap();
         });
         // Ready when the API answers.
         for _ in 0..500 {
