@@ -126,6 +126,17 @@ impl ArtifactError {
         }
     }
 
+    /// Why a deployment refuses this Artifact: its signature, or anything else that does
+    /// not verify.
+    pub fn as_reason(&self) -> crate::model::Reason {
+        match self {
+            Self::Unsigned | Self::SignatureInvalid { .. } | Self::Key { .. } => {
+                crate::model::Reason::SignatureInvalid
+            }
+            _ => crate::model::Reason::VerificationFailed,
+        }
+    }
+
     pub(crate) fn format(member: &str, message: impl Into<String>) -> Self {
         Self::Format {
             member: member.to_owned(),

@@ -18,8 +18,8 @@ use clap::Args;
 use super::{exit, GlobalArgs};
 use crate::artifact::write::ArtifactBuilder;
 use crate::config::{self, Overrides, ProcessEnv};
-use crate::engine::api::{ComponentResult, DeploymentReport, End, ProgressSink};
-use crate::engine::driver::RunOptions;
+use crate::engine::api::RunOptions;
+use crate::engine::api::{DeploymentReport, End, ProgressSink};
 use crate::engine::{Deployer, Engine};
 use crate::resource;
 
@@ -136,21 +136,16 @@ fn provides_table(
 fn summary(r: &DeploymentReport, out: &mut dyn Write) -> std::io::Result<()> {
     let end = match &r.end {
         End::Success => "success".to_string(),
-        End::RolledBack { failed_at, reason } => {
-            format!("failed at {failed_at} ({reason}); the whole System was rolled back")
+        End::RolledBack {
+            failed_at, message, ..
+        } => {
+            format!("failed at {failed_at} ({message}); the whole System was rolled back")
         }
         other => format!("{other:?}"),
     };
     writeln!(out, "  => {end}")?;
     for c in &r.components {
-        let what = match c.result {
-            ComponentResult::Updated => "updated",
-            ComponentResult::RolledBack => "rolled back",
-            ComponentResult::Skipped => "already up to date",
-            ComponentResult::Untouched => "untouched",
-            ComponentResult::Inconsistent => "INCONSISTENT",
-            ComponentResult::InProgress => "in progress",
-        };
+        let what = c.result.describe();
         writeln!(
             out,
             "     {} {}: {what}",
@@ -167,12 +162,16 @@ impl ProgressSink for Steps {
         use crate::engine::api::Progress;
         if let Progress::StepStarted {
             order,
-            state,
+            call,
             components,
         } = event
         {
             let ids: Vec<String> = components.into_iter().map(|c| c.id).collect();
-            println!("     order {order:>3}  {state:<24} {}", ids.join(" "));
+            println!(
+                "     order {order:>3}  {:<24} {}",
+                call.as_str(),
+                ids.join(" ")
+            );
         }
     }
 }

@@ -14,12 +14,9 @@ use clap::{Args, Subcommand};
 
 use super::{exit, Format, GlobalArgs};
 use crate::config::{self, Effective, ProcessEnv};
-use crate::engine::api::{
-    ComponentResult, DeploymentReport, End, EngineError, NoProgress, Progress, ProgressSink,
-};
-use crate::engine::driver::RunOptions;
-use crate::engine::journal::Journal;
-use crate::engine::machine::Boundary;
+use crate::engine::api::Boundary;
+use crate::engine::api::RunOptions;
+use crate::engine::api::{DeploymentReport, End, EngineError, NoProgress, Progress, ProgressSink};
 use crate::engine::{Deployer, Engine};
 use crate::resource;
 
@@ -111,7 +108,7 @@ pub(super) fn effective(global: &GlobalArgs) -> Result<Effective, u8> {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -145,9 +142,10 @@ impl ProgressSink for Lines {
             }
             Progress::StepStarted {
                 order,
-                state,
+                call,
                 components,
             } => {
+                let state = call.as_str();
                 const SHOWN: usize = 6;
                 let mut ids: Vec<String> = components
                     .iter()
@@ -165,6 +163,12 @@ impl ProgressSink for Lines {
                 }
             }
             Progress::Rebooting => eprintln!("  rebooting the host"),
+            Progress::Waiting {
+                point,
+                reason,
+                message,
+                ..
+            } => eprintln!("  waiting {point} ({reason}): {message}"),
             Progress::Bytes { .. } => {}
         }
     }
@@ -184,15 +188,18 @@ fn print_report(r: &DeploymentReport, format: Format, out: &mut dyn Write) -> st
     }
     let summary = match &r.end {
         End::Success => "success".to_string(),
-        End::RolledBack { failed_at, reason } => {
-            format!("failed at {failed_at}: {reason}; rolled back")
+        End::RolledBack {
+            failed_at, message, ..
+        } => {
+            format!("failed at {failed_at}: {message}; rolled back")
         }
         End::Inconsistent {
             failed_at,
-            reason,
+            message,
             components,
+            ..
         } => format!(
-            "failed at {failed_at}: {reason}; NOT rolled back: {}",
+            "failed at {failed_at}: {message}; NOT rolled back: {}",
             components
                 .iter()
                 .map(|c| format!("{} {}", c.component_type, c.id))
@@ -201,7 +208,7 @@ fn print_report(r: &DeploymentReport, format: Format, out: &mut dyn Write) -> st
         ),
         End::Rejected { problems } => format!(
             "rejected, nothing was touched:\n  {}",
-            problems.join("\n  ")
+            crate::engine::api::Problem::join(problems, "\n  ")
         ),
         End::Paused {
             before, failing, ..
@@ -215,14 +222,7 @@ fn print_report(r: &DeploymentReport, format: Format, out: &mut dyn Write) -> st
     };
     writeln!(out, "{}: {summary}", r.manifest)?;
     for c in &r.components {
-        let what = match c.result {
-            ComponentResult::Updated => "updated",
-            ComponentResult::Skipped => "already up to date",
-            ComponentResult::RolledBack => "rolled back",
-            ComponentResult::Inconsistent => "INCONSISTENT",
-            ComponentResult::Untouched => "untouched",
-            ComponentResult::InProgress => "in progress",
-        };
+        let what = c.result.describe();
         writeln!(
             out,
             "  {} {} -> {}: {what}",
@@ -363,8 +363,8 @@ pub fn show_inventory(global: &GlobalArgs, out: &mut dyn Write) -> std::io::Resu
         Err(code) => return Ok(code),
     };
     match runtime().block_on(engine.inventory()) {
-        Ok(lines) => {
-            for (k, v) in lines {
+        Ok(inventory) => {
+            for (k, v) in inventory.lines {
                 writeln!(out, "{k}={v}")?;
             }
             Ok(exit::OK)
@@ -388,14 +388,7 @@ pub fn journal(
         Ok(e) => e,
         Err(code) => return Ok(code),
     };
-    let _lock = match crate::durable::DatastoreLock::acquire(&eff.dirs.datastore_dir) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return Ok(exit::INVALID);
-        }
-    };
-    match Journal::reset(&eff.dirs.datastore_dir.join("journal")) {
+    match crate::engine::api::journal_reset(&eff.dirs.datastore_dir) {
         Ok(moved) if moved.is_empty() => writeln!(out, "no journal files to move")?,
         Ok(moved) => {
             for p in moved {

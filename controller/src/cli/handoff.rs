@@ -8,8 +8,8 @@ use std::path::Path;
 use super::GlobalArgs;
 use crate::daemon::client::{block_on, Client, ClientError};
 use crate::daemon::wire::{InstallRequest, ResumeRequest, RollbackRequest, RunOpts};
+use crate::engine::api::RunOptions;
 use crate::engine::api::{DeploymentReport, EngineError};
-use crate::engine::driver::RunOptions;
 
 /// What to ask the daemon.
 pub enum Verb<'a> {

@@ -1,70 +1,36 @@
 //! `baton journal show`: what the deployment journal holds, read the way a starting baton
 //! reads it (newest valid generation, else the previous one, else a clear error).
 //!
-//! It takes the datastore lock (loading removes a stale temporary record, which must never
-//! race a running baton's write) and never acts on a component.
+//! It takes the datastore lock when it can (loading removes a stale temporary record, which
+//! must never race a running baton's write); when another baton holds it, it only looks,
+//! and says so. It never acts on a component.
 
 use std::io::Write;
 
-use serde::Serialize;
-
 use super::deploy::effective;
 use super::{exit, Format, GlobalArgs};
-use crate::durable::DatastoreLock;
-use crate::engine::driver::DeploymentRecord;
-use crate::engine::journal::Journal;
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Shown {
-    journal: String,
-    generation: u64,
-    /// Why the newest generation was unusable, when the previous one was used.
-    fell_back: Option<String>,
-    deployment: Option<Deployment>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Deployment {
-    id: String,
-    manifest: String,
-    position: String,
-    failing: bool,
-}
+/// How long `journal show` waits for another baton's short verb to release the datastore.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn show(global: &GlobalArgs, format: Format, out: &mut dyn Write) -> std::io::Result<u8> {
     let eff = match effective(global) {
         Ok(e) => e,
         Err(code) => return Ok(code),
     };
-    let datastore = &eff.dirs.datastore_dir;
-    let _lock = match DatastoreLock::acquire(datastore) {
-        Ok(l) => l,
+    let datastore = eff.dirs.datastore_dir.clone();
+    let shown = match super::deploy::runtime()
+        .block_on(crate::engine::api::journal_show(&datastore, LOCK_WAIT))
+    {
+        Ok(v) => v,
         Err(e) => {
             eprintln!("baton: {e}");
             return Ok(exit::INVALID);
         }
     };
-    let dir = datastore.join("journal");
-    let (journal, loaded) = match Journal::open::<DeploymentRecord>(&dir) {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return Ok(exit::INVALID);
-        }
-    };
-    let shown = Shown {
-        journal: dir.display().to_string(),
-        generation: journal.generation(),
-        fell_back: loaded.fell_back,
-        deployment: loaded.record.map(|r| Deployment {
-            position: r.machine.describe(),
-            failing: r.machine.failure.is_some(),
-            id: r.id,
-            manifest: r.manifest.name,
-        }),
-    };
+    if !shown.locked {
+        eprintln!("baton: another baton acts on {}: the journal was read without the lock and may have moved on", datastore.display());
+    }
     if format == Format::Json {
         serde_json::to_writer_pretty(&mut *out, &shown)?;
         writeln!(out)?;
@@ -86,7 +52,7 @@ pub fn show(global: &GlobalArgs, format: Format, out: &mut dyn Write) -> std::io
         Some(d) => writeln!(
             out,
             "deployment {} of {}: {}{}",
-            d.id,
+            d.deployment,
             d.manifest,
             d.position,
             if d.failing { " (after a failure)" } else { "" }

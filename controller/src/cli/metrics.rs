@@ -8,7 +8,7 @@
 use crate::artifact::source::SourceKind;
 use crate::artifact::ArtifactError;
 use crate::daemon::conditions::Phase;
-use crate::engine::progress::{status_words, DeploymentPhase};
+use crate::engine::api::{status_words, DeploymentPhase};
 use crate::interface::protocol;
 use crate::interface::runner::USUAL_RESULTS;
 use crate::metrics::{Metrics, Vocabulary};

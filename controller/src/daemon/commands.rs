@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use super::board::Board;
 use super::desired::DesiredStore;
+use crate::engine::api::RunOptions;
 use crate::engine::api::{DeploymentReport, EngineError};
-use crate::engine::driver::RunOptions;
 use crate::resource::LoadedManifest;
 
 /// The actions of the local API.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::clock::rfc3339;
 use crate::durable::persist::{self, PersistError};
-use crate::engine::api::{ComponentRef, ComponentResult, DeploymentReport, End};
+use crate::engine::api::{ComponentRef, ComponentResult, DeploymentReport, End, Problem};
 use crate::model::{HistoryComponent, HistoryEntry, Outcome};
 
 pub const LIMIT: usize = 20;
@@ -78,24 +78,27 @@ pub fn entry(
     let (outcome, reason, message) = match &report.end {
         End::Success if all_skipped => (Outcome::UpToDate, None, None),
         End::Success => (Outcome::Succeeded, None, None),
-        End::RolledBack { failed_at, reason } => (
+        End::RolledBack {
+            failed_at, message, ..
+        } => (
             Outcome::RolledBack,
             Some(failed_reason(failed_at)),
-            Some(reason.clone()),
+            Some(message.clone()),
         ),
         End::Inconsistent {
             failed_at,
-            reason,
+            message,
             components,
+            ..
         } => (
             Outcome::Failed,
             Some("Inconsistent".to_string()),
-            Some(inconsistent(failed_at, reason, components)),
+            Some(inconsistent(failed_at, message, components)),
         ),
         End::Rejected { problems } => (
             Outcome::Rejected,
             Some("Rejected".to_string()),
-            Some(problems.join("; ")),
+            Some(Problem::join(problems, "; ")),
         ),
         End::Paused { .. } | End::AwaitingReboot => (
             Outcome::Failed,
@@ -122,21 +125,10 @@ pub fn entry(
                 component_type: c.component.component_type.clone(),
                 id: c.component.id.clone(),
                 to_artifact: c.to_artifact.clone(),
-                result: result_word(c.result).to_string(),
+                result: c.result.as_str().to_string(),
                 notes: c.notes.clone(),
             })
             .collect(),
-    }
-}
-
-fn result_word(r: ComponentResult) -> &'static str {
-    match r {
-        ComponentResult::Updated => "updated",
-        ComponentResult::Skipped => "skipped",
-        ComponentResult::RolledBack => "rolledBack",
-        ComponentResult::Inconsistent => "inconsistent",
-        ComponentResult::Untouched => "untouched",
-        ComponentResult::InProgress => "inProgress",
     }
 }
 
@@ -219,8 +211,9 @@ mod tests {
             ),
             (
                 End::RolledBack {
+                    reason: crate::model::Reason::InstallFailed,
                     failed_at: "ArtifactInstall".into(),
-                    reason: "R1: exit status 1".into(),
+                    message: "R1: exit status 1".into(),
                 },
                 vec![RolledBack],
                 Outcome::RolledBack,
@@ -228,8 +221,9 @@ mod tests {
             ),
             (
                 End::Inconsistent {
+                    reason: crate::model::Reason::CommitFailed,
                     failed_at: "ArtifactCommit".into(),
-                    reason: "x".into(),
+                    message: "x".into(),
                     components: vec![],
                 },
                 vec![Inconsistent],
@@ -238,7 +232,10 @@ mod tests {
             ),
             (
                 End::Rejected {
-                    problems: vec!["no artifact".into()],
+                    problems: vec![Problem::new(
+                        crate::model::Reason::ArtifactNotFound,
+                        "no artifact",
+                    )],
                 },
                 vec![],
                 Outcome::Rejected,

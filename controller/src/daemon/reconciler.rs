@@ -30,8 +30,10 @@ use super::memory::MemoryFile;
 use super::sd_notify::Notifier;
 use crate::config::DriftPolicy;
 use crate::durable::PersistError;
-use crate::engine::api::{Deployer, DeploymentReport, End, EngineError, Preview, ProgressSink};
-use crate::engine::driver::RunOptions;
+use crate::engine::api::RunOptions;
+use crate::engine::api::{
+    Deployer, DeploymentReport, End, EngineError, Preview, Problem, ProgressSink,
+};
 use crate::metrics::{Metrics, ReconcileResult};
 
 /// How the reconciler behaves.
@@ -510,7 +512,7 @@ impl Reconciler {
                         problems: problems.clone(),
                     },
                 ));
-                self.failed(gen, "Rejected", problems.join("; "));
+                self.failed(gen, "Rejected", Problem::join(&problems, "; "));
                 ReconcileResult::Error
             }
             Ok(Preview::InSync) => {
@@ -640,21 +642,26 @@ impl Reconciler {
                 self.preview = Some((gen, Preview::InSync));
                 self.succeeded(gen);
             }
-            End::RolledBack { failed_at, reason } => self.failed(
+            End::RolledBack {
+                failed_at, message, ..
+            } => self.failed(
                 gen,
                 &history::failed_reason(&failed_at),
-                format!("{failed_at}: {reason}; rolled back"),
+                format!("{failed_at}: {message}; rolled back"),
             ),
             End::Inconsistent {
                 failed_at,
-                reason,
+                message,
                 components,
+                ..
             } => self.failed(
                 gen,
                 "Inconsistent",
-                history::inconsistent(&failed_at, &reason, &components),
+                history::inconsistent(&failed_at, &message, &components),
             ),
-            End::Rejected { problems } => self.failed(gen, "Rejected", problems.join("; ")),
+            End::Rejected { problems } => {
+                self.failed(gen, "Rejected", Problem::join(&problems, "; "))
+            }
             End::Paused { before, .. } => self.failed(
                 gen,
                 "Paused",

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::driver::RunOptions;
-use crate::engine::machine::Boundary;
+use crate::engine::api::Boundary;
+use crate::engine::api::RunOptions;
 
 /// Paths of the local API.
 pub mod paths {

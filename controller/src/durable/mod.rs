@@ -17,6 +17,6 @@ pub mod fault;
 mod lock;
 pub mod persist;
 
-pub use atomic::{sync_dir, write_atomic};
+pub use atomic::{replace_cache, sync_dir, write_atomic};
 pub use lock::{DatastoreLock, LockError};
 pub use persist::PersistError;

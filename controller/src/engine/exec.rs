@@ -17,12 +17,14 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use super::api::{ComponentRef, Progress, ProgressSink};
-use super::driver::{step_name, DeploymentRecord, Executor};
+use super::driver::Executor;
 use super::machine::{CallResult, MemberId, QueryResult, Step, StepResult};
 use super::plan::PlannedComponent;
+use super::progress::{Progress, ProgressSink};
+use super::record::DeploymentRecord;
+use super::report::ComponentRef;
 use super::spans;
-use super::states::{Query, State};
+use super::states::{Call, Query, State};
 use crate::artifact::source::SourceLocations;
 use crate::artifact::{self, ArtifactHeader, ArtifactReader, Limits, PayloadSink, VerifyPolicy};
 use crate::interface::download::{download, DownloadMode};
@@ -362,17 +364,23 @@ impl Executor for LiveExecutor {
                 })
                 .collect()
         };
-        let (group, members) = match step {
-            Step::Call { group, members, .. } | Step::Query { group, members, .. } => {
-                (*group, members)
-            }
+        let (group, members, call) = match step {
+            Step::Call {
+                group,
+                members,
+                state,
+            } => (*group, members, Call::State(*state)),
+            Step::Query {
+                group,
+                members,
+                query,
+            } => (*group, members, Call::Query(*query)),
             _ => unreachable!("the driver runs only calls and queries here"),
         };
         let order = record.plan.orders.get(group).map_or(0, |o| o.get());
-        let state = step_name(step);
         inner.progress.emit(Progress::StepStarted {
             order,
-            state: state.clone(),
+            call,
             components: refs(members),
         });
         let result = match step {
@@ -434,7 +442,7 @@ impl Executor for LiveExecutor {
         };
         inner.progress.emit(Progress::StepFinished {
             order,
-            state,
+            call,
             failed,
             seconds: started.elapsed().as_secs_f64(),
         });

@@ -1,8 +1,79 @@
-//! How a deployment reports itself while it runs: the words status and metrics show for
-//! it, typed here where the engine knows them.
+//! How a deployment reports itself while it runs: [`Progress`] events with typed states,
+//! for status, the CLI's progress view and metrics, and the words status and metrics show
+//! for them.
 
-use super::states::{Query, State};
+use std::time::SystemTime;
+
+use super::gate::GatePoint;
+use super::report::{ComponentRef, PlannedChange};
+use super::states::{Call, Query, State};
 use crate::metrics::DeploymentWord;
+use crate::model::Reason;
+
+/// Live progress of a deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    Started {
+        deployment: String,
+        manifest: String,
+        components: Vec<PlannedChange>,
+    },
+    /// A state or query starts for these components of an order group.
+    StepStarted {
+        order: u8,
+        call: Call,
+        components: Vec<ComponentRef>,
+    },
+    StepFinished {
+        order: u8,
+        call: Call,
+        failed: Vec<(ComponentRef, String)>,
+        seconds: f64,
+    },
+    /// Payload bytes handed to a component's Interface so far.
+    Bytes {
+        component: ComponentRef,
+        bytes: u64,
+        total: Option<u64>,
+    },
+    /// The host is about to be rebooted (or the caller must reboot it).
+    Rebooting,
+    /// A gate asked the deployment to wait before `point`; the engine asks again later
+    /// (at `until` at the latest, when given).
+    Waiting {
+        point: GatePoint,
+        reason: Reason,
+        until: Option<SystemTime>,
+        message: String,
+    },
+}
+
+/// The word status shows while a gate holds the deployment.
+pub const WAITING: &str = "Waiting";
+
+/// Whether running `call` means the deployment is rolling back.
+pub const fn rolls_back(call: Call) -> bool {
+    matches!(
+        call,
+        Call::State(
+            State::ArtifactRollback
+                | State::ArtifactRollbackReboot
+                | State::ArtifactVerifyRollbackReboot
+                | State::ArtifactFailure
+        )
+    )
+}
+
+/// Receives progress events. Must not block.
+pub trait ProgressSink: Send + Sync {
+    fn emit(&self, event: Progress);
+}
+
+/// Drops every event.
+pub struct NoProgress;
+impl ProgressSink for NoProgress {
+    fn emit(&self, _: Progress) {}
+}
 
 /// Where a deployment stands, coarser than its state (`baton_deployment_phase`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +164,12 @@ pub fn status_words() -> Vec<DeploymentWord> {
     for w in REBOOT_WORDS {
         words.push(word(w, DeploymentPhase::Reboot, DeploymentPhase::Reboot));
     }
+    // Gates hold a deployment only on its way forward.
+    words.push(word(
+        WAITING,
+        DeploymentPhase::Install,
+        DeploymentPhase::Install,
+    ));
     words
 }
 
@@ -128,6 +205,7 @@ mod tests {
             ("NeedsArtifactReboot", true, "rollback"),
             ("Cleanup", false, "cleanup"),
             ("Cleanup", true, "cleanup"),
+            ("Waiting", false, "install"),
         ];
         for (state, rolling_back, want) in table {
             assert_eq!(
@@ -138,5 +216,13 @@ mod tests {
             assert!(v.deployment_phases.contains(&want));
         }
         assert_eq!(v.deployment_phase(None), "idle");
+        for &s in State::ALL {
+            let rolling = rolls_back(Call::State(s));
+            assert_eq!(
+                rolling,
+                DeploymentPhase::of_state(s) == DeploymentPhase::Rollback,
+                "{s}"
+            );
+        }
     }
 }

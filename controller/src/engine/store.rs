@@ -17,6 +17,8 @@ use crate::durable::{sync_dir, write_atomic};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
     Current,
+    /// Staged by a deployment in flight (read by tests; the engine reads it by name).
+    #[cfg_attr(not(test), allow(dead_code))]
     Pending,
     Previous,
 }
