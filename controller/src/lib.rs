@@ -6,6 +6,7 @@
 
 pub mod artifact;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod durable;
@@ -16,3 +17,4 @@ pub mod model;
 pub mod resource;
 pub mod signed_manifest;
 pub mod telemetry;
+pub mod wire;

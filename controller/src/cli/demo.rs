@@ -176,7 +176,12 @@ impl ProgressSink for Steps {
     }
 }
 
-pub fn run(_global: &GlobalArgs, args: &DemoArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+pub fn run(
+    _global: &GlobalArgs,
+    args: &DemoArgs,
+    out: &mut dyn Write,
+    rt: &tokio::runtime::Runtime,
+) -> Result<u8, super::CliError> {
     let dir = args
         .dir
         .clone()
@@ -216,15 +221,12 @@ pub fn run(_global: &GlobalArgs, args: &DemoArgs, out: &mut dyn Write) -> std::i
             return Ok(exit::INVALID);
         }
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
 
     writeln!(
         out,
         "1. What the components run now (Identity and Provides, asked through each Interface):"
     )?;
-    provides_table(&engine, &rt, out)?;
+    provides_table(&engine, rt, out)?;
 
     let deploy = |version: &str,
                   out: &mut dyn Write|
@@ -265,7 +267,7 @@ pub fn run(_global: &GlobalArgs, args: &DemoArgs, out: &mut dyn Write) -> std::i
     let _ = fs::remove_file(dir.join("components/seat-heater/ArtifactCommit.FAIL"));
 
     writeln!(out, "\n4. What the components run now:")?;
-    let versions = provides_table(&engine, &rt, out)?;
+    let versions = provides_table(&engine, rt, out)?;
     writeln!(
         out,
         "\nEvery Interface call is logged in {}/components/*/calls.log.",

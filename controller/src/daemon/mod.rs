@@ -12,7 +12,6 @@
 pub mod api;
 pub mod backoff;
 pub mod board;
-pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod components;
@@ -25,7 +24,6 @@ pub mod reconciler;
 pub mod sd_notify;
 pub mod signals;
 pub mod watch_dir;
-pub mod wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,6 +70,23 @@ fn manifest_policy(
         crate::artifact::VerifyPolicy::none()
     };
     Ok(crate::signed_manifest::ManifestPolicy { required, keys })
+}
+
+/// Whose System this daemon acts on, for the handshake (`GET /v1/identity`): the datastore
+/// as its canonical path, and the Topology.
+pub fn identity(eff: &Effective) -> crate::wire::Identity {
+    let datastore = &eff.dirs.datastore_dir;
+    crate::wire::Identity {
+        datastore: std::fs::canonicalize(datastore).unwrap_or_else(|_| datastore.clone()),
+        topology_file: eff.dirs.topology_file.clone(),
+        system_type: crate::resource::load_topology(
+            &eff.dirs.topology_file,
+            eff.config.topology_components.as_deref(),
+        )
+        .ok()
+        .map(|t| t.system_type),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
 }
 
 /// Where the controller keeps its own files.
@@ -125,7 +140,13 @@ pub async fn run(
         ),
         None => (None, None),
     };
-    let state = api::ApiState::new(handle.clone(), admission.clone(), metrics, token);
+    let state = api::ApiState::new(
+        handle.clone(),
+        admission.clone(),
+        metrics,
+        identity(eff),
+        token,
+    );
     let server = tokio::spawn(api::serve(state, unix, tcp, shutdown.clone()));
     tracing::info!(socket = %cfg.api.socket.display(), tcp = ?cfg.api.tcp, watch_dir = %cfg.watch_dir.display(), "baton run: listening");
 

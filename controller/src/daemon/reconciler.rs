@@ -270,6 +270,19 @@ impl Reconciler {
     /// Handles a command; true when the desired state or the rules changed.
     async fn command(&mut self, cmd: Command, busy: bool) -> bool {
         match cmd {
+            Command::Query(q, reply) => {
+                let d = self.deployer.clone();
+                tokio::spawn(async move {
+                    use super::commands::{Answer, Query};
+                    let answer = match q {
+                        Query::Provides => d.observe().await.map(Answer::Provides),
+                        Query::Inventory => d.inventory().await.map(Answer::Inventory),
+                        Query::Journal => d.journal().await.map(Answer::Journal),
+                    };
+                    let _ = reply.send(answer);
+                });
+                false
+            }
             Command::Action(a, reply) => {
                 let r = self.action(a);
                 let changed = r.is_ok();

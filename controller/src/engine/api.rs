@@ -64,11 +64,18 @@ pub trait Deployer: Send + Sync {
         opts: RunOptions,
         progress: Arc<dyn ProgressSink>,
     ) -> BoxFuture<'_, Result<DeploymentReport, EngineError>>;
-    /// The deployment in the journal, if any.
-    fn in_flight(&self) -> Result<Option<InFlight>, EngineError>;
+    /// The deployment in the journal, if any (the controller's question; an engine that
+    /// does not hold the datastore does not offer it).
+    fn in_flight(&self) -> Result<Option<InFlight>, EngineError> {
+        Err(EngineError::NotOffered(
+            "the journal's deployment (ask `journal()`)",
+        ))
+    }
     /// The last successfully deployed Manifest (what a rollback action returns to) and the
-    /// one before it.
+    /// one before it (the controller's question too).
     fn deployed_manifests(
         &self,
-    ) -> Result<(Option<LoadedManifest>, Option<LoadedManifest>), EngineError>;
+    ) -> Result<(Option<LoadedManifest>, Option<LoadedManifest>), EngineError> {
+        Err(EngineError::NotOffered("the Manifest store"))
+    }
 }

@@ -1,7 +1,7 @@
 //! The deployment engine: plan, execute and journal one deployment from a Manifest.
 //!
-//! The rest of baton uses it only through [`api`] (and [`Engine`], which implements
-//! [`api::Deployer`]). The pure core ([`machine`], [`plan`]) decides; the edges
+//! The rest of baton uses it only through [`api`] (and [`Engine`] and [`DatastoreReader`],
+//! which implement [`api::Deployer`]). The pure core ([`machine`], [`plan`]) decides; the edges
 //! ([`journal`], [`store`]) persist; [`driver`] runs the machine's steps through an
 //! executor with the journal written before and after each; [`live`] is the engine over
 //! the datastore. Nothing here talks to an Interface except through `interface::runner`.
@@ -23,6 +23,7 @@ mod prepare;
 mod problem;
 mod progress;
 mod read;
+mod reader;
 mod record;
 mod report;
 mod spans;
@@ -32,6 +33,7 @@ mod sweep;
 
 pub use api::Deployer;
 pub use live::Engine;
+pub use reader::DatastoreReader;
 
 #[cfg(test)]
 mod driver_tests;

@@ -87,7 +87,7 @@ pub fn check(f: &Facts<'_>, transport: Transport, token: Option<&str>) -> Result
     }
     let probe = matches!(
         f.path,
-        super::super::wire::paths::HEALTHZ | super::super::wire::paths::READYZ
+        crate::wire::paths::HEALTHZ | crate::wire::paths::READYZ
     );
     if transport == Transport::Tcp && !probe {
         let given = f

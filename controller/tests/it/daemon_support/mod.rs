@@ -521,7 +521,7 @@ impl Daemon {
         });
         // Ready when the API answers.
         for _ in 0..500 {
-            if let Some(c) = baton::daemon::client::Client::connect(&socket).await {
+            if let Some(c) = baton::client::Client::connect(&socket).await {
                 if c.status().await.is_ok() {
                     break;
                 }
@@ -535,8 +535,8 @@ impl Daemon {
         }
     }
 
-    pub async fn client(&self) -> baton::daemon::client::Client {
-        baton::daemon::client::Client::connect(&self.socket)
+    pub async fn client(&self) -> baton::client::Client {
+        baton::client::Client::connect(&self.socket)
             .await
             .expect("the daemon answers")
     }
