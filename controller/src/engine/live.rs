@@ -62,6 +62,8 @@ pub struct Engine {
     pub(super) fell_back: Option<String>,
     /// The last observation (see [`super::read`]).
     pub(super) last: std::sync::Mutex<Option<Kept>>,
+    /// How long a read waits for a short engine call ([`super::read::BUSY_WAIT`]).
+    pub(super) busy_wait: Duration,
     _lock: DatastoreLock,
 }
 
@@ -209,6 +211,7 @@ impl Engine {
             snapshot,
             fell_back: loaded.fell_back,
             last: std::sync::Mutex::new(None),
+            busy_wait: super::read::BUSY_WAIT,
             _lock: lock,
         })
     }

@@ -39,3 +39,5 @@ pub use reader::DatastoreReader;
 mod driver_tests;
 #[cfg(test)]
 mod machine_tests;
+#[cfg(test)]
+mod read_tests;

@@ -161,7 +161,7 @@ impl Engine {
     /// `<component_type>.<id>.<key>`. While a deployment runs, from the last observation.
     pub(super) async fn inventory_now(&self) -> Result<Inventory, EngineError> {
         let topology = self.topology()?;
-        let Ok(_books) = tokio::time::timeout(BUSY_WAIT, self.books.lock()).await else {
+        let Ok(_books) = tokio::time::timeout(self.busy_wait, self.books.lock()).await else {
             return self.last().map(|k| k.inventory());
         };
         let mut lines = vec![("system_type".to_string(), topology.system_type.clone())];
@@ -205,7 +205,7 @@ impl Engine {
     /// observation.
     pub(super) async fn observe_now(&self) -> Result<Observation, EngineError> {
         let topology = self.topology()?;
-        let Ok(_books) = tokio::time::timeout(BUSY_WAIT, self.books.lock()).await else {
+        let Ok(_books) = tokio::time::timeout(self.busy_wait, self.books.lock()).await else {
             return self.last().map(|k| k.observation);
         };
         let observed = self.observe_topology(&topology).await;
@@ -215,13 +215,14 @@ impl Engine {
     /// The journal as this engine holds it (the last known state while a deployment runs).
     pub(super) async fn journal_now(&self) -> JournalView {
         let dir = self.eff.dirs.datastore_dir.join("journal");
-        let (generation, record) = match tokio::time::timeout(BUSY_WAIT, self.books.lock()).await {
-            Ok(books) => (
-                books.journal.generation(),
-                books.record.as_ref().map(in_flight_of),
-            ),
-            Err(_) => self.snapshot.get(),
-        };
+        let (generation, record) =
+            match tokio::time::timeout(self.busy_wait, self.books.lock()).await {
+                Ok(books) => (
+                    books.journal.generation(),
+                    books.record.as_ref().map(in_flight_of),
+                ),
+                Err(_) => self.snapshot.get(),
+            };
         JournalView {
             journal: dir.display().to_string(),
             generation,
