@@ -64,6 +64,8 @@ pub struct Engine {
     pub(super) last: std::sync::Mutex<Option<Kept>>,
     /// How long a read waits for a short engine call ([`super::read::BUSY_WAIT`]).
     pub(super) busy_wait: Duration,
+    /// Set while an install, resume or rollback holds the books: reads do not wait then.
+    pub(super) deploying: std::sync::atomic::AtomicBool,
     _lock: DatastoreLock,
 }
 
@@ -212,6 +214,7 @@ impl Engine {
             fell_back: loaded.fell_back,
             last: std::sync::Mutex::new(None),
             busy_wait: super::read::BUSY_WAIT,
+            deploying: Default::default(),
             _lock: lock,
         })
     }
@@ -352,6 +355,7 @@ impl Engine {
         progress: Arc<dyn ProgressSink>,
     ) -> Result<DeploymentReport, EngineError> {
         let mut books = self.books.lock().await;
+        let _deploying = Deploying::mark(&self.deploying);
         if let Some(r) = &books.record {
             return Err(EngineError::InProgress {
                 manifest: r.manifest.name.clone(),
@@ -414,6 +418,7 @@ impl Engine {
         progress: Arc<dyn ProgressSink>,
     ) -> Result<DeploymentReport, EngineError> {
         let mut books = self.books.lock().await;
+        let _deploying = Deploying::mark(&self.deploying);
         let Some(mut record) = books.record.clone() else {
             return Err(EngineError::NothingInProgress);
         };
@@ -438,6 +443,22 @@ impl Engine {
             .store
             .get(slot)?
             .and_then(|s| parse_stored(&s.bytes, &s.meta)))
+    }
+}
+
+/// Marks the engine as deploying for as long as it lives.
+struct Deploying<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl<'a> Deploying<'a> {
+    fn mark(flag: &'a std::sync::atomic::AtomicBool) -> Self {
+        flag.store(true, std::sync::atomic::Ordering::Release);
+        Self(flag)
+    }
+}
+
+impl Drop for Deploying<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -2,9 +2,10 @@
 //! memory and in `<datastore>/observation.json`), the inventory, the journal.
 //!
 //! The rule (README, "Read-only verbs"): a read never waits for a deployment. When the
-//! engine is idle it asks the components now; while a deployment runs (or a short engine
-//! call does not end within [`BUSY_WAIT`]) it answers from the last observation, marked
-//! `live: false`, taken while planning that deployment or before. Another process that
+//! engine is idle it asks the components now; while a deployment runs it answers at once
+//! from the last observation, marked `live: false`, taken while planning that deployment
+//! or before (and so after a short engine call, an observation or a preview, that does not
+//! end within [`BUSY_WAIT`]). Another process that
 //! cannot take the datastore lock answers from the observation kept in the datastore.
 
 use std::path::{Path, PathBuf};
@@ -121,6 +122,17 @@ pub fn journal_reset(datastore: &Path) -> Result<Vec<PathBuf>, EngineError> {
 }
 
 impl Engine {
+    /// The books for a read: `None` while a deployment holds them, or when a short call
+    /// does not release them within the busy wait.
+    async fn books_for_a_read(&self) -> Option<tokio::sync::MutexGuard<'_, super::live::Books>> {
+        if self.deploying.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        tokio::time::timeout(self.busy_wait, self.books.lock())
+            .await
+            .ok()
+    }
+
     /// Remembers `o` as the last observation, with the Manifest the System runs now. A
     /// failure to keep it on disk costs nothing but a staler answer elsewhere.
     pub(super) fn keep(&self, o: &Observation) {
@@ -161,7 +173,7 @@ impl Engine {
     /// `<component_type>.<id>.<key>`. While a deployment runs, from the last observation.
     pub(super) async fn inventory_now(&self) -> Result<Inventory, EngineError> {
         let topology = self.topology()?;
-        let Ok(_books) = tokio::time::timeout(self.busy_wait, self.books.lock()).await else {
+        let Some(_books) = self.books_for_a_read().await else {
             return self.last().map(|k| k.inventory());
         };
         let mut lines = vec![("system_type".to_string(), topology.system_type.clone())];
@@ -205,7 +217,7 @@ impl Engine {
     /// observation.
     pub(super) async fn observe_now(&self) -> Result<Observation, EngineError> {
         let topology = self.topology()?;
-        let Ok(_books) = tokio::time::timeout(self.busy_wait, self.books.lock()).await else {
+        let Some(_books) = self.books_for_a_read().await else {
             return self.last().map(|k| k.observation);
         };
         let observed = self.observe_topology(&topology).await;
@@ -215,14 +227,13 @@ impl Engine {
     /// The journal as this engine holds it (the last known state while a deployment runs).
     pub(super) async fn journal_now(&self) -> JournalView {
         let dir = self.eff.dirs.datastore_dir.join("journal");
-        let (generation, record) =
-            match tokio::time::timeout(self.busy_wait, self.books.lock()).await {
-                Ok(books) => (
-                    books.journal.generation(),
-                    books.record.as_ref().map(in_flight_of),
-                ),
-                Err(_) => self.snapshot.get(),
-            };
+        let (generation, record) = match self.books_for_a_read().await {
+            Some(books) => (
+                books.journal.generation(),
+                books.record.as_ref().map(in_flight_of),
+            ),
+            None => self.snapshot.get(),
+        };
         JournalView {
             journal: dir.display().to_string(),
             generation,
