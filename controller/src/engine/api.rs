@@ -9,15 +9,15 @@
 
 use std::sync::Arc;
 
-pub use super::driver::RunOptions;
+pub use super::driver::{RunOptions, RECHECK};
 pub use super::error::EngineError;
-pub use super::gate::{BoxFuture, Gate, GateContext, GatePhase, GatePoint, Open, Verdict, RECHECK};
+pub use super::gate::{BoxFuture, Gate, GateContext, GatePhase, GatePoint, Open, Verdict};
+pub use super::kept::{journal_reset, journal_show, kept_inventory, kept_observation, BUSY_WAIT};
 pub use super::machine::Boundary;
 pub use super::problem::Problem;
 pub use super::progress::{
     rolls_back, status_words, DeploymentPhase, NoProgress, Progress, ProgressSink, WAITING,
 };
-pub use super::read::{journal_reset, journal_show, kept_inventory, kept_observation, BUSY_WAIT};
 pub use super::report::{
     ComponentObservation, ComponentOutcome, ComponentRef, ComponentResult, DeploymentReport, End,
     InFlight, Inventory, JournalView, Observation, PlannedChange, Preview,

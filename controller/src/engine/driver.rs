@@ -10,11 +10,14 @@ use std::future::Future;
 
 use tracing::Instrument;
 
+use std::time::{Duration, SystemTime};
+
 use super::ending;
-use super::gate::{self, Gate, GateContext, GatePhase, GatePoint};
+use super::gate::{Gate, GateContext, GatePhase, GatePoint, Verdict};
 use super::journal::{Journal, JournalError};
 use super::machine::{Boundary, CallResult, Interruption, Recovery, Step, StepResult};
-use super::progress::ProgressSink;
+use super::problem::Problem;
+use super::progress::{Progress, ProgressSink};
 use super::record::DeploymentRecord;
 use super::report::End;
 use super::states::State;
@@ -43,6 +46,53 @@ pub struct RunOptions {
     pub allow_downgrade: bool,
 }
 
+/// The longest wait before a waiting gate is asked again.
+pub const RECHECK: Duration = Duration::from_secs(30);
+/// The shortest: a gate answering `Wait` with a time already past is not asked in a loop.
+const MIN_WAIT: Duration = Duration::from_secs(1);
+
+/// Asks `gate` at `ctx.point` until it proceeds or refuses, reporting every wait through
+/// `progress`; `Err` with the refusal.
+///
+/// This is the engine's safe point: between two steps, with the journal up to date. A
+/// cancellation ("supersede at the next safe point") belongs here too, as one more check
+/// before the gate is asked.
+pub(super) async fn pass(
+    gate: &dyn Gate,
+    mut ctx: GateContext,
+    progress: &dyn ProgressSink,
+) -> Result<(), Problem> {
+    let started = tokio::time::Instant::now();
+    loop {
+        ctx.waited = started.elapsed();
+        match gate.check(&ctx).await {
+            Verdict::Proceed => return Ok(()),
+            Verdict::Refuse { reason, message } => {
+                tracing::warn!(point = %ctx.point, %reason, %message, "a gate refused the deployment");
+                return Err(Problem::new(reason, format!("{}: {message}", ctx.point)));
+            }
+            Verdict::Wait {
+                reason,
+                until,
+                message,
+            } => {
+                let wait = until
+                    .and_then(|u| u.duration_since(SystemTime::now()).ok())
+                    .unwrap_or(RECHECK)
+                    .clamp(MIN_WAIT, RECHECK);
+                tracing::info!(point = %ctx.point, %reason, %message, ?wait, "a gate holds the deployment");
+                progress.emit(Progress::Waiting {
+                    point: ctx.point,
+                    reason,
+                    until,
+                    message,
+                });
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
 /// The gates the deployment passes (see [`super::gate`]) and where their waits are told.
 pub struct SafePoints<'a> {
     pub gate: &'a dyn Gate,
@@ -51,11 +101,7 @@ pub struct SafePoints<'a> {
 
 impl SafePoints<'_> {
     /// Asks the gate at `point` for `record`'s deployment; `Err` with its refusal.
-    async fn pass(
-        &self,
-        point: GatePoint,
-        record: &DeploymentRecord,
-    ) -> Result<(), super::problem::Problem> {
+    async fn pass(&self, point: GatePoint, record: &DeploymentRecord) -> Result<(), Problem> {
         let ctx = GateContext {
             point,
             deployment: Some(record.id.clone()),
@@ -63,7 +109,7 @@ impl SafePoints<'_> {
             components: ending::changes(&record.plan),
             waited: Default::default(),
         };
-        gate::pass(self.gate, ctx, self.progress).await
+        pass(self.gate, ctx, self.progress).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! The driver against an in-memory executor: pauses, reboots, journal contents.
 
 use std::cell::RefCell;
+use std::time::Duration;
 
 use super::driver::*;
 use super::gate::{BoxFuture, Gate, GateContext, GatePhase, GatePoint, Open, Verdict};
@@ -556,4 +557,79 @@ fn a_failures_reason_comes_from_the_state_that_failed() {
     let mut gate = f("BeforeCommit");
     gate.code = Some(Reason::ConsentDenied);
     assert_eq!(gate.reason(), Reason::ConsentDenied);
+}
+
+/// The gate seam alone: `pass` asks, waits, reports and refuses.
+/// Answers from a script, then proceeds; remembers what it was asked.
+struct Asked {
+    answers: std::sync::Mutex<Vec<Verdict>>,
+    asked: std::sync::Mutex<Vec<(GatePoint, Duration)>>,
+}
+
+impl Gate for Asked {
+    fn check<'a>(&'a self, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
+        self.asked.lock().unwrap().push((ctx.point, ctx.waited));
+        let next = self.answers.lock().unwrap().pop();
+        Box::pin(async move { next.unwrap_or(Verdict::Proceed) })
+    }
+}
+
+fn gate_ctx(point: GatePoint) -> GateContext {
+    GateContext {
+        point,
+        deployment: None,
+        manifest: "m".into(),
+        components: vec![],
+        waited: Duration::ZERO,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_is_reported_and_the_gate_asked_again_until_it_proceeds() {
+    let wait = || Verdict::Wait {
+        reason: Reason::WaitingForMaintenanceWindow,
+        until: None,
+        message: "outside the window".into(),
+    };
+    let gate = Asked {
+        answers: std::sync::Mutex::new(vec![wait(), wait()]),
+        asked: std::sync::Mutex::new(vec![]),
+    };
+    let seen = Seen(Default::default());
+    let point = GatePoint::BeforePhase(GatePhase::Install);
+    pass(&gate, gate_ctx(point), &seen).await.unwrap();
+    let asked = gate.asked.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        vec![
+            (point, Duration::ZERO),
+            (point, RECHECK),
+            (point, RECHECK * 2)
+        ]
+    );
+    let seen = seen.0.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(matches!(
+        &seen[0],
+        Progress::Waiting { point: p, reason: Reason::WaitingForMaintenanceWindow, .. } if *p == point
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refusal_is_a_problem_with_the_gates_reason() {
+    let gate = Asked {
+        answers: std::sync::Mutex::new(vec![Verdict::Refuse {
+            reason: Reason::ConsentDenied,
+            message: "the owner said no".into(),
+        }]),
+        asked: std::sync::Mutex::new(vec![]),
+    };
+    let p = pass(&gate, gate_ctx(GatePoint::BeforeCommit), &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(p.reason, Reason::ConsentDenied);
+    assert_eq!(p.message, "BeforeCommit: the owner said no");
+    assert!(pass(&Open, gate_ctx(GatePoint::BeforeCommit), &NoProgress)
+        .await
+        .is_ok());
 }

@@ -3,7 +3,7 @@
 //!
 //! One `Engine` per process holds the datastore lock, so two batons never act on one System.
 //! Operations are serialized: one deployment at a time, and nothing observes the System while
-//! a deployment changes it (reads answer from the last observation then, see [`super::read`]).
+//! a deployment changes it (reads answer from the last observation then, see [`super::kept`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,12 +16,12 @@ use super::driver::{drive, recover, Observer, RunOptions, SafePoints};
 use super::ending::{self, changes, in_flight_of, now};
 use super::error::EngineError;
 use super::exec::{ExecSettings, LiveExecutor};
-use super::gate::{self, BoxFuture, Gate, GateContext, GatePhase, GatePoint, Open};
+use super::gate::{BoxFuture, Gate, GateContext, GatePhase, GatePoint, Open};
 use super::journal::Journal;
+use super::kept::Kept;
 use super::machine::{Deployment, Step, StepResult};
 use super::plan::Plan;
 use super::progress::{Progress, ProgressSink};
-use super::read::Kept;
 use super::record::DeploymentRecord;
 use super::report::{
     DeploymentReport, End, InFlight, Inventory, JournalView, Observation, Preview,
@@ -60,9 +60,9 @@ pub struct Engine {
     pub(super) snapshot: Snapshot,
     /// Why the journal's newest generation was unusable at open, if it was.
     pub(super) fell_back: Option<String>,
-    /// The last observation (see [`super::read`]).
+    /// The last observation (see [`super::kept`]).
     pub(super) last: std::sync::Mutex<Option<Kept>>,
-    /// How long a read waits for a short engine call ([`super::read::BUSY_WAIT`]).
+    /// How long a read waits for a short engine call ([`super::kept::BUSY_WAIT`]).
     pub(super) busy_wait: Duration,
     /// Set while an install, resume or rollback holds the books: reads do not wait then.
     pub(super) deploying: std::sync::atomic::AtomicBool,
@@ -192,7 +192,7 @@ impl Engine {
             metrics: metrics.clone(),
         };
         super::sweep::sweep(&settings.places(&datastore), &store, loaded.record.as_ref());
-        super::read::forget_torn(&datastore);
+        super::kept::forget_torn(&datastore);
         let snapshot = Snapshot::default();
         snapshot.set(
             journal.generation(),
@@ -213,7 +213,7 @@ impl Engine {
             snapshot,
             fell_back: loaded.fell_back,
             last: std::sync::Mutex::new(None),
-            busy_wait: super::read::BUSY_WAIT,
+            busy_wait: super::kept::BUSY_WAIT,
             deploying: Default::default(),
             _lock: lock,
         })
@@ -343,7 +343,7 @@ impl Engine {
                 components: changes(plan),
                 waited: Duration::ZERO,
             };
-            gate::pass(&*self.gate, ctx, progress).await?;
+            super::driver::pass(&*self.gate, ctx, progress).await?;
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ mod error;
 mod exec;
 mod gate;
 mod journal;
+mod kept;
 mod live;
 mod machine;
 mod plan;

@@ -1,5 +1,6 @@
 //! A [`Deployer`] for a datastore another baton holds: it answers the read-only verbs from
-//! what that baton keeps there (the last observation, the journal) and acts on nothing.
+//! what that baton keeps there ([`super::kept`]: the last observation, the journal) and acts
+//! on nothing.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,12 +9,12 @@ use std::time::Duration;
 use super::api::Deployer;
 use super::error::EngineError;
 use super::gate::BoxFuture;
-use super::read::{journal_show, kept_inventory, kept_observation};
+use super::kept::{journal_show, kept_inventory, kept_observation};
 use super::report::{DeploymentReport, Inventory, JournalView, Observation, Preview};
 use super::{driver::RunOptions, progress::ProgressSink};
 use crate::resource::LoadedManifest;
 
-/// Reads a datastore without holding it (see [`super::read`] for the rule).
+/// Reads a datastore without holding it (see [`super::kept`] for the rule).
 #[derive(Debug, Clone)]
 pub struct DatastoreReader {
     datastore: PathBuf,
