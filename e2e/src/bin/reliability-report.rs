@@ -86,7 +86,7 @@ const ROWS: &[Row] = &[
         class: "Two batons on one datastore",
         refs: "8",
         tests: &[
-            "baton:lib:engine::lock::tests::a_second_holder_gets_a_clear_error",
+            "baton:lib:durable::lock::tests::a_second_holder_gets_a_clear_error",
             "e2e:controller_run:one_controller_per_datastore_and_sigterm_stops_it_cleanly",
         ],
         did: "The second one stopped at once with the first one's pid in the message.",
@@ -169,7 +169,7 @@ const ROWS: &[Row] = &[
             "e2e:reliability_manifests:old_manifests_are_refused_under_downgrade_protection_and_own_rollbacks_are_not",
             "baton:lib:engine::downgrade::tests::what_counts_as_older",
             "baton:lib:engine::downgrade::tests::a_rollback_keeps_the_high_water_mark",
-            "baton:lib:engine::downgrade::tests::the_ledger_stays_bounded",
+            "baton:lib:engine::downgrade::tests::the_ledger_compacts_and_forgets_nothing",
             "baton:lib:engine::accepted::tests::saved_ledgers_load_and_a_broken_one_is_an_error",
         ],
         did: "Refused a replayed Manifest and an old component Artifact under a new name; let \
