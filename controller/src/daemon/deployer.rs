@@ -7,7 +7,7 @@
 
 use super::reconciler::decide::Previewed;
 use crate::engine::api::{
-    ComponentRef, End, EngineError, Preview, Problem, Query, RunOptions, State,
+    failure_reason, ComponentRef, End, EngineError, Preview, Problem, RunOptions,
 };
 use crate::model::{Origin, Reason};
 
@@ -71,40 +71,6 @@ pub fn previewed(p: &Result<Preview, EngineError>) -> Previewed {
     }
 }
 
-/// The reason a word of before stored for a failed state or query (`ArtifactCommit` of
-/// `ArtifactCommitFailed`; `reboot` for the host's reboot). The engine types its reasons
-/// now; only [`legacy_reason`] still reads words.
-fn failed_reason(failed_at: &str) -> Reason {
-    let word = failed_at.split_whitespace().next().unwrap_or("");
-    let state = State::ALL
-        .iter()
-        .find(|s| s.as_str().eq_ignore_ascii_case(word));
-    if let Some(s) = state {
-        return match s {
-            State::Download | State::DownloadWithFileSizes => Reason::DownloadFailed,
-            State::ArtifactInstall => Reason::InstallFailed,
-            State::ArtifactReboot | State::ArtifactVerifyReboot => Reason::RebootFailed,
-            State::ArtifactCommit => Reason::CommitFailed,
-            State::ArtifactRollback
-            | State::ArtifactRollbackReboot
-            | State::ArtifactVerifyRollbackReboot
-            | State::ArtifactFailure => Reason::RollbackFailed,
-            // Cleanup never fails a deployment; were it named, it is the engine's problem.
-            State::Cleanup => Reason::EngineError,
-        };
-    }
-    if Query::ALL
-        .iter()
-        .any(|q| q.as_str().eq_ignore_ascii_case(word))
-    {
-        return Reason::QueryFailed;
-    }
-    if word.eq_ignore_ascii_case("reboot") {
-        return Reason::RebootFailed;
-    }
-    Reason::EngineError
-}
-
 /// The reason for a refused Manifest: the engine's, of its first problem (every problem
 /// is in the message).
 pub fn rejection_reason(problems: &[Problem]) -> Reason {
@@ -138,8 +104,9 @@ pub fn legacy_reason(word: &str) -> Reason {
     match word {
         "Rejected" => Reason::InvalidManifest,
         "Unfinished" => Reason::Paused,
+        // `<state>Failed`: the reason the engine gives a failure in that state.
         _ => match word.strip_suffix("Failed") {
-            Some(state) => failed_reason(state),
+            Some(state) => failure_reason(state),
             None => Reason::EngineError,
         },
     }
@@ -158,27 +125,6 @@ pub fn legacy_reason_and_message<'de, D: serde::Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_failed_state_gives_its_reason() {
-        for (at, want) in [
-            ("ArtifactInstall", Reason::InstallFailed),
-            ("ArtifactCommit gateway GW-B", Reason::CommitFailed),
-            ("download of rtos", Reason::DownloadFailed),
-            ("DownloadWithFileSizes rtos R1", Reason::DownloadFailed),
-            ("ArtifactVerifyReboot rtos R1", Reason::RebootFailed),
-            (
-                "ArtifactVerifyRollbackReboot rtos R1",
-                Reason::RollbackFailed,
-            ),
-            ("NeedsArtifactReboot rtos R1", Reason::QueryFailed),
-            ("reboot", Reason::RebootFailed),
-            ("", Reason::EngineError),
-            ("somewhere else", Reason::EngineError),
-        ] {
-            assert_eq!(failed_reason(at), want, "{at:?}");
-        }
-    }
 
     #[test]
     fn the_words_of_before_read_as_their_reasons() {

@@ -13,7 +13,7 @@ pub use super::driver::{RunOptions, RECHECK};
 pub use super::error::EngineError;
 pub use super::gate::{BoxFuture, Gate, GateContext, GatePhase, GatePoint, Open, Verdict};
 pub use super::kept::{journal_reset, journal_show, kept_inventory, kept_observation, BUSY_WAIT};
-pub use super::machine::Boundary;
+pub use super::machine::{failure_reason, Boundary};
 pub use super::problem::Problem;
 pub use super::progress::{
     rolls_back, status_words, DeploymentPhase, NoProgress, Progress, ProgressSink, WAITING,

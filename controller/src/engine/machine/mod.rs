@@ -138,30 +138,33 @@ pub struct Failure {
 impl Failure {
     /// The failure's [`Reason`]: its own code, else the one of the state that failed.
     pub fn reason(&self) -> Reason {
-        if let Some(code) = self.code {
-            return code;
+        self.code.unwrap_or_else(|| failure_reason(&self.at))
+    }
+}
+
+/// The [`Reason`] of a failure at `at` (a [`Failure`]'s `at`: a state or query word,
+/// `reboot` for the host's reboot, `rollback` for a requested rollback).
+pub fn failure_reason(at: &str) -> Reason {
+    match (at.parse::<State>(), at) {
+        (Ok(State::Download | State::DownloadWithFileSizes), _) => Reason::DownloadFailed,
+        (Ok(State::ArtifactInstall), _) => Reason::InstallFailed,
+        (Ok(State::ArtifactReboot | State::ArtifactVerifyReboot), _) | (_, "reboot") => {
+            Reason::RebootFailed
         }
-        match (self.at.parse::<State>(), self.at.as_str()) {
-            (Ok(State::Download | State::DownloadWithFileSizes), _) => Reason::DownloadFailed,
-            (Ok(State::ArtifactInstall), _) => Reason::InstallFailed,
-            (Ok(State::ArtifactReboot | State::ArtifactVerifyReboot), _) | (_, "reboot") => {
-                Reason::RebootFailed
-            }
-            (Ok(State::ArtifactCommit), _) => Reason::CommitFailed,
-            (
-                Ok(
-                    State::ArtifactRollback
-                    | State::ArtifactRollbackReboot
-                    | State::ArtifactVerifyRollbackReboot
-                    | State::ArtifactFailure
-                    | State::Cleanup,
-                ),
-                _,
-            ) => Reason::RollbackFailed,
-            (_, "rollback") => Reason::RollbackRequested,
-            (Err(_), at) if at.parse::<Query>().is_ok() => Reason::QueryFailed,
-            (Err(_), _) => Reason::EngineError,
-        }
+        (Ok(State::ArtifactCommit), _) => Reason::CommitFailed,
+        (
+            Ok(
+                State::ArtifactRollback
+                | State::ArtifactRollbackReboot
+                | State::ArtifactVerifyRollbackReboot
+                | State::ArtifactFailure
+                | State::Cleanup,
+            ),
+            _,
+        ) => Reason::RollbackFailed,
+        (_, "rollback") => Reason::RollbackRequested,
+        (Err(_), at) if at.parse::<Query>().is_ok() => Reason::QueryFailed,
+        (Err(_), _) => Reason::EngineError,
     }
 }
 
