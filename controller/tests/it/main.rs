@@ -20,3 +20,4 @@ mod interface_support;
 mod resource_corpus;
 mod resource_hostile;
 mod resource_schema_agreement;
+mod rooms;
