@@ -255,19 +255,19 @@ mod tests {
             path: Some(dir.to_owned()),
             max_size_bytes: max,
         };
-        ArtifactsCache::open(&cfg, Path::new("/nonexistent"), Metrics::new()).unwrap()
+        ArtifactsCache::open(&cfg, Path::new("/nonexistent"), Metrics::default()).unwrap()
     }
 
     #[test]
     fn disabled_or_missing_directory_means_no_cache() {
         let off = CacheConfig::default();
-        assert!(ArtifactsCache::open(&off, Path::new("/tmp"), Metrics::new()).is_none());
+        assert!(ArtifactsCache::open(&off, Path::new("/tmp"), Metrics::default()).is_none());
         let missing = CacheConfig {
             enabled: true,
             path: Some("/nonexistent/cache".into()),
             max_size_bytes: 0,
         };
-        assert!(ArtifactsCache::open(&missing, Path::new("/tmp"), Metrics::new()).is_none());
+        assert!(ArtifactsCache::open(&missing, Path::new("/tmp"), Metrics::default()).is_none());
         let parsed: CacheConfig =
             serde_json::from_str(r#"{"Enabled":true,"Path":"/x","MaxSizeBytes":5}"#).unwrap();
         assert_eq!(parsed.max_size_bytes, 5);

@@ -139,7 +139,7 @@ fn measure(opts: &Options) -> Result<(Pair, Pair), String> {
             HttpOptions::default(),
             &staging,
             None,
-            baton::metrics::Metrics::new(),
+            baton::metrics::Metrics::default(),
         )
         .map_err(|e| e.to_string())?;
         let loc = ArtifactLocator {

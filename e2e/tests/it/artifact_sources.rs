@@ -49,7 +49,7 @@ fn resolver(
         http,
         staging,
         cache,
-        baton::metrics::Metrics::new(),
+        baton::metrics::Metrics::default(),
     )
     .unwrap()
 }
@@ -443,7 +443,7 @@ fn components_sharing_an_artifact_fetch_it_once_through_the_cache() {
         path: Some(cache_dir.clone()),
         max_size_bytes: 0,
     };
-    let cache = ArtifactsCache::open(&cfg, &cache_dir, baton::metrics::Metrics::new()).unwrap();
+    let cache = ArtifactsCache::open(&cfg, &cache_dir, baton::metrics::Metrics::default()).unwrap();
     let r = Arc::new(resolver(
         vec![SourceSpec::Url {
             template: format!("http://{}/a/{{artifact_name}}.mender", server.addr),

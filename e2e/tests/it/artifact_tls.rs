@@ -142,7 +142,7 @@ fn the_server_certificate_is_trusted_and_the_client_certificate_presented_by_eve
             &staging,
             http.clone(),
             None,
-            &Metrics::new(),
+            &Metrics::default(),
         )
         .resolve(&locator("mcu-v2", &ct, &[]));
         let by_url = Resolver::new(
@@ -152,7 +152,7 @@ fn the_server_certificate_is_trusted_and_the_client_certificate_presented_by_eve
             http,
             &staging,
             None,
-            Metrics::new(),
+            Metrics::default(),
         )
         .unwrap()
         .resolve(&locator("mcu-v2", &ct, &[]));

@@ -109,7 +109,7 @@ fn no_token_after_the_wait_then_a_token_by_signal() {
     server.upload(artifact("mcu-v2", &["mcu"], 3000));
     let auth = FakeAuth::start(bus.address(), AuthScript::default());
     let dir = tempfile::tempdir().unwrap();
-    let metrics = Metrics::new();
+    let metrics = Metrics::default();
     let r = resolver(vec![source(&bus)], dir.path(), fast(), None, &metrics);
     let ct = ComponentType::new("mcu").unwrap();
     let e = r.resolve(&locator("mcu-v2", &ct, &[])).unwrap_err();
@@ -172,7 +172,13 @@ fn a_slow_link_fails_within_the_minimum_rate() {
         retries: 0,
         ..fast()
     };
-    let r = resolver(vec![source(&bus)], dir.path(), http, None, &Metrics::new());
+    let r = resolver(
+        vec![source(&bus)],
+        dir.path(),
+        http,
+        None,
+        &Metrics::default(),
+    );
     let ct = ComponentType::new("mcu").unwrap();
     let e = r.resolve(&locator("mcu-v2", &ct, &[])).unwrap_err();
     assert!(e.to_string().contains("too slow"), "{e}");
@@ -201,7 +207,7 @@ fn component_types_sharing_an_artifact_download_it_once_with_or_without_the_cach
         &dir.path().join("s1"),
         fast(),
         None,
-        &Metrics::new(),
+        &Metrics::default(),
     );
     let a = r.resolve(&locator("shared-v1", &mcu, &[])).unwrap();
     let b = r.resolve(&locator("shared-v1", &dsp, &[])).unwrap();
@@ -218,7 +224,7 @@ fn component_types_sharing_an_artifact_download_it_once_with_or_without_the_cach
                 max_size_bytes: 0,
             },
             &cache_dir,
-            Metrics::new(),
+            Metrics::default(),
         )
     };
     for _ in 0..2 {
@@ -227,7 +233,7 @@ fn component_types_sharing_an_artifact_download_it_once_with_or_without_the_cach
             &dir.path().join("s2"),
             fast(),
             cache(),
-            &Metrics::new(),
+            &Metrics::default(),
         );
         let got = r.resolve(&locator("shared-v1", &dsp, &[])).unwrap();
         assert!(got[0].path.starts_with(&cache_dir), "{:?}", got[0].path);

@@ -140,7 +140,7 @@ fn fetch(
         opts(),
         staging,
         None,
-        baton::metrics::Metrics::new(),
+        baton::metrics::Metrics::default(),
     )
     .unwrap();
     r.resolve(&ArtifactLocator {

@@ -65,7 +65,7 @@ impl DirectorySource {
                     let h = match read_header(&path, fetch.policy(), fetch.limits()) {
                         Ok(h) => Some(h),
                         Err(e) => {
-                            fetch.metrics().artifact_rejected(&e);
+                            fetch.metrics().artifact_rejected(e.verification_failure());
                             tracing::warn!(path = %path.display(), reason = e.reason(), error = %e, "skipping a file that is not a usable Artifact");
                             None
                         }

@@ -174,12 +174,7 @@ impl SourceError {
     pub fn condition_reason(&self) -> Reason {
         match self {
             Self::NoLocator | Self::NotFound { .. } => Reason::ArtifactNotFound,
-            Self::Artifact { source, .. } => match source {
-                ArtifactError::Unsigned
-                | ArtifactError::SignatureInvalid { .. }
-                | ArtifactError::Key { .. } => Reason::SignatureInvalid,
-                _ => Reason::VerificationFailed,
-            },
+            Self::Artifact { source, .. } => source.as_reason(),
             Self::NameMismatch { .. } => Reason::VerificationFailed,
             Self::Http { .. } | Self::TooLarge { .. } | Self::Io { .. } => Reason::DownloadFailed,
             Self::Config { .. } => Reason::EngineError,
@@ -285,5 +280,59 @@ mod tests {
         let absent = ServerError::failed("rtos", "r", ServerFailure::ReleaseNotFound);
         assert!(absent.is_absent());
         assert_eq!(absent.reason(), "release_not_found");
+    }
+
+    #[test]
+    fn each_local_failure_has_the_reason_a_deployment_refuses_for() {
+        let table = [
+            (
+                SourceError::NotFound {
+                    name: "a".into(),
+                    tried: vec![],
+                },
+                Reason::ArtifactNotFound,
+            ),
+            (SourceError::NoLocator, Reason::ArtifactNotFound),
+            (
+                SourceError::Artifact {
+                    path: "/a".into(),
+                    source: ArtifactError::Unsigned,
+                },
+                Reason::SignatureInvalid,
+            ),
+            (
+                SourceError::Artifact {
+                    path: "/a".into(),
+                    source: ArtifactError::Truncated { member: "x".into() },
+                },
+                Reason::VerificationFailed,
+            ),
+            (
+                SourceError::NameMismatch {
+                    origin: "u".into(),
+                    expected: "a".into(),
+                    found: "b".into(),
+                },
+                Reason::VerificationFailed,
+            ),
+            (
+                SourceError::Http {
+                    url: "u".into(),
+                    message: "m".into(),
+                    transient: true,
+                },
+                Reason::DownloadFailed,
+            ),
+            (
+                SourceError::Config {
+                    message: "m".into(),
+                },
+                Reason::EngineError,
+            ),
+        ];
+        for (e, want) in table {
+            assert_eq!(e.condition_reason(), want, "{e}");
+            assert!(SourceError::REASONS.contains(&want), "{want}");
+        }
     }
 }

@@ -90,7 +90,7 @@ impl Fetcher {
     /// The header of a local file (signature policy and header checksum checked).
     pub fn header(&self, path: &Path) -> Result<ArtifactHeader, SourceError> {
         read_header(path, &self.policy, &self.limits)
-            .inspect_err(|e| self.metrics.artifact_rejected(e))
+            .inspect_err(|e| self.metrics.artifact_rejected(e.verification_failure()))
             .map_err(|source| SourceError::Artifact {
                 path: path.to_owned(),
                 source,
@@ -139,17 +139,17 @@ impl Fetcher {
             // A refusal by the verifier is why the download stopped: it says more.
             Err(e) => Err(match verdict {
                 Err(v) if !matches!(v, ArtifactError::Truncated { .. }) => {
-                    self.metrics.artifact_rejected(&v);
+                    self.metrics.artifact_rejected(v.verification_failure());
                     artifact(v)
                 }
                 _ => e,
             }),
             Ok(d) if d.streamed => verdict
-                .inspect_err(|e| self.metrics.artifact_rejected(e))
+                .inspect_err(|e| self.metrics.artifact_rejected(e.verification_failure()))
                 .map_err(artifact),
             Ok(_) => verify_file(dest, &self.policy, &self.limits)
                 .map(|(h, _)| h)
-                .inspect_err(|e| self.metrics.artifact_rejected(e))
+                .inspect_err(|e| self.metrics.artifact_rejected(e.verification_failure()))
                 .map_err(artifact),
         };
         let checked = checked.and_then(|h| {

@@ -357,7 +357,8 @@ impl Transfer<'_, '_> {
             }
             *self.have += n as u64;
             got += n as u64;
-            self.metrics.artifact_bytes_read(self.kind, n as u64);
+            self.metrics
+                .artifact_bytes_read(self.kind.label(), n as u64);
             rate.add(n as u64)
                 .map_err(|why| http(format!("after {} bytes: {why}", self.have), true))?;
         }

@@ -37,6 +37,8 @@ pub mod directory;
 mod error;
 mod fetch;
 pub mod http;
+#[cfg(test)]
+mod locations_tests;
 pub mod mender_server;
 pub mod rate;
 mod resolver;

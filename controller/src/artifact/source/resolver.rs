@@ -89,7 +89,7 @@ impl Resolver {
         if let Err(e) = &result {
             self.fetch
                 .metrics()
-                .artifact_fetch_failed(kind, e.condition_reason());
+                .artifact_fetch_failed(kind.label(), e.condition_reason());
         }
         result
     }

@@ -27,11 +27,11 @@ use super::admission::{Admission, Door, Refused};
 use super::commands::Handle;
 use super::desired::DesiredError;
 use super::status::Events;
-use super::wire::Applied;
 use crate::config::Effective;
 use crate::engine::api::BoxFuture;
 use crate::metrics::Metrics;
 use crate::model::Origin;
+use crate::wire::Applied;
 
 /// Why a source stopped (or could not start).
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +145,7 @@ pub async fn configured(
         Box::new(watch_dir::WatchDirSource {
             dir: cfg.watch_dir.clone(),
         }),
-        Box::new(api::ApiSource::open(cfg, metrics).await?),
+        Box::new(api::ApiSource::open(cfg, metrics, crate::daemon::identity(eff)).await?),
     ])
 }
 
