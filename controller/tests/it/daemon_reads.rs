@@ -72,6 +72,14 @@ async fn reads_answer_while_a_deployment_is_held() {
     let c = d.client().await;
     c.apply(&manifest("m2", "v2").bytes, None).await.unwrap();
     d.until("deploying", |s| s.deployment.is_some()).await;
+    // Status says "deploying" as the reconciler starts the run, a moment before the
+    // engine's install is called: wait for the call itself.
+    within("the install call", Duration::from_secs(60), async {
+        while fake.installs().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
     assert_eq!(fake.installs().len(), 1, "the install is held at the gate");
 
     let remote = RemoteDeployer::new(c.clone());
