@@ -12,8 +12,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::view::{self, structured, View};
-use super::{exit, GlobalArgs};
-use crate::daemon::client::{block_on, Client};
+use super::{exit, CliError, GlobalArgs};
+use crate::client::Client;
 use crate::model::{ConditionStatus, ConditionType, DeploymentComponent, Status};
 
 #[derive(Debug, Args)]
@@ -162,55 +162,46 @@ async fn follow(c: &Client, generation: u64, tty: bool) -> (u8, String, Option<S
 
 /// `--force`: the next update lock check passes (after the Manifest is applied, so a
 /// deployment it supersedes does not use it up).
-async fn force(c: &crate::daemon::client::Client) -> Result<(), u8> {
-    let reply = c.action("force").await.map_err(|e| {
-        eprintln!("baton: --force: {e}");
-        exit::INVALID
-    })?;
+async fn force(c: &Client) -> Result<(), CliError> {
+    let reply = c.action("force").await.map_err(CliError::Force)?;
     eprintln!("{}", reply.message);
     Ok(())
 }
 
-pub fn run(global: &GlobalArgs, args: &ApplyArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+pub async fn run(
+    global: &GlobalArgs,
+    args: &ApplyArgs,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
     let Some(file) = &args.file else {
         // `--force` alone (clap requires one of the two).
-        let forced = block_on(async { force(&view::daemon(global).await?).await });
-        return Ok(forced.err().unwrap_or(exit::OK));
+        force(&view::daemon(global).await?).await?;
+        return Ok(exit::OK);
     };
-    let bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("baton: {}: {e}", file.display());
-            return Ok(exit::INVALID);
-        }
-    };
+    let bytes = std::fs::read(file).map_err(|source| CliError::Read {
+        path: file.clone(),
+        source,
+    })?;
     let base_dir = std::path::absolute(file)
         .ok()
         .and_then(|p| p.parent().map(|d| d.to_path_buf()));
     // `<file>.sig`, when there is one, goes with it (RequireSignedManifests).
     let signature = std::fs::read(crate::signed_manifest::signature_path(file)).ok();
-    let r = block_on(async {
-        let c = view::daemon(global).await?;
-        let applied = c
-            .apply_signed(&bytes, base_dir.as_deref(), signature.as_deref())
-            .await
-            .map_err(|e| {
-                eprintln!("baton: {}: {e}", file.display());
-                exit::INVALID
-            })?;
-        if args.force {
-            force(&c).await?;
-        }
-        let waited = if args.wait {
-            Some(follow(&c, applied.generation, std::io::stderr().is_terminal()).await)
-        } else {
-            None
-        };
-        Ok::<_, u8>((applied, waited))
-    });
-    let (applied, waited) = match r {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
+    let c = view::daemon(global).await?;
+    let applied = c
+        .apply_signed(&bytes, base_dir.as_deref(), signature.as_deref())
+        .await
+        .map_err(|source| CliError::Apply {
+            file: file.clone(),
+            source,
+        })?;
+    if args.force {
+        force(&c).await?;
+    }
+    let waited = if args.wait {
+        Some(follow(&c, applied.generation, std::io::stderr().is_terminal()).await)
+    } else {
+        None
     };
     let value = serde_json::json!({
         "applied": &applied,

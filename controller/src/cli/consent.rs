@@ -8,9 +8,8 @@ use std::io::Write;
 use clap::{Args, ValueEnum};
 
 use super::view::{self, structured, View};
-use super::{exit, GlobalArgs};
-use crate::daemon::client::block_on;
-use crate::daemon::wire::ConsentRequest;
+use super::{exit, CliError, GlobalArgs};
+use crate::wire::ConsentRequest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Answer {
@@ -55,25 +54,13 @@ pub fn request(args: &ConsentArgs) -> Result<ConsentRequest, String> {
     })
 }
 
-pub fn run(global: &GlobalArgs, args: &ConsentArgs, out: &mut dyn Write) -> std::io::Result<u8> {
-    let req = match request(args) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return Ok(exit::USAGE);
-        }
-    };
-    let r = block_on(async {
-        let c = view::daemon(global).await?;
-        c.consent(&req).await.map_err(|e| {
-            eprintln!("baton: {e}");
-            exit::INVALID
-        })
-    });
-    let reply = match r {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
-    };
+pub async fn run(
+    global: &GlobalArgs,
+    args: &ConsentArgs,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
+    let req = request(args).map_err(CliError::Usage)?;
+    let reply = view::daemon(global).await?.consent(&req).await?;
     if !structured(args.output, &reply, out)? {
         let q = &reply.question;
         writeln!(

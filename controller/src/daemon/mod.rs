@@ -14,19 +14,16 @@
 pub mod admission;
 pub mod api;
 pub mod backoff;
-pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod deployer;
 pub mod desired;
 pub mod memory;
-pub mod persist;
 pub mod reconciler;
 pub mod sd_notify;
 pub mod signals;
 pub mod sources;
 pub mod status;
-pub mod wire;
 
 // The paths of before the status room, for callers outside the daemon (metrics) until they
 // stop reaching into it.
@@ -40,9 +37,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Effective;
+use crate::durable::{DatastoreLock, LockError};
 use crate::engine::api::Deployer;
-use crate::engine::lock::{DatastoreLock, LockError};
-use crate::gates::{GateParts, GateSettings, Gates};
+use crate::gates::Gates;
 use crate::metrics::Metrics;
 
 pub use admission::{Admission, Door};
@@ -59,34 +56,13 @@ pub enum DaemonError {
     #[error(transparent)]
     Desired(#[from] desired::DesiredError),
     #[error(transparent)]
-    Persist(#[from] persist::PersistError),
+    Persist(#[from] crate::durable::PersistError),
     #[error(transparent)]
     Start(#[from] sources::StartError),
     #[error("RequireSignedManifests: {0}")]
     Keys(crate::artifact::ArtifactError),
     #[error("the configuration's gates are invalid:\n{}", .0.join("\n"))]
     Gates(Vec<String>),
-}
-
-/// The gates of this controller: the same `Arc` goes to every deployment the controller
-/// runs (`RunOptions`, once the engine's seam lands) and to the API (consent, `--force`).
-pub fn gates(
-    cfg: &crate::config::Config,
-    newest: crate::gates::supersede::Newest,
-    clock: Arc<dyn crate::gates::clock::Clock>,
-) -> Result<Arc<Gates>, DaemonError> {
-    use crate::interface::runner::{Runner, RunnerConfig};
-    let settings = GateSettings::from_config(cfg).map_err(DaemonError::Gates)?;
-    // Health checks run as Interfaces do: the same environment rules and bounds.
-    let runner = Runner::new(RunnerConfig::default());
-    Ok(Arc::new(Gates::new(
-        settings,
-        GateParts {
-            runner,
-            clock,
-            newest,
-        },
-    )))
 }
 
 /// The Manifest signature policy: the verify keys are loaded only when signatures are
@@ -103,28 +79,36 @@ fn manifest_policy(
     Ok(crate::signed_manifest::ManifestPolicy { required, keys })
 }
 
+/// Whose System this daemon acts on, for the handshake (`GET /v1/identity`): the datastore
+/// as its canonical path, and the Topology.
+pub fn identity(eff: &Effective) -> crate::wire::Identity {
+    let datastore = &eff.dirs.datastore_dir;
+    crate::wire::Identity {
+        datastore: std::fs::canonicalize(datastore).unwrap_or_else(|_| datastore.clone()),
+        topology_file: eff.dirs.topology_file.clone(),
+        system_type: crate::resource::load_topology(
+            &eff.dirs.topology_file,
+            eff.config.topology_components.as_deref(),
+        )
+        .ok()
+        .map(|t| t.system_type),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
 /// Where the controller keeps its own files.
 pub fn controller_dir(eff: &Effective) -> PathBuf {
     eff.dirs.datastore_dir.join("controller")
 }
 
-/// Runs the controller until `shutdown` is cancelled.
+/// Runs the controller until `shutdown` is cancelled. `gates` are the ones `deployer` asks
+/// (the caller gives the engine the same `Arc`): the controller tells them which generation
+/// runs and which is newest, shows their waits, and answers consent and `--force` with them.
 pub async fn run(
     eff: &Effective,
     deployer: Arc<dyn Deployer>,
-    grace: Duration,
-    notifier: Option<sd_notify::Notifier>,
-    shutdown: CancellationToken,
-) -> Result<(), DaemonError> {
-    run_gated(eff, deployer, None, grace, notifier, shutdown).await
-}
-
-/// [`run`] with the gates given (tests, and a caller that hands the same gates to the
-/// engine); `None`: made from the configuration.
-pub async fn run_gated(
-    eff: &Effective,
-    deployer: Arc<dyn Deployer>,
-    gates: Option<Arc<Gates>>,
+    gates: Arc<Gates>,
+    metrics: Metrics,
     grace: Duration,
     notifier: Option<sd_notify::Notifier>,
     shutdown: CancellationToken,
@@ -136,25 +120,14 @@ pub async fn run_gated(
     let desired = Arc::new(desired::DesiredStore::open(&dir)?);
     let memory = memory::MemoryFile::open(&dir)?;
     let history = history::History::open(&dir)?;
-    // The process's registry: the engine, Interfaces and Artifacts record into it too.
-    let metrics = Metrics::global().clone();
     let settings = reconciler::Settings {
         retry: backoff::RetryPolicy::from_config(&cfg.retry, backoff::process_seed()),
         resync: Duration::from_secs(cfg.resync_interval_seconds.max(1)),
         drift: cfg.drift_policy,
         grace,
     };
-    let gates = match gates {
-        Some(g) => g,
-        None => {
-            let d = desired.clone();
-            crate::daemon::gates(
-                cfg,
-                Arc::new(move || d.generation()),
-                Arc::new(crate::gates::clock::SystemClock),
-            )?
-        }
-    };
+    let d = desired.clone();
+    gates.follow(Arc::new(move || d.generation()));
     let (reconciler, handle) = reconciler::Reconciler::new(
         deployer,
         desired,

@@ -2,6 +2,10 @@
 //! each point, answers with the first that does not proceed, and tells status what the
 //! deployment waits for ([`Gates::subscribe`]) and for how long it waited in all.
 //!
+//! A wait is handed to the engine with `until` [`REASK`] from now, so the engine asks again
+//! within a second (an answer, a released lock, a newer generation are seen at once);
+//! status shows the gate's own `until` (the window's start, the deferral's end).
+//!
 //! | point | asked, in order |
 //! |---|---|
 //! | `BeforeFirstState` | supersede, disk space, maintenance window (fit rule) |
@@ -21,21 +25,22 @@ use super::consent::{ConsentGate, Desk};
 use super::health::HealthGate;
 use super::locks::LockGate;
 use super::policy::Policy;
-use super::seam::{BoxFuture, Gate, GateContext, GatePoint, Verdict};
+use super::seam::{deployment_of, BoxFuture, Gate, GateContext, GatePoint, Verdict, REASK};
 use super::settings::GateSettings;
 use super::space::SpaceGate;
 use super::supersede::{Newest, SupersedeGate};
 use super::window_gate::WindowGate;
 use crate::interface::runner::Runner;
 use crate::model::{GateStatus, Reason};
+use std::path::PathBuf;
 
 /// What the gates need from the rest of baton.
 pub struct GateParts {
     /// Runs the health checks (the Interfaces' runner).
     pub runner: Runner,
     pub clock: Arc<dyn Clock>,
-    /// The newest desired generation.
-    pub newest: Newest,
+    /// The datastore: the deployment's File API directories are written there.
+    pub datastore: PathBuf,
 }
 
 /// Where one deployment stands with waiting.
@@ -81,7 +86,7 @@ impl Gates {
         Self {
             policy: s.policy,
             windows: WindowGate::new(s.windows, parts.clock.clone()),
-            space: SpaceGate::new(s.min_free_bytes),
+            space: SpaceGate::new(s.min_free_bytes, parts.datastore),
             locks: LockGate::new(s.locks_dir, s.lock_timeout_seconds),
             consent: ConsentGate::new(desk, s.consent_before),
             health: HealthGate::new(
@@ -92,11 +97,49 @@ impl Gates {
                 s.check_timeout_seconds,
                 parts.clock.clone(),
             ),
-            supersede: SupersedeGate::new(parts.newest),
+            supersede: SupersedeGate::default(),
             clock: parts.clock,
             waits: watch::channel(None).0,
             ledgers: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The gates the configuration asks for, on the system's clock, for the System whose
+    /// datastore is `datastore`; `Err` names every problem of the gate keys.
+    pub fn configured(
+        cfg: &crate::config::Config,
+        datastore: &std::path::Path,
+    ) -> Result<Self, Vec<String>> {
+        Ok(Self::on_system_clock(
+            GateSettings::from_config(cfg)?,
+            datastore,
+        ))
+    }
+
+    /// [`Gates::configured`] for a CLI verb that deploys in-process (no daemon serves the
+    /// datastore): nobody could answer a consent question there, and the person who runs
+    /// the command has consented by running it, so `OwnerConsent` does not ask. The other
+    /// gates hold as they do for the controller.
+    pub fn for_command(
+        cfg: &crate::config::Config,
+        datastore: &std::path::Path,
+    ) -> Result<Self, Vec<String>> {
+        let mut settings = GateSettings::from_config(cfg)?;
+        settings.consent_before.clear();
+        Ok(Self::on_system_clock(settings, datastore))
+    }
+
+    fn on_system_clock(settings: GateSettings, datastore: &std::path::Path) -> Self {
+        use crate::interface::runner::RunnerConfig;
+        Self::new(
+            settings,
+            GateParts {
+                // Health checks run as Interfaces do: the same environment rules and bounds.
+                runner: Runner::new(RunnerConfig::default()),
+                clock: Arc::new(clock::SystemClock),
+                datastore: datastore.to_path_buf(),
+            },
+        )
     }
 
     /// The owner's consent desk (the API, the CLI and Kanto answer through it).
@@ -125,22 +168,24 @@ impl Gates {
         self.windows.next_window_at()
     }
 
+    /// The newest desired generation is read from `newest` (the controller's desired-state
+    /// store): a newer one supersedes a deployment that installed nothing yet.
+    pub fn follow(&self, newest: Newest) {
+        self.supersede.follow(newest);
+    }
+
     /// The controller starts a deployment of `generation` (`None`: one a newer generation
     /// must not end, such as an Update Module hand-off).
     pub fn begin(&self, generation: Option<u64>) {
         self.supersede.begin(generation);
     }
 
-    /// A deployment ended (`None`: one whose id is unknown, so every deployment): every
-    /// gate forgets it; returns how long it was held back at gates.
-    pub fn finished(&self, deployment: Option<&str>) -> Duration {
-        let ended: Vec<(String, Ledger)> = {
-            let mut l = self.ledgers.lock().unwrap_or_else(|p| p.into_inner());
-            match deployment {
-                Some(d) => l.remove_entry(d).into_iter().collect(),
-                None => std::mem::take(&mut *l).into_iter().collect(),
-            }
-        };
+    /// The deployment in flight ended (or stopped for now): every gate forgets it (under
+    /// its id and under the `""` it was asked as before the first state); returns how long
+    /// it was held back at gates. The engine runs one deployment at a time, so this is
+    /// everything the gates remember of deployments.
+    pub fn finished(&self) -> Duration {
+        let ended = std::mem::take(&mut *self.ledgers.lock().unwrap_or_else(|p| p.into_inner()));
         let mut held = Duration::ZERO;
         for (d, mut ledger) in ended {
             ledger.close();
@@ -148,11 +193,6 @@ impl Gates {
             self.consent.desk.withdraw(&d);
             self.locks.finished(&d);
             self.health.finished(&d);
-        }
-        if let Some(d) = deployment {
-            self.consent.desk.withdraw(d);
-            self.locks.finished(d);
-            self.health.finished(d);
         }
         self.supersede.begin(None);
         self.waits.send_if_modified(|w| w.take().is_some());
@@ -162,7 +202,7 @@ impl Gates {
     /// Keeps the ledger and the published wait in step with a verdict.
     fn note(&self, ctx: &GateContext, v: &Verdict) {
         let mut ledgers = self.ledgers.lock().unwrap_or_else(|p| p.into_inner());
-        let ledger = ledgers.entry(ctx.deployment.clone()).or_default();
+        let ledger = ledgers.entry(deployment_of(ctx).to_string()).or_default();
         let Verdict::Wait {
             reason,
             until,
@@ -187,7 +227,7 @@ impl Gates {
         let status = GateStatus {
             reason: *reason,
             message: message.clone(),
-            deployment: ctx.deployment.clone(),
+            deployment: deployment_of(ctx).to_string(),
             since: clock::stamp(since),
             until: until.map(clock::stamp),
             consent: (*reason == Reason::AwaitingConsent)
@@ -206,15 +246,15 @@ impl Gates {
         });
     }
 
-    async fn ask(&self, point: GatePoint, ctx: &GateContext) -> Verdict {
-        let order: &[&dyn Gate] = match point {
+    async fn ask(&self, ctx: &GateContext) -> Verdict {
+        let order: &[&dyn Gate] = match ctx.point {
             GatePoint::BeforeFirstState => &[&self.supersede, &self.space, &self.windows],
             GatePoint::BeforePhase(_) => &[&self.supersede, &self.consent],
             GatePoint::BeforeDisruptive => &[&self.supersede, &self.windows, &self.locks],
             GatePoint::BeforeCommit => &[&self.health],
         };
         for g in order {
-            let v = g.check(point, ctx).await;
+            let v = g.check(ctx).await;
             if v != Verdict::Proceed {
                 return v;
             }
@@ -224,22 +264,38 @@ impl Gates {
 }
 
 impl Gate for Gates {
-    fn check<'a>(&'a self, point: GatePoint, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
+    fn check<'a>(&'a self, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
-            let v = self.ask(point, ctx).await;
+            let v = self.ask(ctx).await;
+            let (deployment, point) = (deployment_of(ctx), ctx.point);
             match &v {
                 Verdict::Proceed => {}
                 Verdict::Wait {
                     reason, message, ..
                 } => {
-                    tracing::info!(deployment = %ctx.deployment, ?point, %reason, %message, "gate: waiting")
+                    tracing::debug!(deployment, %point, %reason, %message, "gate: waiting")
                 }
                 Verdict::Refuse { reason, message } => {
-                    tracing::warn!(deployment = %ctx.deployment, ?point, %reason, %message, "gate: refused")
+                    tracing::warn!(deployment, %point, %reason, %message, "gate: refused")
                 }
             }
             self.note(ctx, &v);
-            v
+            soon(v)
         })
+    }
+}
+
+/// A wait as the engine is told it: ask again within [`REASK`] (status keeps the gate's own
+/// `until`, on the gates' clock). The engine measures `until` against the system's clock.
+fn soon(v: Verdict) -> Verdict {
+    match v {
+        Verdict::Wait {
+            reason, message, ..
+        } => Verdict::Wait {
+            reason,
+            until: Some(SystemTime::now() + REASK),
+            message,
+        },
+        v => v,
     }
 }

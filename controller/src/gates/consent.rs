@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::clock::{self, Clock};
-use super::seam::{BoxFuture, Gate, GateContext, GatePhase, GatePoint, Verdict};
+use super::seam::{deployment_of, BoxFuture, Gate, GateContext, GatePhase, GatePoint, Verdict};
 use crate::config::OnTimeout;
 use crate::model::{ConsentQuestion, Reason};
 
@@ -316,7 +316,7 @@ impl ConsentGate {
         if !self.before.contains(&phase) {
             return Verdict::Proceed;
         }
-        match self.desk.poll(&ctx.deployment, &ctx.manifest, phase) {
+        match self.desk.poll(deployment_of(ctx), &ctx.manifest, phase) {
             Poll::Approved => Verdict::Proceed,
             Poll::Denied(why) => Verdict::Refuse {
                 reason: Reason::ConsentDenied,
@@ -347,8 +347,8 @@ impl ConsentGate {
 }
 
 impl Gate for ConsentGate {
-    fn check<'a>(&'a self, point: GatePoint, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
-        let v = match point {
+    fn check<'a>(&'a self, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
+        let v = match ctx.point {
             GatePoint::BeforePhase(p) => self.decide(p, ctx),
             _ => Verdict::Proceed,
         };
@@ -384,6 +384,7 @@ pub fn kanto_command(phase: GatePhase) -> crate::kanto::wire::ConsentCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gates::seam::{at, context};
 
     const S: Duration = Duration::from_secs(1);
 
@@ -492,24 +493,19 @@ mod tests {
         ));
         let desk = Arc::new(Desk::new(0, OnTimeout::Deny, clock));
         let gate = ConsentGate::new(desk.clone(), vec![GatePhase::Install]);
-        let ctx = GateContext {
-            deployment: "d".into(),
-            manifest: "sys-2".into(),
-            components: vec![],
-            install_started: false,
-        };
+        let ctx = context("d", "sys-2");
         let mut seen = desk.subscribe();
         assert_eq!(
-            gate.check(GatePoint::BeforePhase(GatePhase::Download), &ctx)
+            gate.check(&at(GatePoint::BeforePhase(GatePhase::Download), &ctx))
                 .await,
             Verdict::Proceed
         );
         assert_eq!(
-            gate.check(GatePoint::BeforeFirstState, &ctx).await,
+            gate.check(&at(GatePoint::BeforeFirstState, &ctx)).await,
             Verdict::Proceed
         );
         let v = gate
-            .check(GatePoint::BeforePhase(GatePhase::Install), &ctx)
+            .check(&at(GatePoint::BeforePhase(GatePhase::Install), &ctx))
             .await;
         assert!(
             matches!(&v, Verdict::Wait { reason: Reason::AwaitingConsent, until: None, message } if message.contains("question 1")),
@@ -530,7 +526,7 @@ mod tests {
         );
         assert_eq!(desk.open_question(), None);
         let v = gate
-            .check(GatePoint::BeforePhase(GatePhase::Install), &ctx)
+            .check(&at(GatePoint::BeforePhase(GatePhase::Install), &ctx))
             .await;
         assert_eq!(
             v,

@@ -20,7 +20,7 @@ use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use super::clock::Clock;
-use super::seam::{BoxFuture, Gate, GateContext, GatePoint, Verdict};
+use super::seam::{deployment_of, BoxFuture, Gate, GateContext, GatePoint, Verdict};
 use crate::interface::runner::{Exit, Runner};
 use crate::model::Reason;
 
@@ -153,10 +153,10 @@ impl HealthGate {
         let (started, mut soak) = {
             let mut s = self.session.lock().unwrap_or_else(|p| p.into_inner());
             match &*s {
-                Some(x) if x.deployment == ctx.deployment => (x.started, x.soak),
+                Some(x) if x.deployment == deployment_of(ctx) => (x.started, x.soak),
                 _ => {
                     let fresh = Session {
-                        deployment: ctx.deployment.clone(),
+                        deployment: deployment_of(ctx).to_string(),
                         started: Instant::now(),
                         soak: Soak::new(self.soak, self.interval),
                     };
@@ -169,7 +169,7 @@ impl HealthGate {
         let elapsed = started.elapsed();
         if let Some(due) = soak.next_due().filter(|d| *d <= elapsed) {
             if let Err(why) = self.run_all().await {
-                self.finished(&ctx.deployment);
+                self.finished(deployment_of(ctx));
                 return Verdict::Refuse {
                     reason: Reason::HealthCheckFailed,
                     message: format!(
@@ -187,7 +187,7 @@ impl HealthGate {
         }
         match soak.next_due() {
             None => {
-                self.finished(&ctx.deployment);
+                self.finished(deployment_of(ctx));
                 Verdict::Proceed
             }
             Some(next) => Verdict::Wait {
@@ -220,9 +220,9 @@ fn tail(out: &[u8]) -> String {
 }
 
 impl Gate for HealthGate {
-    fn check<'a>(&'a self, point: GatePoint, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
+    fn check<'a>(&'a self, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
-            match point {
+            match ctx.point {
                 GatePoint::BeforeCommit => self.decide(ctx).await,
                 _ => Verdict::Proceed,
             }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::seam::{BoxFuture, Gate, GateContext, GatePoint, Verdict};
+use super::seam::{deployment_of, BoxFuture, Gate, GateContext, GatePoint, Verdict};
 use crate::model::{LockHolder, Reason};
 
 /// Lock files looked at, at most: a directory filled by mistake cannot stall the check.
@@ -221,7 +221,7 @@ impl LockGate {
 
     async fn decide(&self, ctx: &GateContext) -> Verdict {
         if self.force.swap(false, Ordering::SeqCst) {
-            tracing::warn!(deployment = %ctx.deployment, dir = %self.dir.display(), "update locks passed by --force");
+            tracing::warn!(deployment = deployment_of(ctx), dir = %self.dir.display(), "update locks passed by --force");
             *self.waiting.lock().unwrap_or_else(|p| p.into_inner()) = None;
             return Verdict::Proceed;
         }
@@ -245,10 +245,10 @@ impl LockGate {
         let since = {
             let mut w = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
             match &*w {
-                Some((d, at)) if *d == ctx.deployment => *at,
+                Some((d, at)) if d == deployment_of(ctx) => *at,
                 _ => {
                     let now = Instant::now();
-                    *w = Some((ctx.deployment.clone(), now));
+                    *w = Some((deployment_of(ctx).to_string(), now));
                     now
                 }
             }
@@ -273,9 +273,9 @@ impl LockGate {
 }
 
 impl Gate for LockGate {
-    fn check<'a>(&'a self, point: GatePoint, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
+    fn check<'a>(&'a self, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
-            match point {
+            match ctx.point {
                 GatePoint::BeforeDisruptive => self.decide(ctx).await,
                 _ => Verdict::Proceed,
             }

@@ -1,7 +1,7 @@
 //! Gates between plan and execute: *when* and *whether* a deployment may go on.
 //!
-//! The engine asks its [`Gate`] at fixed points of a deployment ([`seam`]); the
-//! implementations here answer. Each gate is a pure decision (tables and properties in its
+//! The engine asks its [`Gate`] at fixed points of a deployment ([`seam`], the engine's
+//! `engine::api` seam re-exported); the implementations here answer. Each gate is a pure decision (tables and properties in its
 //! tests) with a thin IO edge:
 //!
 //! - [`windows`] (+ [`cron`], [`calendar`], the IO edge [`window_gate`]): maintenance
@@ -36,7 +36,5 @@ pub mod window_gate;
 pub mod windows;
 
 pub use chain::{GateParts, Gates};
-pub use seam::{
-    BoxFuture, Gate, GateComponent, GateContext, GatePhase, GatePoint, NoGate, Verdict, REASK,
-};
+pub use seam::{BoxFuture, Gate, GateContext, GatePhase, GatePoint, Open, Verdict, REASK};
 pub use settings::GateSettings;

@@ -18,6 +18,7 @@ use regex::{Regex, RegexBuilder};
 
 use crate::config::{PolicyMode, UpdatePolicy};
 use crate::model::Reason;
+use crate::resource::LoadedManifest;
 
 /// The trailing dotted number of a name.
 pub const DEFAULT_PATTERN: &str = r"([0-9]+(?:\.[0-9]+)*)$";
@@ -182,6 +183,25 @@ impl Policy {
                 }
             }
             PolicyMode::Latest => self.latest(offered, deployed),
+        }
+    }
+
+    /// [`Policy::verdict`] on Manifests as loaded: `Some` with the reason and the words when
+    /// the policy holds `offered` back.
+    pub fn hold(
+        &self,
+        offered: &LoadedManifest,
+        deployed: Option<&LoadedManifest>,
+    ) -> Option<(Reason, String)> {
+        fn named(m: &LoadedManifest) -> Named<'_> {
+            Named {
+                name: &m.manifest.name,
+                sha256: &m.sha256,
+            }
+        }
+        match self.verdict(named(offered), deployed.map(named)) {
+            PolicyVerdict::Accept => None,
+            PolicyVerdict::Hold { reason, message } => Some((reason, message)),
         }
     }
 

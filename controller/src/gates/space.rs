@@ -1,14 +1,11 @@
 //! The whole plan's disk need against the free space, before the first state.
 //!
-//! What baton itself writes during a deployment, per component of the plan:
-//! - the payload as a files tree in the component's File API directory, whenever its
-//!   Interface does not read the streams (known only during Download, so always counted):
-//!   the payload's size when the Artifact was read to its end (every group after the first
-//!   is, before the first state), else the Artifact's size (exact for an uncompressed
-//!   payload, short of it for a compressed one: the engine reading the first group to its
-//!   end would make it exact, see the report to the lead);
-//! - the Artifact itself when it is not local yet, in the directory it is fetched into
-//!   (once per Artifact).
+//! What baton itself writes during a deployment, per component of the plan: the payload as
+//! a files tree in the component's File API directory, under the datastore, whenever its
+//! Interface does not read the streams (known only during Download, so always counted). Its
+//! size is taken as the Artifact's (exact for an uncompressed payload, short of it for a
+//! compressed one). The Artifacts themselves are local by then: planning fetched them (into
+//! the cache or the datastore's downloads) and verified them before the engine asks.
 //!
 //! Each write is charged to the filesystem of its directory (the nearest existing ancestor's
 //! device), and every filesystem must keep `MinFreeBytes` free afterwards (statvfs: the
@@ -17,7 +14,7 @@
 //! nothing touched. What an Interface writes elsewhere (a partition, a flash chip) is the
 //! Interface's business.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -29,31 +26,31 @@ use crate::model::Reason;
 pub struct Need {
     pub dir: PathBuf,
     pub bytes: u64,
-    /// What it is, for the message (`files tree of rtos R1`).
+    /// What it is, for the message (`the payload of rtos R1`).
     pub what: String,
 }
 
-/// The writes of a plan (pure).
-pub fn needs(ctx: &GateContext) -> Vec<Need> {
-    let mut out = Vec::new();
-    let mut fetched = BTreeSet::new();
-    for c in &ctx.components {
-        out.push(Need {
-            dir: c.work_dir.clone(),
-            bytes: c.payload_bytes.unwrap_or(c.artifact_bytes),
-            what: format!("the payload of {} {}", c.component_type, c.id),
-        });
-        if let Some(dir) = &c.fetch_to {
-            if fetched.insert(&c.artifact) {
-                out.push(Need {
-                    dir: dir.clone(),
-                    bytes: c.artifact_bytes,
-                    what: format!("the Artifact {}", c.to_artifact),
-                });
+/// The writes of a plan (pure): one files tree per component, in `datastore`, the size of
+/// its Artifact (`sizes`, by file; a file not found there counts 0).
+pub fn needs(ctx: &GateContext, datastore: &Path, sizes: &Sizes) -> Vec<Need> {
+    ctx.components
+        .iter()
+        .map(|c| {
+            let t = &c.component.component_type;
+            let bytes = ctx
+                .artifacts
+                .iter()
+                .find(|(of, _)| of == t)
+                .and_then(|(_, file)| sizes.get(file))
+                .copied()
+                .unwrap_or(0);
+            Need {
+                dir: datastore.to_path_buf(),
+                bytes,
+                what: format!("the payload of {t} {}", c.component.id),
             }
-        }
-    }
-    out
+        })
+        .collect()
 }
 
 /// A filesystem that lacks room.
@@ -121,26 +118,47 @@ pub fn filesystem_of(dir: &Path) -> std::io::Result<(u64, u64)> {
 /// The disk check (`BeforeFirstState`).
 pub struct SpaceGate {
     reserve: u64,
+    /// Where the deployment's File API directories are written.
+    datastore: PathBuf,
+}
+
+/// Each file's size.
+pub type Sizes = BTreeMap<PathBuf, u64>;
+
+/// The size of each file, and the filesystem (device, free bytes) of `dir` (IO).
+fn look(files: &[PathBuf], dir: &Path) -> Result<(Sizes, (u64, u64)), String> {
+    let sizes = files
+        .iter()
+        .map(|f| {
+            std::fs::metadata(f)
+                .map(|m| (f.clone(), m.len()))
+                .map_err(|e| format!("{}: {e}", f.display()))
+        })
+        .collect::<Result<_, _>>()?;
+    let fs = filesystem_of(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok((sizes, fs))
 }
 
 impl SpaceGate {
-    pub fn new(min_free_bytes: u64) -> Self {
+    pub fn new(min_free_bytes: u64, datastore: PathBuf) -> Self {
         Self {
             reserve: min_free_bytes,
+            datastore,
         }
     }
 
     async fn decide(&self, ctx: &GateContext) -> Verdict {
-        let needs = needs(ctx);
-        let dirs: Vec<PathBuf> = needs.iter().map(|n| n.dir.clone()).collect();
-        let placed = tokio::task::spawn_blocking(move || {
-            dirs.iter()
-                .map(|d| filesystem_of(d).map_err(|e| format!("{}: {e}", d.display())))
-                .collect::<Result<Vec<_>, String>>()
-        })
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
-        let placed = match placed {
+        let files: Vec<PathBuf> = ctx.artifacts.iter().map(|(_, f)| f.clone()).collect();
+        let datastore = self.datastore.clone();
+        let looked = tokio::task::spawn_blocking(move || look(&files, &datastore))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        let placed = looked.map(|(sizes, fs)| {
+            let needs = needs(ctx, &self.datastore, &sizes);
+            let placed = vec![fs; needs.len()];
+            (needs, placed)
+        });
+        let (needs, placed) = match placed {
             Ok(p) => p,
             Err(e) => {
                 return Verdict::Refuse {
@@ -168,9 +186,9 @@ impl SpaceGate {
 }
 
 impl Gate for SpaceGate {
-    fn check<'a>(&'a self, point: GatePoint, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
+    fn check<'a>(&'a self, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
         Box::pin(async move {
-            match point {
+            match ctx.point {
                 GatePoint::BeforeFirstState => self.decide(ctx).await,
                 _ => Verdict::Proceed,
             }
@@ -181,64 +199,73 @@ impl Gate for SpaceGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gates::seam::GateComponent;
+    use crate::engine::api::{ComponentRef, PlannedChange};
+    use crate::gates::seam::{at, context};
 
-    fn comp(
-        id: &str,
-        artifact: &str,
-        bytes: u64,
-        payload: Option<u64>,
-        fetch: bool,
-    ) -> GateComponent {
-        GateComponent {
-            component_type: "rtos".into(),
-            id: id.into(),
+    fn change(t: &str, id: &str, artifact: &str) -> PlannedChange {
+        PlannedChange {
+            component: ComponentRef {
+                component_type: t.into(),
+                id: id.into(),
+            },
             order: 1,
             to_artifact: artifact.into(),
-            artifact: PathBuf::from(format!("/cache/{artifact}.mender")),
-            artifact_bytes: bytes,
-            payload_bytes: payload,
-            work_dir: PathBuf::from("/data/work"),
-            fetch_to: fetch.then(|| PathBuf::from("/data/downloads")),
         }
     }
 
-    fn ctx(components: Vec<GateComponent>) -> GateContext {
+    fn ctx(changes: Vec<PlannedChange>, artifacts: &[(&str, &str)]) -> GateContext {
         GateContext {
-            deployment: "d".into(),
-            manifest: "m".into(),
-            components,
-            install_started: false,
+            components: changes,
+            artifacts: artifacts
+                .iter()
+                .map(|(t, f)| (t.to_string(), PathBuf::from(f)))
+                .collect(),
+            ..context("d", "m")
         }
     }
 
     #[test]
     fn the_needs_of_a_plan() {
-        let n = needs(&ctx(vec![
-            comp("A", "rtos-v2", 100, Some(250), true),
-            comp("B", "rtos-v2", 100, None, true),
-        ]));
-        let got: Vec<(&str, u64)> = n
+        let c = ctx(
+            vec![
+                change("rtos", "A", "rtos-v2"),
+                change("rtos", "B", "rtos-v2"),
+                change("gateway", "G", "gw-v2"),
+            ],
+            &[
+                ("rtos", "/cache/rtos-v2.mender"),
+                ("gateway", "/x/gw.mender"),
+            ],
+        );
+        let sizes = BTreeMap::from([(PathBuf::from("/cache/rtos-v2.mender"), 250)]);
+        let n = needs(&c, Path::new("/data"), &sizes);
+        let got: Vec<(&str, u64, &str)> = n
             .iter()
-            .map(|n| (n.dir.to_str().unwrap(), n.bytes))
+            .map(|n| (n.dir.to_str().unwrap(), n.bytes, n.what.as_str()))
             .collect();
-        // Two files trees (the read payload size, else the Artifact's), one fetch.
+        // A files tree per component, the size of its type's Artifact (unknown: 0).
         assert_eq!(
             got,
             [
-                ("/data/work", 250),
-                ("/data/downloads", 100),
-                ("/data/work", 100)
+                ("/data", 250, "the payload of rtos A"),
+                ("/data", 250, "the payload of rtos B"),
+                ("/data", 0, "the payload of gateway G")
             ]
         );
     }
 
     #[test]
     fn each_filesystem_keeps_its_reserve() {
-        let n = needs(&ctx(vec![
-            comp("A", "a", 100, Some(300), true),
-            comp("B", "b", 50, None, false),
-        ]));
+        let need = |dir: &str, bytes, what: &str| Need {
+            dir: PathBuf::from(dir),
+            bytes,
+            what: what.into(),
+        };
+        let n = [
+            need("/data/work", 300, "the payload of rtos A"),
+            need("/data/downloads", 100, "the Artifact a"),
+            need("/data/work", 50, "the payload of rtos B"),
+        ];
         // work on fs 1 (free 400), downloads on fs 2 (free 1000).
         let placed = [(1, 400), (2, 1000), (1, 400)];
         assert!(shortfalls(&n, &placed, 50).is_empty(), "350 + 50 fits 400");
@@ -267,31 +294,40 @@ mod tests {
     #[tokio::test]
     async fn the_gate_refuses_what_does_not_fit_before_the_first_state() {
         let dir = tempfile::tempdir().unwrap();
-        let mut c = comp("A", "a", 1, None, false);
-        c.work_dir = dir.path().join("work");
-        let gate = SpaceGate::new(0);
-        let small = ctx(vec![c.clone()]);
+        let artifact = dir.path().join("a.mender");
+        std::fs::write(&artifact, b"payload").unwrap();
+        let c = ctx(
+            vec![change("rtos", "A", "a")],
+            &[("rtos", artifact.to_str().unwrap())],
+        );
+        let fits = SpaceGate::new(0, dir.path().join("datastore"));
         assert_eq!(
-            gate.check(GatePoint::BeforeFirstState, &small).await,
+            fits.check(&at(GatePoint::BeforeFirstState, &c)).await,
             Verdict::Proceed
         );
-        c.artifact_bytes = u64::MAX / 2;
-        let huge = ctx(vec![c]);
+        // A reserve no filesystem here has.
+        let full = SpaceGate::new(u64::MAX / 2, dir.path().join("datastore"));
         assert_eq!(
-            gate.check(GatePoint::BeforeCommit, &huge).await,
+            full.check(&at(GatePoint::BeforeCommit, &c)).await,
             Verdict::Proceed
         );
-        match gate.check(GatePoint::BeforeFirstState, &huge).await {
+        match full.check(&at(GatePoint::BeforeFirstState, &c)).await {
             Verdict::Refuse {
                 reason: Reason::InsufficientSpace,
                 message,
             } => {
-                assert!(
-                    message.contains(&format!("needs {} bytes", u64::MAX / 2)),
-                    "{message}"
-                )
+                assert!(message.contains("needs 7 bytes"), "{message}")
             }
             v => panic!("{v:?}"),
         }
+        // An Artifact that cannot be looked at refuses too: nothing was touched.
+        std::fs::remove_file(&artifact).unwrap();
+        assert!(matches!(
+            fits.check(&at(GatePoint::BeforeFirstState, &c)).await,
+            Verdict::Refuse {
+                reason: Reason::InsufficientSpace,
+                ..
+            }
+        ));
     }
 }

@@ -1,16 +1,19 @@
 //! Supersede: a newer desired generation ends a deployment of an older one at the next safe
 //! point, as long as nothing has reached ArtifactInstall.
 //!
-//! The safe points are gate points: before the first state, before Download, after Download
-//! (`BeforeDisruptive`) and before the first ArtifactInstall; a deployment waiting at any
-//! gate (a window, a lock, a question) is re-asked at least every [`super::seam::REASK`] and
-//! so is superseded within a second. The refusal (reason `Superseded`) makes the engine end
-//! the deployment cleanly: nothing touched before the first state, only Cleanup after
-//! Download. Once a component has installed, the deployment finishes first (as before).
+//! The safe points are gate points: before the first state, before Download, and at the
+//! first ArtifactInstall (`BeforePhase(Install)`, `BeforeDisruptive`), which the engine asks
+//! only while no component has started installing; a deployment waiting at any gate (a
+//! window, a lock, a question) is re-asked within [`super::seam::REASK`] and so is
+//! superseded within a second. The refusal (reason `Superseded`) makes the engine end the
+//! deployment cleanly: nothing touched before the first state, only Cleanup after Download.
+//! Once a component has installed, the deployment finishes first (as before): the points
+//! after it (`Activate`, `BeforeCommit`) always proceed here.
 //!
 //! Only deployments the controller started for a generation can be superseded: the daemon
-//! says which generation runs ([`SupersedeGate::begin`]); an Update Module hand-off never
-//! is (the Mender client drives it).
+//! tells where the newest generation is read ([`SupersedeGate::follow`]) and which
+//! generation runs ([`SupersedeGate::begin`]); an Update Module hand-off never is (the
+//! Mender client drives it), nor a deployment of a CLI verb run in-process.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,17 +23,16 @@ use crate::model::Reason;
 /// The newest desired generation, read when asked.
 pub type Newest = Arc<dyn Fn() -> u64 + Send + Sync>;
 
+#[derive(Default)]
 pub struct SupersedeGate {
-    newest: Newest,
+    newest: Mutex<Option<Newest>>,
     running: Mutex<Option<u64>>,
 }
 
 impl SupersedeGate {
-    pub fn new(newest: Newest) -> Self {
-        Self {
-            newest,
-            running: Mutex::new(None),
-        }
+    /// The newest desired generation is read from `newest` from now on.
+    pub fn follow(&self, newest: Newest) {
+        *self.newest.lock().unwrap_or_else(|p| p.into_inner()) = Some(newest);
     }
 
     /// The controller starts a deployment of `generation` (`None`: one that cannot be
@@ -40,13 +42,15 @@ impl SupersedeGate {
     }
 
     fn decide(&self, ctx: &GateContext) -> Verdict {
-        if ctx.install_started {
-            return Verdict::Proceed;
-        }
         let Some(running) = *self.running.lock().unwrap_or_else(|p| p.into_inner()) else {
             return Verdict::Proceed;
         };
-        let newest = (self.newest)();
+        let newest = self
+            .newest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map_or(0, |n| n());
         if newest > running {
             return Verdict::Refuse {
                 reason: Reason::Superseded,
@@ -61,8 +65,8 @@ impl SupersedeGate {
 }
 
 impl Gate for SupersedeGate {
-    fn check<'a>(&'a self, point: GatePoint, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
-        let v = match point {
+    fn check<'a>(&'a self, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
+        let v = match ctx.point {
             GatePoint::BeforeFirstState
             | GatePoint::BeforeDisruptive
             | GatePoint::BeforePhase(GatePhase::Download | GatePhase::Install) => self.decide(ctx),
@@ -75,19 +79,16 @@ impl Gate for SupersedeGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gates::seam::{at, context};
     use std::sync::atomic::{AtomicU64, Ordering};
 
     #[tokio::test]
     async fn a_newer_generation_ends_only_what_installed_nothing() {
         let newest = Arc::new(AtomicU64::new(3));
         let n = newest.clone();
-        let gate = SupersedeGate::new(Arc::new(move || n.load(Ordering::SeqCst)));
-        let mut ctx = GateContext {
-            deployment: "d".into(),
-            manifest: "sys-3".into(),
-            components: vec![],
-            install_started: false,
-        };
+        let gate = SupersedeGate::default();
+        gate.follow(Arc::new(move || n.load(Ordering::SeqCst)));
+        let ctx = context("d", "sys-3");
         let all = [
             GatePoint::BeforeFirstState,
             GatePoint::BeforePhase(GatePhase::Download),
@@ -99,31 +100,26 @@ mod tests {
         // Not a controller deployment: never.
         newest.store(9, Ordering::SeqCst);
         for p in all {
-            assert_eq!(gate.check(p, &ctx).await, Verdict::Proceed);
+            assert_eq!(gate.check(&at(p, &ctx)).await, Verdict::Proceed);
         }
         gate.begin(Some(3));
         newest.store(3, Ordering::SeqCst);
         for p in all {
-            assert_eq!(gate.check(p, &ctx).await, Verdict::Proceed, "{p:?}");
+            assert_eq!(gate.check(&at(p, &ctx)).await, Verdict::Proceed, "{p:?}");
         }
         newest.store(4, Ordering::SeqCst);
-        let refused: Vec<bool> = futures_util::future::join_all(all.map(|p| gate.check(p, &ctx)))
-            .await
-            .iter()
-            .map(|v| {
-                matches!(
-                    v,
-                    Verdict::Refuse {
-                        reason: Reason::Superseded,
-                        ..
-                    }
-                )
-            })
-            .collect();
-        assert_eq!(refused, [true, true, true, true, false, false]);
-        ctx.install_started = true;
+        let mut refused = vec![];
         for p in all {
-            assert_eq!(gate.check(p, &ctx).await, Verdict::Proceed, "{p:?}");
+            let v = gate.check(&at(p, &ctx)).await;
+            refused.push(matches!(
+                v,
+                Verdict::Refuse {
+                    reason: Reason::Superseded,
+                    ..
+                }
+            ));
         }
+        // The points after the first ArtifactInstall: the deployment finishes first.
+        assert_eq!(refused, [true, true, true, true, false, false]);
     }
 }

@@ -97,8 +97,8 @@ impl WindowGate {
 }
 
 impl Gate for WindowGate {
-    fn check<'a>(&'a self, point: GatePoint, _: &'a GateContext) -> BoxFuture<'a, Verdict> {
-        let v = match point {
+    fn check<'a>(&'a self, ctx: &'a GateContext) -> BoxFuture<'a, Verdict> {
+        let v = match ctx.point {
             GatePoint::BeforeFirstState => self.decide(true),
             GatePoint::BeforeDisruptive => self.decide(false),
             _ => Verdict::Proceed,

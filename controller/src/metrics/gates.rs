@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn waits_mirror_status_and_refusals_count_known_reasons() {
-        let m = Metrics::new();
+        let m = Metrics::default();
         let t = m.render();
         assert_eq!(
             value(&t, "baton_gate_waiting{reason=\"UpdateLocked\"}"),

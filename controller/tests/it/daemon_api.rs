@@ -6,9 +6,9 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use crate::daemon_support::*;
-use baton::daemon::wire::{InstallRequest, RunOpts};
 use baton::engine::api::End;
 use baton::model::{ConditionStatus::*, ConditionType::*};
+use baton::wire::{InstallRequest, RunOpts};
 
 /// One raw HTTP/1.1 exchange; returns the status code and the whole answer.
 fn raw(socket: &std::path::Path, request: &[u8]) -> (u16, String) {
@@ -323,6 +323,8 @@ async fn run_once(eff: &baton::config::Effective) -> Result<(), baton::daemon::D
     baton::daemon::run(
         eff,
         deployer,
+        gates_of(&eff.config, &eff.dirs.datastore_dir, None),
+        Default::default(),
         Duration::from_secs(1),
         None,
         Default::default(),
@@ -481,19 +483,14 @@ async fn the_update_module_hand_off_goes_through_the_daemon() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_answers_over_the_api_and_force_passes_an_update_lock() {
-    use baton::daemon::wire::ConsentRequest;
+    use baton::wire::ConsentRequest;
     let dir = tempfile::tempdir().unwrap();
     let fake = Fake::new();
     let eff = effective(
         dir.path(),
         serde_json::json!({"OwnerConsent": {"Before": ["Download"]}, "MinFreeBytes": 0}),
     );
-    let gates = baton::daemon::gates(
-        &eff.config,
-        std::sync::Arc::new(|| 0),
-        std::sync::Arc::new(baton::gates::clock::SystemClock),
-    )
-    .unwrap();
+    let gates = gates_of(&eff.config, &eff.dirs.datastore_dir, None);
     let d = Daemon::start_gated(eff, &fake, gates).await;
     let c = d.client().await;
     let ask = |answer: &str, question, for_seconds| ConsentRequest {

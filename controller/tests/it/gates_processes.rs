@@ -60,10 +60,20 @@ fn until_held(dir: &Path, n: usize) -> Vec<baton::model::LockHolder> {
 
 fn ctx() -> GateContext {
     GateContext {
-        deployment: "d1".into(),
+        point: GatePoint::BeforeFirstState,
+        deployment: Some("d1".into()),
         manifest: "sys-2".into(),
         components: vec![],
-        install_started: false,
+        artifacts: vec![],
+        waited: Duration::ZERO,
+    }
+}
+
+/// `ctx` asked at `point`.
+fn at(point: GatePoint, ctx: &GateContext) -> GateContext {
+    GateContext {
+        point,
+        ..ctx.clone()
     }
 }
 
@@ -133,10 +143,10 @@ async fn the_lock_gate_waits_then_times_out_and_force_passes_once() {
     let c = ctx();
     // Only before the first ArtifactInstall.
     assert_eq!(
-        gate.check(GatePoint::BeforeFirstState, &c).await,
+        gate.check(&at(GatePoint::BeforeFirstState, &c)).await,
         Verdict::Proceed
     );
-    match gate.check(GatePoint::BeforeDisruptive, &c).await {
+    match gate.check(&at(GatePoint::BeforeDisruptive, &c)).await {
         Verdict::Wait {
             reason: Reason::UpdateLocked,
             until: None,
@@ -150,7 +160,7 @@ async fn the_lock_gate_waits_then_times_out_and_force_passes_once() {
         v => panic!("{v:?}"),
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    match gate.check(GatePoint::BeforeDisruptive, &c).await {
+    match gate.check(&at(GatePoint::BeforeDisruptive, &c)).await {
         Verdict::Refuse {
             reason: Reason::UpdateLocked,
             message,
@@ -161,24 +171,22 @@ async fn the_lock_gate_waits_then_times_out_and_force_passes_once() {
     }
     gate.force_once();
     assert_eq!(
-        gate.check(GatePoint::BeforeDisruptive, &ctx()).await,
+        gate.check(&at(GatePoint::BeforeDisruptive, &ctx())).await,
         Verdict::Proceed
     );
     assert!(matches!(
-        gate.check(
-            GatePoint::BeforeDisruptive,
-            &GateContext {
-                deployment: "d2".into(),
-                ..ctx()
-            }
-        )
+        gate.check(&GateContext {
+            point: GatePoint::BeforeDisruptive,
+            deployment: Some("d2".into()),
+            ..ctx()
+        })
         .await,
         Verdict::Wait { .. }
     ));
     end(holder);
     until_held(dir.path(), 0);
     assert_eq!(
-        gate.check(GatePoint::BeforeDisruptive, &ctx()).await,
+        gate.check(&at(GatePoint::BeforeDisruptive, &ctx())).await,
         Verdict::Proceed
     );
 }
@@ -221,19 +229,19 @@ async fn health_checks_run_with_the_interfaces_clean_environment_and_bounds() {
         5,
     );
     assert_eq!(
-        g.check(GatePoint::BeforeCommit, &ctx()).await,
+        g.check(&at(GatePoint::BeforeCommit, &ctx())).await,
         Verdict::Proceed
     );
     // Not asked elsewhere.
     let never = health(vec![sh("exit 1")], env.clone(), 5);
     assert_eq!(
-        never.check(GatePoint::BeforeDisruptive, &ctx()).await,
+        never.check(&at(GatePoint::BeforeDisruptive, &ctx())).await,
         Verdict::Proceed
     );
     // A check that hangs is killed at its timeout, and names it.
     let slow = health(vec![sh("sleep 30")], env.clone(), 1);
     let started = std::time::Instant::now();
-    match slow.check(GatePoint::BeforeCommit, &ctx()).await {
+    match slow.check(&at(GatePoint::BeforeCommit, &ctx())).await {
         Verdict::Refuse {
             reason: Reason::HealthCheckFailed,
             message,
@@ -249,7 +257,7 @@ async fn health_checks_run_with_the_interfaces_clean_environment_and_bounds() {
         env.clone(),
         5,
     );
-    match loud.check(GatePoint::BeforeCommit, &ctx()).await {
+    match loud.check(&at(GatePoint::BeforeCommit, &ctx())).await {
         Verdict::Refuse { message, .. } => {
             assert!(
                 message.contains("THE-END")
@@ -262,7 +270,7 @@ async fn health_checks_run_with_the_interfaces_clean_environment_and_bounds() {
     }
     // A program that is not there.
     let missing = health(vec![vec!["/nonexistent/check".into()]], env, 5);
-    match missing.check(GatePoint::BeforeCommit, &ctx()).await {
+    match missing.check(&at(GatePoint::BeforeCommit, &ctx())).await {
         Verdict::Refuse { message, .. } => {
             assert!(message.contains("could not be started"), "{message}")
         }

@@ -6,6 +6,7 @@
 
 mod daemon_api;
 mod daemon_gates;
+mod daemon_reads;
 mod daemon_reconciler;
 mod daemon_support;
 mod daemon_watch;
@@ -21,3 +22,4 @@ mod interface_support;
 mod resource_corpus;
 mod resource_hostile;
 mod resource_schema_agreement;
+mod rooms;

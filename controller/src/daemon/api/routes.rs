@@ -16,16 +16,16 @@ use serde::Serialize;
 use super::guard::{self, Access, Conn, Facts, Refusal, BODY_LIMIT};
 use super::{ApiState, BODY_TIMEOUT, QUEUE_WAIT};
 use crate::daemon::admission::Door;
-use crate::daemon::commands::{Action, ActionError, HandoffError};
+use crate::daemon::commands::{Action, ActionError, Answer, HandoffError, Query};
 use crate::daemon::sources::{self, handoff, Offer, OfferError};
-use crate::daemon::wire::{
+use crate::engine::api::EngineError;
+use crate::gates::consent::{self, AnswerError};
+use crate::model::Origin;
+use crate::resource::Diagnostics;
+use crate::wire::{
     paths, ConsentReply, ConsentRequest, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest,
     BASE_DIR_HEADER, DEFAULT_DEFER_SECONDS, GENERATION_HEADER, SIGNATURE_HEADER,
 };
-use crate::engine::api::EngineError;
-use crate::gates::consent::{Answer, AnswerError};
-use crate::model::Origin;
-use crate::resource::Diagnostics;
 
 type Resp = Response<Full<Bytes>>;
 
@@ -40,6 +40,9 @@ pub enum Route {
     Status,
     Components,
     History,
+    /// A read the engine answers without waiting for a deployment.
+    Read(Query),
+    Identity,
     Action(Action),
     /// `POST /v1/consent`: the owner answers the open question.
     Consent,
@@ -69,6 +72,10 @@ pub fn route(method: &Method, path: &str) -> Route {
         paths::COMPONENTS => pick(get, Components),
         paths::HISTORY => pick(get, History),
         paths::CONSENT => pick(post, Consent),
+        paths::PROVIDES => pick(get, Read(Query::Provides)),
+        paths::INVENTORY => pick(get, Read(Query::Inventory)),
+        paths::JOURNAL => pick(get, Read(Query::Journal)),
+        paths::IDENTITY => pick(get, Identity),
         p => {
             if let Some(a) = p.strip_prefix(paths::ACTIONS) {
                 match crate::daemon::commands::Action::parse(a) {
@@ -99,6 +106,8 @@ pub fn access(r: Route) -> Access {
         | Route::Status
         | Route::Components
         | Route::History
+        | Route::Read(_)
+        | Route::Identity
         | Route::MethodNotAllowed
         | Route::NotFound => Access::Read,
         Route::PutManifest | Route::Action(_) | Route::Consent => Access::Write,
@@ -201,6 +210,15 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) ->
         }
         Route::Components => json(&state.handle.board.get().components),
         Route::History => json(&state.handle.board.get().history),
+        Route::Identity => json(&state.identity),
+        Route::Read(q) => match state.handle.query(q).await {
+            Ok(Answer::Provides(o)) => json(&o),
+            Ok(Answer::Inventory(i)) => json(&i),
+            Ok(Answer::Journal(j)) => json(&j),
+            Err(e @ EngineError::NoObservation(_)) => error(503, "NoObservation", e.to_string()),
+            Err(e @ EngineError::Topology(_)) => error(422, "TopologyInvalid", e.to_string()),
+            Err(e) => error(500, "EngineError", e.to_string()),
+        },
         Route::GetManifest => match state.handle.desired.current() {
             None => error(404, "NoDesiredState", "no Manifest has been applied"),
             Some(d) => {
@@ -255,9 +273,11 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) ->
 /// The owner's answer, through the same desk as Kanto's.
 fn consent(state: &ApiState, c: ConsentRequest) -> Resp {
     let answer = match (c.answer.as_str(), c.for_seconds) {
-        ("approve", None) => Answer::Approve,
-        ("deny", None) => Answer::Deny,
-        ("defer", s) => Answer::Defer(Duration::from_secs(s.unwrap_or(DEFAULT_DEFER_SECONDS))),
+        ("approve", None) => consent::Answer::Approve,
+        ("deny", None) => consent::Answer::Deny,
+        ("defer", s) => {
+            consent::Answer::Defer(Duration::from_secs(s.unwrap_or(DEFAULT_DEFER_SECONDS)))
+        }
         ("approve" | "deny", Some(_)) => {
             return error(400, "BadRequest", "forSeconds goes with `defer` only")
         }
@@ -403,6 +423,11 @@ mod tests {
             (&po, "/v1/status", Route::MethodNotAllowed),
             (&g, "/v1/components", Route::Components),
             (&g, "/v1/history", Route::History),
+            (&g, "/v1/provides", Route::Read(Query::Provides)),
+            (&g, "/v1/inventory", Route::Read(Query::Inventory)),
+            (&g, "/v1/journal", Route::Read(Query::Journal)),
+            (&po, "/v1/journal", Route::MethodNotAllowed),
+            (&g, "/v1/identity", Route::Identity),
             (&po, "/v1/actions/retry", Route::Action(Action::Retry)),
             (&po, "/v1/actions/rollback", Route::Action(Action::Rollback)),
             (&po, "/v1/actions/suspend", Route::Action(Action::Suspend)),

@@ -87,6 +87,26 @@ fn route_by_transport_by_token() {
             "/v1/manifest",
             [ok, Some(403), Some(401), Some(401), ok, ok],
         ),
+        (
+            &get,
+            "/v1/identity",
+            [ok, Some(403), Some(401), Some(401), ok, ok],
+        ),
+        (
+            &get,
+            "/v1/provides",
+            [ok, Some(403), Some(401), Some(401), ok, ok],
+        ),
+        (
+            &get,
+            "/v1/inventory",
+            [ok, Some(403), Some(401), Some(401), ok, ok],
+        ),
+        (
+            &get,
+            "/v1/journal",
+            [ok, Some(403), Some(401), Some(401), ok, ok],
+        ),
         // Changes: the write token only.
         (
             &put,

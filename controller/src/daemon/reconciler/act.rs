@@ -11,35 +11,17 @@ use super::decide::{self, decide, Decision, Facts, Journal, Previewed, Retry};
 use super::{report_persist, Again, Reconciler};
 use crate::config::PolicyMode;
 use crate::daemon::clock;
-use crate::daemon::deployer::{self, end_failure, is_final, recovery_options, run_options};
+use crate::daemon::deployer::{self, end_failure, recovery_options, run_options};
 use crate::daemon::desired::Desired;
+use crate::daemon::status::board::BoardSink;
 use crate::daemon::status::components::components;
 use crate::daemon::status::conditions::Phase;
 use crate::daemon::status::history::{self, Driver};
-use crate::daemon::status::progress::{self, BoardSink};
+use crate::daemon::status::progress;
 use crate::engine::api::{DeploymentReport, End, EngineError, Preview, ProgressSink};
-use crate::gates::{self, policy::Policy, policy::PolicyVerdict};
+use crate::gates;
 use crate::metrics::ReconcileResult;
 use crate::model::{Origin, Reason};
-use crate::resource::LoadedManifest;
-
-/// The policy's verdict on `offered` against the Manifest deployed last: `Some` when held.
-pub(super) fn policy_verdict(
-    policy: &Policy,
-    offered: &LoadedManifest,
-    deployed: Option<&LoadedManifest>,
-) -> Option<(Reason, String)> {
-    fn named(m: &LoadedManifest) -> gates::policy::Named<'_> {
-        gates::policy::Named {
-            name: &m.manifest.name,
-            sha256: &m.sha256,
-        }
-    }
-    match policy.verdict(named(offered), deployed.map(named)) {
-        PolicyVerdict::Accept => None,
-        PolicyVerdict::Hold { reason, message } => Some((reason, message)),
-    }
-}
 
 impl Reconciler {
     /// One look: journal, desired, observed; at most one engine deployment.
@@ -186,7 +168,7 @@ impl Reconciler {
                 None
             }
         };
-        policy_verdict(&self.gates.policy, &d.manifest, deployed.as_ref())
+        self.gates.policy.hold(&d.manifest, deployed.as_ref())
     }
 
     /// The policy held generation `gen` back: say so, once in the history.
@@ -288,9 +270,9 @@ impl Reconciler {
             .await;
         self.running_phase = None;
         self.board.deployment(None);
-        if !matches!(&r, Some(Ok(report)) if is_final(&report.end)) {
+        if !matches!(&r, Some(Ok(report)) if report.end.is_final()) {
             // No final report to record: the gates forget whatever they held.
-            self.gates.finished(None);
+            self.gates.finished();
         }
         if let Some(Ok(report)) = &r {
             if report.end == End::Success {
@@ -361,7 +343,7 @@ impl Reconciler {
     /// A deployment the controller drove ended (or paused): record it, then count it as the
     /// desired generation's success or failure.
     fn finished(&mut self, report: DeploymentReport, gen: u64) {
-        if is_final(&report.end) {
+        if report.end.is_final() {
             self.remember(|m| m.deploying = None);
             let sha = self
                 .desired
@@ -392,7 +374,7 @@ impl Reconciler {
     ) {
         let mut entry = history::entry(report, generation, sha256, driver);
         entry.policy = Some(self.gates.policy.describe());
-        entry.waited_seconds = self.gates.finished(Some(&report.deployment)).as_secs();
+        entry.waited_seconds = self.gates.finished().as_secs();
         self.metrics.deployment_finished(&entry);
         if let Some(reason) = entry.reason {
             self.metrics.gate_refused(reason);

@@ -17,14 +17,16 @@ use baton::daemon::memory::MemoryFile;
 use baton::daemon::reconciler::{Reconciler, Settings};
 use baton::daemon::sd_notify::Notifier;
 use baton::engine::api::{
-    BoxFuture, ComponentObservation, ComponentOutcome, ComponentRef, ComponentResult, Deployer,
-    DeploymentReport, End, EngineError, InFlight, Observation, PlannedChange, Preview, Progress,
-    ProgressSink,
+    BoxFuture, Call as Word, ComponentObservation, ComponentOutcome, ComponentRef, ComponentResult,
+    Deployer, DeploymentReport, End, EngineError, InFlight, Inventory, JournalView, Observation,
+    PlannedChange, Preview, Problem, Progress, ProgressSink, RunOptions, State as ProtocolState,
 };
-use baton::engine::driver::RunOptions;
 use baton::gates::clock::Clock;
-use baton::gates::{Gate, GateComponent, GateContext, GatePhase, GatePoint, Gates, Verdict, REASK};
+use baton::gates::{
+    Gate, GateContext, GateParts, GatePhase, GatePoint, GateSettings, Gates, Verdict,
+};
 use baton::metrics::Metrics;
+use baton::model::Reason;
 use baton::model::{ConditionStatus, ConditionType, Provides, Status};
 use baton::resource::{parse_manifest, LoadedManifest};
 use tokio::sync::Notify;
@@ -63,14 +65,13 @@ pub struct State {
     pub install_time: Duration,
     /// When set, an install waits for a permit here before finishing.
     pub gate: Option<Arc<Notify>>,
-    /// The gates an install asks at the seam's points, as the engine's driver will.
+    /// The gates an install asks at the seam's points, as the engine's driver does.
     pub gates: Option<Arc<dyn Gate>>,
     /// Every gate verdict an install got: (point, verdict).
     pub verdicts: Vec<(GatePoint, Verdict)>,
-    /// The size of each component's Artifact, for the disk check.
+    /// The size of each component type's Artifact file, for the disk check (a sparse file
+    /// made for it).
     pub artifact_bytes: u64,
-    /// The wall clock the gates read (a `TokioWall` in paused tests; the system's without).
-    pub wall: Option<Arc<dyn Clock>>,
 }
 
 #[derive(Clone, Default)]
@@ -161,59 +162,85 @@ fn report_of(id: String, m: &str, end: End, components: Vec<ComponentOutcome>) -
     }
 }
 
+/// The engine's bounds on a wait between two asks (`engine::driver`'s `MIN_WAIT`, `RECHECK`).
+const MIN_WAIT: Duration = Duration::from_secs(1);
+const RECHECK: Duration = Duration::from_secs(30);
+
 impl Fake {
-    fn gate_context(&self, id: &str, manifest: &str, changes: &[PlannedChange]) -> GateContext {
+    /// What the engine tells its gate at `point`: the deployment's id once journaled, and
+    /// each component type's Artifact file (made here, sparse, `artifact_bytes` long).
+    fn gate_context(
+        &self,
+        point: GatePoint,
+        id: Option<&str>,
+        manifest: &str,
+        changes: &[PlannedChange],
+    ) -> GateContext {
         let bytes = self.state().artifact_bytes;
+        let dir = std::env::temp_dir().join(format!("baton-fake-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut artifacts: Vec<(String, std::path::PathBuf)> = vec![];
+        for c in changes {
+            let t = &c.component.component_type;
+            if !artifacts.iter().any(|(of, _)| of == t) {
+                let file = dir.join(format!("{}.mender", c.to_artifact));
+                std::fs::File::create(&file)
+                    .unwrap()
+                    .set_len(bytes)
+                    .unwrap();
+                artifacts.push((t.clone(), file));
+            }
+        }
         GateContext {
-            deployment: id.into(),
+            point,
+            deployment: id.map(str::to_string),
             manifest: manifest.into(),
-            components: changes
-                .iter()
-                .map(|c| GateComponent {
-                    component_type: c.component.component_type.clone(),
-                    id: c.component.id.clone(),
-                    order: c.order,
-                    to_artifact: c.to_artifact.clone(),
-                    artifact: format!("/artifacts/{}.mender", c.to_artifact).into(),
-                    artifact_bytes: bytes,
-                    payload_bytes: None,
-                    work_dir: std::env::temp_dir().join("baton-fake-work"),
-                    fetch_to: None,
-                })
-                .collect(),
-            install_started: false,
+            components: changes.to_vec(),
+            artifacts,
+            waited: Duration::ZERO,
         }
     }
 
-    /// Asks the gate at `point` as the engine's driver will (A's seam): a wait sleeps on
-    /// tokio's clock until `until` or [`REASK`], then asks again; a refusal is worded
-    /// `<Reason>: message`, as `daemon::deployer` reads it.
-    async fn ask(
-        &self,
-        gate: Option<&dyn Gate>,
-        point: GatePoint,
-        ctx: &GateContext,
-    ) -> Result<(), String> {
+    /// Asks the gate as the engine's driver does (`driver::pass`): a wait sleeps on tokio's
+    /// clock until `until` (within the engine's bounds), then asks again; `Err` with the
+    /// refusal's reason and words (`<point>: message`).
+    async fn ask(&self, gate: Option<&dyn Gate>, mut ctx: GateContext) -> Result<(), Problem> {
         let Some(gate) = gate else { return Ok(()) };
+        let started = Instant::now();
         loop {
-            let v = gate.check(point, ctx).await;
-            self.state().verdicts.push((point, v.clone()));
+            ctx.waited = started.elapsed();
+            let v = gate.check(&ctx).await;
+            self.state().verdicts.push((ctx.point, v.clone()));
             match v {
                 Verdict::Proceed => return Ok(()),
-                Verdict::Refuse { reason, message } => return Err(format!("{reason}: {message}")),
+                Verdict::Refuse { reason, message } => {
+                    return Err(Problem::new(reason, format!("{}: {message}", ctx.point)))
+                }
                 Verdict::Wait { until, .. } => {
-                    let now = self
-                        .state()
-                        .wall
-                        .as_ref()
-                        .map_or_else(std::time::SystemTime::now, |c| c.wall());
-                    let left = until
-                        .and_then(|u| u.duration_since(now).ok())
-                        .unwrap_or(REASK);
-                    tokio::time::sleep(left.min(REASK).max(Duration::from_millis(1))).await;
+                    let wait = until
+                        .and_then(|u| u.duration_since(std::time::SystemTime::now()).ok())
+                        .unwrap_or(RECHECK)
+                        .clamp(MIN_WAIT, RECHECK);
+                    tokio::time::sleep(wait).await;
                 }
             }
         }
+    }
+
+    /// Asks at each of `points`, stopping at the first refusal.
+    async fn pass(
+        &self,
+        gate: Option<&dyn Gate>,
+        points: &[GatePoint],
+        id: Option<&str>,
+        manifest: &str,
+        changes: &[PlannedChange],
+    ) -> Result<(), Problem> {
+        for p in points {
+            self.ask(gate, self.gate_context(*p, id, manifest, changes))
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -239,6 +266,36 @@ impl Deployer for Fake {
                         error: None,
                     })
                     .collect(),
+                taken_at: 0,
+                live: true,
+            })
+        })
+    }
+
+    fn inventory(&self) -> BoxFuture<'_, Result<Inventory, EngineError>> {
+        Box::pin(async move {
+            let s = self.state();
+            let mut lines = vec![("system_type".to_string(), "sys".to_string())];
+            for ((t, id), v) in &s.system {
+                lines.push(("component".into(), format!("{t}.{id}")));
+                lines.push((format!("{t}.{id}.rootfs-image.mock.version"), v.clone()));
+            }
+            Ok(Inventory {
+                lines,
+                taken_at: 0,
+                live: true,
+            })
+        })
+    }
+
+    fn journal(&self) -> BoxFuture<'_, Result<JournalView, EngineError>> {
+        Box::pin(async move {
+            Ok(JournalView {
+                journal: "fake".into(),
+                generation: 0,
+                fell_back: None,
+                deployment: self.state().in_flight.clone(),
+                locked: true,
             })
         })
     }
@@ -269,13 +326,8 @@ impl Deployer for Fake {
             self.record(Call::Install(name.clone()));
             let changes = self.changes(&manifest);
             let id = deployment_id(&name);
-            progress.emit(Progress::Started {
-                deployment: id.clone(),
-                manifest: name.clone(),
-                components: changes.clone(),
-            });
             let gates = self.state().gates.clone();
-            let mut ctx = self.gate_context(&id, &name, &changes);
+            let gates = gates.as_deref();
             let outcome = |r| {
                 changes
                     .iter()
@@ -287,27 +339,27 @@ impl Deployer for Fake {
                     })
                     .collect()
             };
-            // Before the first state: a refusal touched nothing.
-            for point in [
+            let all = |call: ProtocolState| Progress::StepStarted {
+                order: 1,
+                call: Word::State(call),
+                components: changes.iter().map(|c| c.component.clone()).collect(),
+            };
+            // Before the first state, with no deployment yet: a refusal touched nothing.
+            let first = [
                 GatePoint::BeforeFirstState,
                 GatePoint::BeforePhase(GatePhase::Download),
-            ] {
-                if let Err(why) = self.ask(gates.as_deref(), point, &ctx).await {
-                    return Ok(report_of(
-                        id,
-                        &name,
-                        End::Rejected {
-                            problems: vec![why],
-                        },
-                        vec![],
-                    ));
-                }
+            ];
+            if let Err(p) = self.pass(gates, &first, None, &name, &changes).await {
+                let mut r = report_of(id, &name, End::Rejected { problems: vec![p] }, vec![]);
+                r.deployment = String::new();
+                return Ok(r);
             }
-            progress.emit(Progress::StepStarted {
-                order: 1,
-                state: "Download".into(),
-                components: changes.iter().map(|c| c.component.clone()).collect(),
+            progress.emit(Progress::Started {
+                deployment: id.clone(),
+                manifest: name.clone(),
+                components: changes.clone(),
             });
+            progress.emit(all(ProtocolState::Download));
             let (wait, gate) = {
                 let s = self.state();
                 (s.install_time, s.gate.clone())
@@ -316,38 +368,34 @@ impl Deployer for Fake {
             if let Some(g) = gate {
                 g.notified().await;
             }
-            // After Download: a refusal before any ArtifactInstall costs only Cleanup, one
-            // after it rolls the System back.
-            for point in [
-                GatePoint::BeforeDisruptive,
+            // At the first ArtifactInstall a refusal costs only Cleanup; at the commit
+            // boundary (no reboot: Activate there too) it rolls the System back.
+            let rolled_back = |p: Problem, at: GatePoint, result| {
+                report_of(
+                    id.clone(),
+                    &name,
+                    End::RolledBack {
+                        reason: p.reason,
+                        failed_at: at.as_str().into(),
+                        message: p.message,
+                    },
+                    outcome(result),
+                )
+            };
+            let install = [
                 GatePoint::BeforePhase(GatePhase::Install),
+                GatePoint::BeforeDisruptive,
+            ];
+            if let Err(p) = self.pass(gates, &install, Some(&id), &name, &changes).await {
+                return Ok(rolled_back(p, install[0], ComponentResult::Untouched));
+            }
+            progress.emit(all(ProtocolState::ArtifactInstall));
+            let commit = [
                 GatePoint::BeforePhase(GatePhase::Activate),
                 GatePoint::BeforeCommit,
-            ] {
-                if point == GatePoint::BeforePhase(GatePhase::Activate) {
-                    progress.emit(Progress::StepStarted {
-                        order: 1,
-                        state: "ArtifactInstall".into(),
-                        components: changes.iter().map(|c| c.component.clone()).collect(),
-                    });
-                    ctx.install_started = true;
-                }
-                if let Err(why) = self.ask(gates.as_deref(), point, &ctx).await {
-                    let result = if ctx.install_started {
-                        ComponentResult::RolledBack
-                    } else {
-                        ComponentResult::Untouched
-                    };
-                    return Ok(report_of(
-                        id,
-                        &name,
-                        End::RolledBack {
-                            failed_at: format!("gate {point:?}"),
-                            reason: why,
-                        },
-                        outcome(result),
-                    ));
-                }
+            ];
+            if let Err(p) = self.pass(gates, &commit, Some(&id), &name, &changes).await {
+                return Ok(rolled_back(p, commit[1], ComponentResult::RolledBack));
             }
             let script = {
                 let mut s = self.state();
@@ -371,8 +419,9 @@ impl Deployer for Fake {
                     id,
                     &name,
                     End::RolledBack {
+                        reason: Reason::InstallFailed,
                         failed_at: state.into(),
-                        reason: format!("rtos A: {state} exited with status 1"),
+                        message: format!("rtos A: {state} exited with status 1"),
                     },
                     outcome(ComponentResult::RolledBack),
                 ),
@@ -380,7 +429,10 @@ impl Deployer for Fake {
                     id,
                     &name,
                     End::Rejected {
-                        problems: vec!["rtos: no Artifact named v9".into()],
+                        problems: vec![Problem::new(
+                            Reason::ArtifactNotFound,
+                            "rtos: no Artifact named v9",
+                        )],
                     },
                     vec![],
                 ),
@@ -402,8 +454,9 @@ impl Deployer for Fake {
             Ok(report(
                 &f.manifest,
                 End::RolledBack {
+                    reason: Reason::RebootFailed,
                     failed_at: "ArtifactVerifyReboot".into(),
-                    reason: "interrupted".into(),
+                    message: "interrupted".into(),
                 },
                 vec![],
             ))
@@ -423,8 +476,9 @@ impl Deployer for Fake {
             Ok(report(
                 &f.manifest,
                 End::RolledBack {
+                    reason: Reason::RollbackRequested,
                     failed_at: "ArtifactCommit".into(),
-                    reason: "rollback asked".into(),
+                    message: "rollback asked".into(),
                 },
                 vec![],
             ))
@@ -474,6 +528,23 @@ pub fn settings(limit: u32, drift: DriftPolicy) -> Settings {
     }
 }
 
+/// The gates of `cfg` for a System whose datastore is `dir`, on `wall`'s clock (the
+/// system's without).
+pub fn gates_of(
+    cfg: &baton::config::Config,
+    dir: &std::path::Path,
+    wall: Option<Arc<dyn Clock>>,
+) -> Arc<Gates> {
+    Arc::new(Gates::new(
+        GateSettings::from_config(cfg).unwrap(),
+        GateParts {
+            runner: baton::interface::runner::Runner::new(Default::default()),
+            clock: wall.unwrap_or_else(|| Arc::new(baton::gates::clock::SystemClock)),
+            datastore: dir.to_path_buf(),
+        },
+    ))
+}
+
 /// Starts a reconciler on `dir` against `fake` (whose installs ask no gate).
 pub fn start(
     dir: &std::path::Path,
@@ -483,7 +554,7 @@ pub fn start(
 ) -> Running {
     let mut cfg = baton::config::Config::default();
     cfg.update_locks.dir = dir.join("locks");
-    start_with(dir, fake, settings, notifier, &cfg, None)
+    start_with(dir, fake, settings, notifier, gates_of(&cfg, dir, None))
 }
 
 /// Starts a reconciler on `dir` against `fake` with the gates of `cfg`, which the fake's
@@ -495,11 +566,9 @@ pub fn start_gated(
     cfg: &baton::config::Config,
     wall: Option<Arc<dyn Clock>>,
 ) -> (Running, Arc<Gates>) {
-    fake.state().wall = wall.clone();
-    let r = start_with(dir, fake, settings, None, cfg, wall);
-    let gates = r.handle.gates.clone();
+    let gates = gates_of(cfg, dir, wall);
     fake.state().gates = Some(gates.clone());
-    (r, gates)
+    (start_with(dir, fake, settings, None, gates.clone()), gates)
 }
 
 fn start_with(
@@ -507,20 +576,18 @@ fn start_with(
     fake: &Fake,
     settings: Settings,
     notifier: Option<Notifier>,
-    cfg: &baton::config::Config,
-    wall: Option<Arc<dyn Clock>>,
+    gates: Arc<Gates>,
 ) -> Running {
     let shutdown = CancellationToken::new();
     let desired = Arc::new(DesiredStore::open(dir).unwrap());
-    let clock: Arc<dyn Clock> = wall.unwrap_or_else(|| Arc::new(baton::gates::clock::SystemClock));
     let d = desired.clone();
-    let gates = baton::daemon::gates(cfg, Arc::new(move || d.generation()), clock).unwrap();
+    gates.follow(Arc::new(move || d.generation()));
     let (r, handle) = Reconciler::new(
         Arc::new(fake.clone()),
         desired,
         MemoryFile::open(dir).unwrap(),
         History::open(dir).unwrap(),
-        Metrics::new(),
+        Metrics::default(),
         settings,
         notifier,
         gates,
@@ -666,18 +733,28 @@ impl Daemon {
         fake: &Fake,
         gates: Option<Arc<Gates>>,
     ) -> Self {
+        let gates = gates.unwrap_or_else(|| gates_of(&eff.config, &eff.dirs.datastore_dir, None));
         let shutdown = CancellationToken::new();
         let socket = eff.config.api.socket.clone();
         let deployer: Arc<dyn Deployer> = Arc::new(fake.clone());
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
-            baton::daemon::run_gated(&eff, deployer, gates, Duration::from_secs(5), None, token)
-                .await
-                .unwrap();
+            let metrics = Metrics::default();
+            baton::daemon::run(
+                &eff,
+                deployer,
+                gates,
+                metrics,
+                Duration::from_secs(5),
+                None,
+                token,
+            )
+            .await
+            .unwrap();
         });
         // Ready when the API answers.
         for _ in 0..500 {
-            if let Some(c) = baton::daemon::client::Client::connect(&socket).await {
+            if let Some(c) = baton::client::Client::connect(&socket).await {
                 if c.status().await.is_ok() {
                     break;
                 }
@@ -691,8 +768,8 @@ impl Daemon {
         }
     }
 
-    pub async fn client(&self) -> baton::daemon::client::Client {
-        baton::daemon::client::Client::connect(&self.socket)
+    pub async fn client(&self) -> baton::client::Client {
+        baton::client::Client::connect(&self.socket)
             .await
             .expect("the daemon answers")
     }

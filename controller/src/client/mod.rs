@@ -1,11 +1,17 @@
 //! The local API's client: what `baton apply/status/history/get`, and the engine verbs when a
-//! daemon runs, use to talk to `baton run` over its Unix socket.
+//! daemon serves this datastore, use to talk to `baton run` over its Unix socket.
 //!
 //! One connection per request (the socket is local; simplicity wins). [`Client::connect`]
-//! answers `None` when no daemon listens, so a caller can fall back to running the engine
-//! in-process. Every error answer of the API becomes [`ClientError::Api`] with its body.
+//! answers `None` when no daemon listens; [`handshake::find`] also checks that the daemon
+//! acts on the caller's datastore, and [`RemoteDeployer`] is the engine's `Deployer` over
+//! the socket, so a verb is written once whichever engine answers. Every error answer of
+//! the API becomes [`ClientError::Api`] with its body.
+//!
+//! Never imports `daemon`: only [`crate::wire`] and `engine::api`.
 
-use std::future::Future;
+pub mod handshake;
+mod remote;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,13 +23,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::net::UnixStream;
 
-use super::commands::ActionReply;
-use super::wire::{
-    paths, Applied, ConsentReply, ConsentRequest, ErrorBody, InstallRequest, ResumeRequest,
-    RollbackRequest, BASE_DIR_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
-};
-use crate::engine::api::DeploymentReport;
+use crate::engine::api::{DeploymentReport, Inventory, JournalView, Observation};
 use crate::model::{ComponentStatus, HistoryEntry, Status};
+use crate::wire::{
+    paths, ActionReply, Applied, ConsentReply, ConsentRequest, ErrorBody, Identity, InstallRequest,
+    ResumeRequest, RollbackRequest, BASE_DIR_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
+};
+
+pub use remote::RemoteDeployer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -147,17 +154,40 @@ impl Client {
     }
 
     pub async fn status(&self) -> Result<Status, ClientError> {
-        self.call(Method::GET, paths::STATUS, &[], Vec::new()).await
+        self.get(paths::STATUS).await
     }
 
     pub async fn components(&self) -> Result<Vec<ComponentStatus>, ClientError> {
-        self.call(Method::GET, paths::COMPONENTS, &[], Vec::new())
-            .await
+        self.get(paths::COMPONENTS).await
     }
 
     pub async fn history(&self) -> Result<Vec<HistoryEntry>, ClientError> {
-        self.call(Method::GET, paths::HISTORY, &[], Vec::new())
-            .await
+        self.get(paths::HISTORY).await
+    }
+
+    /// Whose System the daemon acts on.
+    pub async fn identity(&self) -> Result<Identity, ClientError> {
+        self.get(paths::IDENTITY).await
+    }
+
+    /// Every component's Identity and Provides (from the last observation while the daemon
+    /// deploys).
+    pub async fn provides(&self) -> Result<Observation, ClientError> {
+        self.get(paths::PROVIDES).await
+    }
+
+    /// The System's inventory (same rule as [`Client::provides`]).
+    pub async fn inventory(&self) -> Result<Inventory, ClientError> {
+        self.get(paths::INVENTORY).await
+    }
+
+    /// The deployment journal as the daemon's engine holds it.
+    pub async fn journal(&self) -> Result<JournalView, ClientError> {
+        self.get(paths::JOURNAL).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.call(Method::GET, path, &[], Vec::new()).await
     }
 
     /// Makes a Manifest the desired state; `base_dir` is where relative paths resolve.
@@ -262,13 +292,4 @@ fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, Cl
             body,
         })
     }
-}
-
-/// Runs `fut` on a small runtime of its own: for the synchronous CLI verbs.
-pub fn block_on<F: Future>(fut: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread runtime starts")
-        .block_on(fut)
 }
