@@ -55,14 +55,15 @@ impl Compression {
 
     /// A reader of the decompressed bytes of `input`, producing at most `cap` bytes; the
     /// byte past the cap is an error naming `member`.
+    /// `Send`, so that it can decode on its own thread (`read_ahead`).
     pub(crate) fn decoder<'a>(
         self,
-        input: impl BufRead + 'a,
+        input: impl BufRead + Send + 'a,
         limits: &Limits,
         member: &str,
         cap: u64,
-    ) -> Result<Capped<Box<dyn Read + 'a>>, ArtifactError> {
-        let inner: Box<dyn Read + 'a> = match self {
+    ) -> Result<Capped<Box<dyn Read + Send + 'a>>, ArtifactError> {
+        let inner: Box<dyn Read + Send + 'a> = match self {
             Self::None => Box::new(input),
             Self::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
             Self::Xz => {

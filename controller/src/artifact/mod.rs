@@ -6,7 +6,7 @@
 //! size it reads is capped by [`Limits`].
 //!
 //! Code map: [`tar`](self) (strict tar parser) -> [`compression`](self) (bounded decoders)
-//! -> [`reader`](self) ([`ArtifactReader`]: header, then payload, then [`Verified`]);
+//! -> [`read_ahead`](self) (the decoder on its own thread) -> [`reader`](self) ([`ArtifactReader`]: header, then payload, then [`Verified`]);
 //! [`manifest`](self) and [`header`](self) are pure parsers, [`signature`](self) holds the
 //! key policy, [`compat`](self) the pure "installed?" and "compatible?" rules.
 
@@ -18,6 +18,7 @@ mod header;
 mod limits;
 mod manifest;
 mod payload;
+mod read_ahead;
 mod reader;
 mod signature;
 pub mod source;

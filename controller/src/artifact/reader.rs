@@ -28,6 +28,7 @@ use super::header::{read_header_tar, ArtifactHeader};
 use super::limits::{Limits, SIGNATURE_MAX, VERSION_MAX};
 use super::manifest::{ArtifactManifest, Digest};
 use super::payload::PayloadSink;
+use super::read_ahead::{with_read_ahead, ReadAhead};
 use super::signature::VerifyPolicy;
 use super::tar::{Entry, TarReader};
 
@@ -134,11 +135,19 @@ impl<R: Read> ArtifactReader<R> {
     ///
     /// Bytes handed to the sink are unverified until this returns `Ok`: a checksum mismatch
     /// is known only at the end of a file, and a missing file only at the end.
-    pub fn stream_payload(mut self, sink: &mut dyn PayloadSink) -> Result<Verified, ArtifactError> {
+    pub fn stream_payload(mut self, sink: &mut dyn PayloadSink) -> Result<Verified, ArtifactError>
+    where
+        R: Send,
+    {
         self.stream(sink)
     }
 
-    fn stream(&mut self, sink: &mut dyn PayloadSink) -> Result<Verified, ArtifactError> {
+    /// The data tar is decompressed on a second thread while this one parses it, hashes and
+    /// feeds the sink (`read_ahead`): a compressed payload costs about its decompression.
+    fn stream(&mut self, sink: &mut dyn PayloadSink) -> Result<Verified, ArtifactError>
+    where
+        R: Send,
+    {
         let mut expected: BTreeMap<String, Digest> = self
             .header
             .payload_files
@@ -153,29 +162,11 @@ impl<R: Read> ArtifactReader<R> {
             let stored = BufReader::with_capacity(64 << 10, &mut self.outer);
             let decoder =
                 compression.decoder(stored, &self.limits, &label, self.limits.data_tar_bytes())?;
-            let mut inner = TarReader::new(decoder, label.as_str(), self.limits.name_bytes);
-            while let Some(entry) = inner.next_entry()? {
-                let digest = take_expected(&mut expected, &verified, &entry)?;
-                verified.payload_bytes = verified.payload_bytes.saturating_add(entry.size);
-                if verified.payload_bytes > self.limits.payload_bytes {
-                    return Err(ArtifactError::SizeLimit {
-                        member: label.clone(),
-                        what: "the payload".into(),
-                        limit: self.limits.payload_bytes,
-                    });
-                }
-                let actual = hand_over(&mut inner, &entry, sink)?;
-                let member = format!("data/0000/{}", entry.name);
-                if actual != digest {
-                    return Err(ArtifactError::ChecksumMismatch {
-                        member,
-                        expected: super::manifest::to_hex(&digest),
-                        actual: super::manifest::to_hex(&actual),
-                    });
-                }
-                verified.files.push((entry.name, entry.size));
-            }
-            drop(inner);
+            let limits = &self.limits;
+            with_read_ahead(decoder, |decoded| {
+                let inner = TarReader::new(decoded, label.as_str(), limits.name_bytes);
+                stream_files(inner, &mut expected, &mut verified, limits, sink)
+            })?;
             let left = drain(&mut self.outer).map_err(|e| ArtifactError::read(&label, e))?;
             if left > 0 {
                 return Err(ArtifactError::format(
@@ -200,6 +191,38 @@ impl<R: Read> ArtifactReader<R> {
         }
         Ok(verified)
     }
+}
+
+/// Hands every file of the data tar to `sink`, checking each against its manifest digest.
+fn stream_files(
+    mut inner: TarReader<&mut ReadAhead>,
+    expected: &mut BTreeMap<String, Digest>,
+    verified: &mut Verified,
+    limits: &Limits,
+    sink: &mut dyn PayloadSink,
+) -> Result<(), ArtifactError> {
+    while let Some(entry) = inner.next_entry()? {
+        let digest = take_expected(expected, verified, &entry)?;
+        verified.payload_bytes = verified.payload_bytes.saturating_add(entry.size);
+        if verified.payload_bytes > limits.payload_bytes {
+            return Err(ArtifactError::SizeLimit {
+                member: inner.label().to_owned(),
+                what: "the payload".into(),
+                limit: limits.payload_bytes,
+            });
+        }
+        let actual = hand_over(&mut inner, &entry, sink)?;
+        let member = format!("data/0000/{}", entry.name);
+        if actual != digest {
+            return Err(ArtifactError::ChecksumMismatch {
+                member,
+                expected: super::manifest::to_hex(&digest),
+                actual: super::manifest::to_hex(&actual),
+            });
+        }
+        verified.files.push((entry.name, entry.size));
+    }
+    Ok(())
 }
 
 /// Reads only as far as the header: for planning, before any state runs.
@@ -251,11 +274,11 @@ pub fn verify_then_stream(
 ///
 /// As with [`ArtifactReader::stream_payload`], what reached `sink` is unverified until this
 /// returns `Ok`. A failing `sink` is [`ArtifactError::Sink`].
-pub fn verify_whole<R: Read>(
+pub fn verify_whole<R: Read + Send>(
     reader: R,
     policy: &VerifyPolicy,
     limits: &Limits,
-    sink: &mut dyn Write,
+    sink: &mut (dyn Write + Send),
 ) -> Result<(ArtifactHeader, Verified), ArtifactError> {
     let tee = Tee {
         inner: reader,
@@ -297,7 +320,7 @@ impl PayloadSink for Discard {
 /// Copies everything read from `inner` to `out`.
 struct Tee<'a, R> {
     inner: R,
-    out: &'a mut dyn Write,
+    out: &'a mut (dyn Write + Send),
     total: u64,
 }
 
