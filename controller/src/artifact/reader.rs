@@ -37,14 +37,24 @@ const READ_BUFFER: usize = 256 << 10;
 
 /// The final verdict: every payload file was seen and matched its manifest checksum.
 ///
-/// Only [`ArtifactReader::stream_payload`] makes one; the engine must hold one before it
-/// lets ArtifactInstall start.
+/// Only [`ArtifactReader::stream_payload`] makes one (its fields are private, so no other
+/// code can forge a verdict); the engine must hold one before it lets ArtifactInstall start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verified {
+    files: Vec<(String, u64)>,
+    payload_bytes: u64,
+}
+
+impl Verified {
     /// Each payload file with its size, in Artifact order.
-    pub files: Vec<(String, u64)>,
+    pub fn files(&self) -> &[(String, u64)] {
+        &self.files
+    }
+
     /// The sum of the payload files' sizes.
-    pub payload_bytes: u64,
+    pub fn payload_bytes(&self) -> u64 {
+        self.payload_bytes
+    }
 }
 
 /// An Artifact whose header has been read and checked; the payload is next.
@@ -312,7 +322,12 @@ fn open_file(path: &Path) -> Result<(File, u64), ArtifactError> {
 pub struct Discard;
 
 impl PayloadSink for Discard {
-    fn file(&mut self, _name: &str, _size: u64, _content: &mut dyn Read) -> io::Result<()> {
+    fn file(
+        &mut self,
+        _name: &str,
+        _size: u64,
+        _content: &mut (dyn Read + Send),
+    ) -> io::Result<()> {
         Ok(())
     }
 }
@@ -369,7 +384,7 @@ impl<R: Read> Read for Hashing<'_, R> {
 }
 
 /// Hands one payload file to the sink, drains what it left, and returns the file's digest.
-fn hand_over<R: Read>(
+fn hand_over<R: Read + Send>(
     inner: &mut TarReader<R>,
     entry: &Entry,
     sink: &mut dyn PayloadSink,

@@ -119,6 +119,9 @@ reasons! {
     Superseded,
     /// The deployment paused at a boundary the caller asked for.
     Paused,
+    /// The caller asked for the rollback (`baton rollback`, the Update Module's
+    /// ArtifactRollback) before the deployment ended.
+    RollbackRequested,
 
     // baton itself could not act.
     /// The journal cannot be read or written.
@@ -159,5 +162,29 @@ mod tests {
             assert!(r.as_str().chars().next().unwrap().is_ascii_uppercase());
         }
         assert!("Nope".parse::<Reason>().is_err());
+    }
+
+    #[test]
+    fn the_status_schema_lists_exactly_these_reasons_in_this_order() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../../crds/status.schema.json")).unwrap();
+        let listed: Vec<&str> = schema["$defs"]["reason"]["enum"]
+            .as_array()
+            .expect("$defs.reason.enum")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let ours: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(listed, ours);
+        // Both places a reason appears use the list.
+        let defs = &schema["$defs"];
+        assert_eq!(
+            defs["condition"]["properties"]["reason"]["$ref"],
+            "#/$defs/reason"
+        );
+        assert_eq!(
+            defs["historyEntry"]["properties"]["reason"]["anyOf"][1]["$ref"],
+            "#/$defs/reason"
+        );
     }
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // the support modules serve several test modules, each a part
 
 mod daemon_api;
+mod daemon_reads;
 mod daemon_reconciler;
 mod daemon_support;
 mod daemon_watch;
@@ -19,3 +20,4 @@ mod interface_support;
 mod resource_corpus;
 mod resource_hostile;
 mod resource_schema_agreement;
+mod rooms;

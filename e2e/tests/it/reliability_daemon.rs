@@ -517,7 +517,10 @@ fn ten_thousand_concurrent_requests_and_slowloris_leave_it_responsive() {
 }
 
 /// An RSA key pair from openssl: (private PEM path, public PEM path).
-fn openssl_keys(dir: &Path, name: &str) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+pub(crate) fn openssl_keys(
+    dir: &Path,
+    name: &str,
+) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
     let key = dir.join(format!("{name}.key"));
     let public = dir.join(format!("{name}.pub"));
     let ok = Command::new("openssl")
@@ -540,7 +543,7 @@ fn openssl_keys(dir: &Path, name: &str) -> Option<(std::path::PathBuf, std::path
 }
 
 /// `openssl dgst -sha256 -sign key file | base64 -w0`: the documented way to sign.
-fn sign(key: &Path, file: &Path) -> Vec<u8> {
+pub(crate) fn sign(key: &Path, file: &Path) -> Vec<u8> {
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!(
@@ -552,6 +555,22 @@ fn sign(key: &Path, file: &Path) -> Vec<u8> {
         .unwrap();
     assert!(out.status.success());
     out.stdout
+}
+
+/// The same key verifies the Artifacts: signs the System's Artifacts with mender-artifact.
+pub(crate) fn sign_artifacts(sys: &System, key: &Path) {
+    for e in std::fs::read_dir(sys.root().join("artifacts"))
+        .unwrap()
+        .flatten()
+    {
+        let out = Command::new("mender-artifact")
+            .args(["sign", "-k"])
+            .arg(key)
+            .arg(e.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", e2e::stderr(&out));
+    }
 }
 
 #[test]
@@ -568,19 +587,7 @@ fn signed_manifests_are_required_from_the_directory_and_the_api() {
     else {
         return;
     };
-    // The same key verifies the Artifacts: sign them with mender-artifact.
-    for e in std::fs::read_dir(sys.root().join("artifacts"))
-        .unwrap()
-        .flatten()
-    {
-        let out = Command::new("mender-artifact")
-            .args(["sign", "-k"])
-            .arg(&key)
-            .arg(e.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", e2e::stderr(&out));
-    }
+    sign_artifacts(&sys, &key);
     let d = sys.start();
     let mut tally = Tally::new();
     let stage = |name: &str, version: &str| {
