@@ -16,6 +16,7 @@ pub mod cache;
 mod compat;
 mod compression;
 mod error;
+mod file;
 mod header;
 mod limits;
 mod manifest;
@@ -33,13 +34,12 @@ pub use write as testkit;
 pub use compat::{check_depends, check_depends_on, is_installed, DependsProblem};
 pub use compression::Compression;
 pub use error::ArtifactError;
+pub use file::{read_header, verify_file, verify_then_stream};
 pub use header::{ArtifactHeader, PayloadFile, ProvideValue, RawHeader};
 pub use limits::Limits;
 pub use manifest::{to_hex, ArtifactManifest, Digest};
 pub use payload::PayloadSink;
-pub use reader::{
-    read_header, verify_file, verify_then_stream, verify_whole, ArtifactReader, Discard, Verified,
-};
+pub use reader::{verify_whole, ArtifactReader, Discard, Verified};
 pub use signature::{SignatureStatus, VerifyKey, VerifyPolicy};
 pub use store::DirectorySink;
 
