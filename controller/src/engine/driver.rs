@@ -82,17 +82,15 @@ pub(super) async fn pass(
                     .and_then(|u| u.duration_since(SystemTime::now()).ok())
                     .unwrap_or(RECHECK)
                     .clamp(MIN_WAIT, RECHECK);
-                let now = Some((reason, message));
-                if told != now {
-                    let message = now.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
+                if told.as_ref() != Some(&(reason, message.clone())) {
                     tracing::info!(point = %ctx.point, %reason, %message, ?wait, "a gate holds the deployment");
                     progress.emit(Progress::Waiting {
                         point: ctx.point,
                         reason,
                         until,
-                        message,
+                        message: message.clone(),
                     });
-                    told = now;
+                    told = Some((reason, message));
                 }
                 tokio::time::sleep(wait).await;
             }

@@ -1,13 +1,13 @@
 //! Gates between plan and execute: *when* and *whether* a deployment may go on.
 //!
-//! The engine asks its [`Gate`] at fixed points of a deployment ([`seam`], the engine's
-//! `engine::api` seam re-exported); the implementations here answer. Each gate is a pure decision (tables and properties in its
-//! tests) with a thin IO edge:
+//! The engine asks its [`Gate`] at fixed points of a deployment ([`seam`]: the engine's
+//! `engine::api` seam, re-exported); the implementations here answer. Each gate is a pure
+//! decision (tables and properties in its tests) with a thin IO edge:
 //!
 //! - [`windows`] (+ [`cron`], [`calendar`], the IO edge [`window_gate`]): maintenance
 //!   windows and the fit rule;
-//! - [`policy`]: the update policy (`any`, `latest`, `pinned`), asked by the reconciler
-//!   before any Interface call, not by the engine;
+//! - [`policy`]: the update policy (`any`, `latest`, `pinned`), asked before any Interface
+//!   call by the reconciler (and by an in-process `baton install`), not by the engine;
 //! - [`locks`]: update locks held with `flock(2)` by applications;
 //! - [`consent`]: the owner's consent desk (API, CLI and Kanto answer the same question);
 //! - [`health`]: the health soak before the first ArtifactCommit;
@@ -18,7 +18,8 @@
 //! - [`settings`]: the configuration keys, checked; [`clock`]: the wall clock tests move.
 //!
 //! This room never runs an Interface, never writes the journal and never decides what a
-//! refusal means for the System (the engine does): it only answers.
+//! refusal means for the System (the engine does): it only answers. It reaches the engine
+//! only through `engine::api`.
 
 pub mod calendar;
 pub mod chain;
