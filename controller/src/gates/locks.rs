@@ -80,15 +80,14 @@ pub fn held(dir: &Path) -> Result<Vec<LockHolder>, String> {
             ))
         }
     };
-    let table = std::fs::read_to_string("/proc/locks")
-        .map(|t| parse_proc_locks(&t))
-        .unwrap_or_default();
     let mut names: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .take(MAX_FILES)
         .collect();
     names.sort();
-    let mut out = Vec::new();
+    // Every file probed first, `/proc/locks` read after: a lock the probe found is in the
+    // table by then, so its holder is named.
+    let mut probed = Vec::new();
     for path in names {
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue; // gone meanwhile
@@ -96,6 +95,20 @@ pub fn held(dir: &Path) -> Result<Vec<LockHolder>, String> {
         if !meta.file_type().is_file() {
             continue;
         }
+        let flocked = match try_flock(&path) {
+            Ok(free) => !free,
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot open an update lock file to check it; counting it as held");
+                true
+            }
+        };
+        probed.push((path, meta, flocked));
+    }
+    let table = std::fs::read_to_string("/proc/locks")
+        .map(|t| parse_proc_locks(&t))
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for (path, meta, flocked) in probed {
         let dev = meta.dev();
         let on_file: Vec<&LockEntry> = table
             .iter()
@@ -105,13 +118,6 @@ pub fn held(dir: &Path) -> Result<Vec<LockHolder>, String> {
                     && e.minor == rustix::fs::minor(dev)
             })
             .collect();
-        let flocked = match try_flock(&path) {
-            Ok(free) => !free,
-            Err(e) => {
-                tracing::warn!(file = %path.display(), error = %e, "cannot open an update lock file to check it; counting it as held");
-                true
-            }
-        };
         let posix = on_file
             .iter()
             .any(|e| e.kind == "POSIX" || e.kind == "OFDLCK");
