@@ -15,6 +15,9 @@ pub enum CliError {
     Config(#[from] ConfigError),
     #[error("the Manifest is invalid:\n{0}")]
     Manifest(Diagnostics),
+    /// A bundle that could not be verified or staged.
+    #[error("the bundle {0}")]
+    Bundle(String),
     #[error("there is no deployment in progress: nothing to resume or roll back")]
     NothingInProgress,
     #[error(transparent)]

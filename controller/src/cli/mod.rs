@@ -13,10 +13,12 @@ mod bundle;
 mod config;
 mod demo;
 pub mod deploy;
+mod desired;
 mod error;
 mod inspect;
 pub mod metrics;
 mod output;
+mod plan;
 mod progress;
 mod run;
 mod settings;
@@ -97,6 +99,9 @@ pub struct GlobalArgs {
         global = true
     )]
     pub topology_components: Option<PathBuf>,
+    /// Constraints file (end states, transitions) [default: constraints.yaml next to the Topology]
+    #[arg(long = "constraints", value_name = "FILE", global = true)]
+    pub constraints: Option<PathBuf>,
     /// Log level: trace, debug, info, warning, error, fatal
     #[arg(short = 'l', long = "log-level", value_name = "LEVEL", global = true)]
     pub log_level: Option<LogLevel>,
@@ -114,6 +119,7 @@ impl GlobalArgs {
             data_dir: self.data_dir.clone(),
             topology_dir: self.topology_dir.clone(),
             topology_components: self.topology_components.clone(),
+            constraints: self.constraints.clone(),
             log_level: self.log_level,
         }
     }
@@ -151,6 +157,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Make a Manifest the desired state (through the running controller)
     Apply(apply::ApplyArgs),
+    /// What deploying a Manifest (or a bundle) would do now, and its planHash: queries only
+    Plan(plan::PlanArgs),
     /// Where the controller stands: conditions, deployment in flight, components
     Status(inspect::ViewArgs),
     /// The last deployments, newest first
@@ -220,6 +228,7 @@ fn dispatch(cli: &Cli, out: &mut dyn std::io::Write) -> Result<u8, CliError> {
                 Command::ShowInventory => deploy::show_inventory(g, out).await,
                 Command::Journal(c) => deploy::journal(g, c, out).await,
                 Command::Apply(a) => apply::run(g, a, out).await,
+                Command::Plan(a) => plan::run(g, a, out).await,
                 Command::Status(a) => inspect::status(g, a, out).await,
                 Command::History(a) => inspect::history(g, a, out).await,
                 Command::Get(c) => inspect::get(g, c, out).await,

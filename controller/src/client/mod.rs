@@ -23,11 +23,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::net::UnixStream;
 
-use crate::engine::api::{DeploymentReport, Inventory, JournalView, Observation};
+use crate::engine::api::{DeploymentReport, Inventory, JournalView, Observation, PlanReport};
 use crate::model::{ComponentStatus, HistoryEntry, Status};
 use crate::wire::{
-    paths, ActionReply, Applied, ErrorBody, Identity, InstallRequest, ResumeRequest,
-    RollbackRequest, BASE_DIR_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
+    paths, ActionReply, Applied, ErrorBody, Identity, InstallRequest, PlanRequest, ResumeRequest,
+    RollbackRequest, BASE_DIR_HEADER, GENERATION_HEADER, PLAN_HASH_QUERY, SIGNATURE_HEADER,
 };
 
 pub use remote::RemoteDeployer;
@@ -206,6 +206,23 @@ impl Client {
         base_dir: Option<&Path>,
         signature: Option<&[u8]>,
     ) -> Result<Applied, ClientError> {
+        self.apply_reviewed(manifest, base_dir, signature, None)
+            .await
+    }
+
+    /// [`Client::apply_signed`], refused unless deploying the Manifest now would run the
+    /// reviewed plan `plan_hash` (`baton plan`).
+    pub async fn apply_reviewed(
+        &self,
+        manifest: &[u8],
+        base_dir: Option<&Path>,
+        signature: Option<&[u8]>,
+        plan_hash: Option<&str>,
+    ) -> Result<Applied, ClientError> {
+        let path = match plan_hash {
+            Some(h) => format!("{}?{PLAN_HASH_QUERY}={}", paths::MANIFEST, query_value(h)),
+            None => paths::MANIFEST.to_string(),
+        };
         let mut headers: Vec<(&str, String)> = base_dir
             .map(|d| vec![(BASE_DIR_HEADER, d.display().to_string())])
             .unwrap_or_default();
@@ -213,8 +230,13 @@ impl Client {
             let sig = String::from_utf8_lossy(sig).trim().to_string();
             headers.push((SIGNATURE_HEADER, sig));
         }
-        self.call(Method::PUT, paths::MANIFEST, &headers, manifest.to_vec())
+        self.call(Method::PUT, &path, &headers, manifest.to_vec())
             .await
+    }
+
+    /// What deploying a Manifest would do now (`baton plan`).
+    pub async fn plan(&self, req: &PlanRequest) -> Result<PlanReport, ClientError> {
+        self.post(paths::PLAN, req).await
     }
 
     /// The desired Manifest and its generation; `None` before any was applied.
@@ -268,6 +290,18 @@ impl Client {
         }
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+/// A query value, percent-encoded but for the characters a plan hash is made of.
+fn query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b':' | b'-' | b'.' | b'_' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, ClientError> {

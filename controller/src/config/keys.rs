@@ -48,6 +48,9 @@ pub struct Config {
     /// signature by one of the `ArtifactVerifyKey(s)`.
     pub require_signed_manifests: bool,
     pub runtime_dir: PathBuf,
+    /// baton: the constraints file (end states and transitions); without the key,
+    /// `constraints.yaml` next to the Topology, if there is one.
+    pub constraints: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +212,7 @@ impl Config {
             downgrade_protection: false,
             require_signed_manifests: false,
             runtime_dir,
+            constraints: None,
         }
     }
 

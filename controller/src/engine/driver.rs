@@ -44,6 +44,9 @@ pub struct RunOptions {
     /// Install even a Manifest `DowngradeProtection` would refuse: the System's own return
     /// to its last good Manifest (see [`super::downgrade`]).
     pub allow_downgrade: bool,
+    /// `--plan-hash`: run only if the plan is still this reviewed one (`baton plan`);
+    /// otherwise the deployment is refused, touching nothing, with what changed.
+    pub plan_hash: Option<String>,
 }
 
 /// The longest wait before a waiting gate is asked again.

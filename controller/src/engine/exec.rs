@@ -61,6 +61,7 @@ impl ExecSettings {
         super::sweep::Places {
             work_root: self.work_root.clone(),
             downloads: datastore.join("downloads"),
+            bundles: super::bundle::staging_root(datastore),
         }
     }
 }

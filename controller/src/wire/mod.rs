@@ -28,6 +28,8 @@ pub mod paths {
     pub const JOURNAL: &str = "/v1/journal";
     /// Whose System this daemon acts on: the handshake.
     pub const IDENTITY: &str = "/v1/identity";
+    /// What deploying a Manifest would do now (`baton plan`): queries only.
+    pub const PLAN: &str = "/v1/plan";
     pub const HEALTHZ: &str = "/healthz";
     pub const READYZ: &str = "/readyz";
     pub const METRICS: &str = "/metrics";
@@ -63,6 +65,21 @@ pub const GENERATION_HEADER: &str = "x-baton-generation";
 /// `RequireSignedManifests` (see [`crate::signed_manifest`]).
 pub const SIGNATURE_HEADER: &str = "x-baton-signature";
 
+/// `PUT /v1/manifest?planHash=<hash>`: apply only if deploying the Manifest now would run
+/// this reviewed plan (`baton plan`); else 409 `PlanChanged`, saying what changed.
+pub const PLAN_HASH_QUERY: &str = "planHash";
+
+/// `POST /v1/plan`: the Manifest to plan, as `InstallRequest` carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanRequest {
+    /// The Manifest YAML, as in the file.
+    pub manifest: String,
+    /// The Manifest file's path (for diagnostics) and directory (for relative paths).
+    pub origin: String,
+    pub base_dir: Option<PathBuf>,
+}
+
 /// The answer to `PUT /v1/manifest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -94,6 +111,9 @@ pub struct RunOpts {
     pub exit_on_reboot: bool,
     /// `install --allow-downgrade` (see `engine::downgrade`).
     pub allow_downgrade: bool,
+    /// `install --plan-hash`: the reviewed plan (see `baton plan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_hash: Option<String>,
 }
 
 impl From<RunOpts> for RunOptions {
@@ -102,6 +122,7 @@ impl From<RunOpts> for RunOptions {
             stop_before: o.stop_before,
             exit_on_reboot: o.exit_on_reboot,
             allow_downgrade: o.allow_downgrade,
+            plan_hash: o.plan_hash,
         }
     }
 }
@@ -112,6 +133,7 @@ impl From<&RunOptions> for RunOpts {
             stop_before: o.stop_before.clone(),
             exit_on_reboot: o.exit_on_reboot,
             allow_downgrade: o.allow_downgrade,
+            plan_hash: o.plan_hash.clone(),
         }
     }
 }

@@ -123,7 +123,7 @@ fn a_signed_bundle_is_made_and_opened_whole() {
         );
     }
     assert!(matches!(
-        opened.header.signature,
+        opened.header.unwrap().signature,
         crate::artifact::SignatureStatus::Verified { .. }
     ));
     // Verifying in one pass, without staging, gives the same answer.

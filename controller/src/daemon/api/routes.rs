@@ -17,12 +17,12 @@ use super::{ApiState, BODY_TIMEOUT, QUEUE_WAIT};
 use crate::daemon::admission::Door;
 use crate::daemon::commands::{Action, ActionError, Answer, HandoffError, Query};
 use crate::daemon::sources::{self, handoff, Offer, OfferError};
-use crate::engine::api::EngineError;
+use crate::engine::api::{plan_changed_since, EngineError};
 use crate::model::Origin;
-use crate::resource::Diagnostics;
+use crate::resource::{self, Diagnostics};
 use crate::wire::{
-    paths, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
-    GENERATION_HEADER, SIGNATURE_HEADER,
+    paths, ErrorBody, InstallRequest, PlanRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
+    GENERATION_HEADER, PLAN_HASH_QUERY, SIGNATURE_HEADER,
 };
 
 type Resp = Response<Full<Bytes>>;
@@ -41,6 +41,8 @@ pub enum Route {
     /// A read the engine answers without waiting for a deployment.
     Read(Query),
     Identity,
+    /// What deploying a Manifest would do now (`baton plan`).
+    Plan,
     Action(Action),
     Install,
     Resume,
@@ -71,6 +73,7 @@ pub fn route(method: &Method, path: &str) -> Route {
         paths::INVENTORY => pick(get, Read(Query::Inventory)),
         paths::JOURNAL => pick(get, Read(Query::Journal)),
         paths::IDENTITY => pick(get, Identity),
+        paths::PLAN => pick(post, Plan),
         p => {
             if let Some(a) = p.strip_prefix(paths::ACTIONS) {
                 match crate::daemon::commands::Action::parse(a) {
@@ -105,7 +108,8 @@ pub fn access(r: Route) -> Access {
         | Route::Identity
         | Route::MethodNotAllowed
         | Route::NotFound => Access::Read,
-        Route::PutManifest | Route::Action(_) => Access::Write,
+        // A plan changes nothing on the System, but may fetch every Artifact it names.
+        Route::PutManifest | Route::Plan | Route::Action(_) => Access::Write,
         Route::Install | Route::Resume | Route::Rollback => Access::UnixOnly,
     }
 }
@@ -223,6 +227,19 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) ->
                 r
             }
         },
+        Route::Plan => match body_json::<PlanRequest>(req).await {
+            Err(r) => r,
+            Ok(p) => match resource::parse_manifest(&p.origin, p.manifest.as_bytes()) {
+                Err(d) => invalid(&d),
+                Ok(mut m) => {
+                    m.base_dir = p.base_dir.filter(|d| d.is_absolute());
+                    match state.handle.plan(m).await {
+                        Ok(report) => json(&report),
+                        Err(e) => plan_error(e),
+                    }
+                }
+            },
+        },
         Route::PutManifest => put_manifest(state, req).await,
         Route::Action(a) => match state.handle.action(a).await {
             Ok(reply) => json(&reply),
@@ -268,6 +285,40 @@ fn invalid(d: &Diagnostics) -> Resp {
         "the Manifest is invalid",
         d.0.iter().map(|x| x.to_string()).collect(),
     )
+}
+
+fn plan_error(e: EngineError) -> Resp {
+    match e {
+        e @ (EngineError::InProgress { .. } | EngineError::Busy(_)) => {
+            error(409, "InProgress", e.to_string())
+        }
+        e @ EngineError::Topology(_) => error(422, "TopologyInvalid", e.to_string()),
+        e => error(500, "EngineError", e.to_string()),
+    }
+}
+
+/// `PUT /v1/manifest?planHash=H`: the refusal when deploying `m` now would not run the
+/// reviewed plan `H`; `None` when it would.
+async fn plan_changed(
+    state: &ApiState,
+    m: crate::resource::LoadedManifest,
+    reviewed: &str,
+) -> Option<Resp> {
+    let report = match state.handle.plan(m).await {
+        Ok(r) => r,
+        Err(e) => return Some(plan_error(e)),
+    };
+    let Some(now) = &report.plan else {
+        let problems = report.problems.iter().map(|p| p.to_string()).collect();
+        return Some(error_with(
+            409,
+            "PlanChanged",
+            "the Manifest cannot be planned now: it is not the plan reviewed",
+            problems,
+        ));
+    };
+    let changed = plan_changed_since(&state.identity.datastore, reviewed, now)?;
+    Some(error_with(409, "PlanChanged", changed.message, Vec::new()))
 }
 
 fn answer_handoff(r: Result<crate::engine::api::DeploymentReport, HandoffError>) -> Resp {
@@ -327,10 +378,35 @@ async fn put_manifest(state: Arc<ApiState>, req: Request<Incoming>) -> Resp {
         .headers()
         .get(SIGNATURE_HEADER)
         .map(|v| v.as_bytes().to_vec());
+    let reviewed = query_param(req.uri().query(), PLAN_HASH_QUERY);
     let bytes = match body_bytes(req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
+    if let Some(reviewed) = reviewed {
+        // The same admission as the offer below, then the plan compared, before anything
+        // becomes desired.
+        let (st, b, sig, dir) = (
+            state.clone(),
+            bytes.clone(),
+            signature.clone(),
+            base_dir.clone(),
+        );
+        let admitted = tokio::task::spawn_blocking(move || {
+            st.admission
+                .admit(Door::Api, "api", &b, sig.as_deref(), dir)
+        })
+        .await;
+        match admitted {
+            Ok(Ok(m)) => {
+                if let Some(refusal) = plan_changed(&state, m, &reviewed).await {
+                    return refusal;
+                }
+            }
+            Ok(Err(r)) => return invalid(&r.diagnostics),
+            Err(e) => return error(500, "Internal", e.to_string()),
+        }
+    }
     let st = state.clone();
     // Admission reads the Topology and the store fsyncs: off the async workers. Nothing in
     // the request but the Manifest, its signature and its base directory reaches the
@@ -365,9 +441,44 @@ async fn put_manifest(state: Arc<ApiState>, req: Request<Incoming>) -> Resp {
     }
 }
 
+/// The value of `name` in a query string (`a=1&b=2`), percent-decoded.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    let (_, v) = query?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)?;
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = || std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok();
+        match (bytes[i], hex().and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_parameters() {
+        let q = Some("x=1&planHash=sha256%3Aab&y");
+        assert_eq!(query_param(q, "planHash").as_deref(), Some("sha256:ab"));
+        assert_eq!(query_param(q, "x").as_deref(), Some("1"));
+        assert_eq!(query_param(q, "z"), None);
+        assert_eq!(query_param(None, "x"), None);
+        assert_eq!(query_param(Some("a=%zz"), "a").as_deref(), Some("%zz"));
+    }
 
     #[test]
     fn routes() {
@@ -388,6 +499,8 @@ mod tests {
             (&g, "/v1/journal", Route::Read(Query::Journal)),
             (&po, "/v1/journal", Route::MethodNotAllowed),
             (&g, "/v1/identity", Route::Identity),
+            (&po, "/v1/plan", Route::Plan),
+            (&g, "/v1/plan", Route::MethodNotAllowed),
             (&po, "/v1/actions/retry", Route::Action(Action::Retry)),
             (&po, "/v1/actions/rollback", Route::Action(Action::Rollback)),
             (&po, "/v1/actions/suspend", Route::Action(Action::Suspend)),

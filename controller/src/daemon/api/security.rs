@@ -113,6 +113,12 @@ fn route_by_transport_by_token() {
             "/v1/manifest",
             [ok, Some(403), Some(401), Some(401), Some(403), ok],
         ),
+        // A plan changes nothing, but may fetch every Artifact a Manifest names.
+        (
+            &post,
+            "/v1/plan",
+            [ok, Some(403), Some(401), Some(401), Some(403), ok],
+        ),
         (
             &post,
             "/v1/actions/retry",

@@ -36,6 +36,7 @@ pub enum Change {
         suspended: bool,
         failures: u32,
         next_attempt_at: Option<String>,
+        system_version: Option<String>,
         conditions: Vec<Condition>,
     },
     /// A deployment started (its status before the engine's first event) or ended (`None`).

@@ -61,6 +61,8 @@ pub struct State {
     pub install_time: Duration,
     /// When set, an install waits for a permit here before finishing.
     pub gate: Option<Arc<Notify>>,
+    /// The System version observations report.
+    pub system_version: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -163,6 +165,7 @@ impl Deployer for Fake {
                     .collect(),
                 taken_at: 0,
                 live: true,
+                system_version: s.system_version.clone(),
             })
         })
     }
