@@ -29,6 +29,7 @@ mod observability_prometheus;
 mod package_deb;
 mod package_files;
 mod package_yocto;
+mod plan_bundles;
 mod read_verbs_daemon;
 mod reliability_artifacts;
 mod reliability_crash;
