@@ -304,4 +304,65 @@ mod tests {
             assert_eq!(r.reason, Reason::InvalidManifest);
         }
     }
+
+    /// A bundle of `manifest` (its one rtos Artifact by path) in `dir`.
+    fn bundle(dir: &std::path::Path, manifest: &str) -> PathBuf {
+        use crate::artifact::bundle::{by_artifact_path, create_bundle, BundleSpec};
+        let a = crate::artifact::write::ArtifactBuilder::new("rtos-v1", "mock", "rtos")
+            .file("p", b"p".to_vec());
+        std::fs::write(dir.join("rtos-v1.mender"), a.build()).unwrap();
+        let m = manifest.replace(
+            "    artifact_name: rtos-v1\n",
+            "    artifact_name: rtos-v1\n    artifact_path: rtos-v1.mender\n",
+        );
+        std::fs::write(dir.join("m.yaml"), m).unwrap();
+        let loaded = resource::load_manifest(&dir.join("m.yaml")).unwrap();
+        let out = dir.join("b.mender");
+        create_bundle(
+            &BundleSpec {
+                manifest: &loaded,
+                compatible: vec![],
+                signer: None,
+                resolve: &by_artifact_path(&loaded),
+                policy: &VerifyPolicy::none(),
+                limits: &crate::artifact::Limits::default(),
+            },
+            &out,
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_bundle_is_admitted_staged_and_a_refused_one_leaves_no_staging() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::ec_from_seed(7);
+        let mut a = admission(dir.path(), false, &signer);
+        let good = bundle(dir.path(), MANIFEST);
+        let r = a.admit_bundle("b.mender", &good).unwrap_err();
+        assert!(r.to_string().contains("bundles are not taken here"), "{r}");
+
+        let root = dir.path().join("bundles");
+        a.bundles = Some(Bundles {
+            root: root.clone(),
+            policy: VerifyPolicy::none(),
+        });
+        let m = a.admit_bundle("b.mender", &good).unwrap();
+        assert_eq!(m.manifest.name, "m1");
+        assert_eq!(
+            m.base_dir.as_deref().and_then(|d| d.parent()),
+            Some(root.as_path())
+        );
+        assert!(m.origin.starts_with("b.mender: "), "{}", m.origin);
+
+        // Not for this System: refused by the Topology, its staging removed.
+        let other = bundle(dir.path(), &MANIFEST.replace("[sys]", "[other]"));
+        let r = a.admit_bundle("b.mender", &other).unwrap_err();
+        assert_eq!(r.reason, Reason::InvalidManifest);
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 1);
+        // With keys configured, an unsigned bundle is refused as unsigned.
+        a.bundles.as_mut().unwrap().policy = a.signatures.keys.clone();
+        let r = a.admit_bundle("b.mender", &good).unwrap_err();
+        assert_eq!(r.reason, Reason::SignatureInvalid, "{r}");
+    }
 }
