@@ -168,15 +168,20 @@ mod tests {
         }
     }
 
+    /// The places and the Manifest store of a datastore at `d`.
+    fn datastore(d: &Path) -> (Places, ManifestStore) {
+        let places = Places {
+            work_root: d.join("work"),
+            downloads: d.join("downloads"),
+            bundles: d.join("bundles"),
+        };
+        (places, ManifestStore::open(&d.join("manifests")).unwrap())
+    }
+
     #[test]
     fn only_the_live_deployment_keeps_its_files() {
         let d = tempfile::tempdir().unwrap();
-        let places = Places {
-            work_root: d.path().join("work"),
-            downloads: d.path().join("downloads"),
-            bundles: d.path().join("bundles"),
-        };
-        let store = ManifestStore::open(&d.path().join("manifests")).unwrap();
+        let (places, store) = datastore(d.path());
         for dir in [
             "work/query/mock",
             "work/live/ecu",
@@ -216,12 +221,7 @@ mod tests {
     #[test]
     fn staged_bundles_stay_while_a_manifest_names_them_and_two_spares_stay() {
         let d = tempfile::tempdir().unwrap();
-        let places = Places {
-            work_root: d.path().join("work"),
-            downloads: d.path().join("downloads"),
-            bundles: d.path().join("bundles"),
-        };
-        let store = ManifestStore::open(&d.path().join("manifests")).unwrap();
+        let (places, store) = datastore(d.path());
         let staging = |name: &str, age: u64| {
             let dir = places.bundles.join(name);
             fs::create_dir_all(&dir).unwrap();
