@@ -127,23 +127,51 @@ impl Events {
     /// Follows from after `last_seen` (none: from now on): what was missed, and the
     /// subscription for what comes next, with no event lost or repeated in between.
     pub fn resume(&self, last_seen: Option<u64>) -> (Replay, broadcast::Receiver<Event>) {
+        let r = self.resume_kept(last_seen);
+        let replay = if r.missed {
+            Replay::Gap
+        } else {
+            Replay::Events(r.events)
+        };
+        (replay, r.rx)
+    }
+
+    /// [`Events::resume`] for a follower that also wants, after a gap, the events still
+    /// kept (a listing), and the newest id at the moment of subscribing (where a follower
+    /// that starts from now stands).
+    pub fn resume_kept(&self, last_seen: Option<u64>) -> Resumed {
         let kept = self.kept();
         let rx = self.tx.subscribe();
-        let replay = match last_seen {
-            None => Replay::Events(Vec::new()),
-            Some(id) if id > kept.1 => Replay::Gap,
+        let newest = kept.1;
+        let (missed, after) = match last_seen {
+            None => (false, newest),
+            Some(id) if id > newest => (true, 0),
             Some(id) => {
-                let oldest = kept.0.front().map_or(kept.1 + 1, |e| e.id);
+                let oldest = kept.0.front().map_or(newest + 1, |e| e.id);
                 // Complete only if the event right after `id` is still kept.
-                if id + 1 < oldest {
-                    Replay::Gap
-                } else {
-                    Replay::Events(kept.0.iter().filter(|e| e.id > id).cloned().collect())
-                }
+                (id + 1 < oldest, id)
             }
         };
-        (replay, rx)
+        Resumed {
+            missed,
+            events: kept.0.iter().filter(|e| e.id > after).cloned().collect(),
+            rx,
+            newest,
+        }
     }
+}
+
+/// What [`Events::resume_kept`] answers.
+pub struct Resumed {
+    /// Some events after the follower's id are no longer kept (or the id is not from here):
+    /// it should read the whole status again.
+    pub missed: bool,
+    /// The events after its id, in order; after a gap, every event still kept.
+    pub events: Vec<Event>,
+    /// What comes next.
+    pub rx: broadcast::Receiver<Event>,
+    /// The newest id when it subscribed (0: none yet).
+    pub newest: u64,
 }
 
 #[cfg(test)]
@@ -200,6 +228,34 @@ mod tests {
         assert_eq!(after_ten.last(), Some(&total));
         assert_eq!(ev.resume(Some(9)).0, Replay::Gap);
         assert_eq!(ev.resume(Some(0)).0, Replay::Gap);
+    }
+
+    #[test]
+    fn after_a_gap_the_kept_events_are_still_given_and_the_newest_id_is_said() {
+        let ev = Events::new();
+        let r = ev.resume_kept(None);
+        assert_eq!((r.missed, r.events.len(), r.newest), (false, 0, 0));
+        let total = BACKLOG as u64 + 3;
+        for n in 1..=total {
+            ev.publish(change(n));
+        }
+        let r = ev.resume_kept(Some(1));
+        assert!(r.missed);
+        assert_eq!(r.events.len(), BACKLOG);
+        assert_eq!(r.events.first().map(|e| e.id), Some(4));
+        assert_eq!(r.newest, total);
+        let r = ev.resume_kept(Some(total - 2));
+        assert!(!r.missed);
+        assert_eq!(
+            r.events.iter().map(|e| e.id).collect::<Vec<_>>(),
+            [total - 1, total]
+        );
+        // From now on: nothing replayed, the newest id said.
+        let r = ev.resume_kept(None);
+        assert_eq!((r.missed, r.events.len(), r.newest), (false, 0, total));
+        // An id from another process.
+        let r = ev.resume_kept(Some(total + 1));
+        assert!(r.missed && r.events.len() == BACKLOG);
     }
 
     #[tokio::test]
