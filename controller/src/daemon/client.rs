@@ -19,8 +19,8 @@ use tokio::net::UnixStream;
 
 use super::commands::ActionReply;
 use super::wire::{
-    paths, Applied, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
-    GENERATION_HEADER, SIGNATURE_HEADER,
+    paths, Applied, ErrorBody, InstallRequest, LoginCode, LoginCodeRequest, ResumeRequest,
+    RollbackRequest, BASE_DIR_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
 };
 use crate::engine::api::DeploymentReport;
 use crate::model::{ComponentStatus, HistoryEntry, Status};
@@ -87,6 +87,21 @@ impl Client {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), ClientError> {
+        let resp = self.open(method, path, headers, body).await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok((status, headers, bytes))
+    }
+
+    /// Sends a request; the answer's body is still to be read.
+    async fn open(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
         let stream =
             UnixStream::connect(&self.socket)
                 .await
@@ -112,11 +127,7 @@ impl Client {
         let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| ClientError::Decode(e.to_string()))?;
-        let resp = sender.send_request(req).await?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        Ok((status, headers, bytes))
+        Ok(sender.send_request(req).await?)
     }
 
     async fn get_raw(
@@ -230,6 +241,36 @@ impl Client {
             .await
     }
 
+    /// Follows the status events (`GET /v1/events`) after `since` (none: from now);
+    /// `follow: false` ends after what is kept.
+    pub async fn events(
+        &self,
+        since: Option<u64>,
+        follow: bool,
+    ) -> Result<EventStream, ClientError> {
+        let headers: Vec<(&str, String)> = since
+            .map(|id| vec![(crate::daemon::sse::LAST_EVENT_ID, id.to_string())])
+            .unwrap_or_default();
+        let path = format!("{}?follow={follow}", paths::EVENTS);
+        let resp = self.open(Method::GET, &path, &headers, Vec::new()).await?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let bytes = resp.into_body().collect().await?.to_bytes();
+            return Err(decode::<()>(status, &bytes).unwrap_err());
+        }
+        Ok(EventStream {
+            body: resp.into_body(),
+            parser: Default::default(),
+            ready: Default::default(),
+        })
+    }
+
+    /// A one-time login code for the status page (`baton ui-url`).
+    pub async fn login_code(&self, write: bool) -> Result<LoginCode, ClientError> {
+        self.post(paths::LOGIN_CODES, &LoginCodeRequest { write })
+            .await
+    }
+
     /// The Prometheus text.
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let (status, _, bytes) = self.get_raw(paths::METRICS).await?;
@@ -237,6 +278,32 @@ impl Client {
             return Err(decode::<()>(status, &bytes).unwrap_err());
         }
         Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// The events of `GET /v1/events` as they arrive.
+pub struct EventStream {
+    body: hyper::body::Incoming,
+    parser: crate::daemon::sse::Parser,
+    ready: std::collections::VecDeque<crate::daemon::sse::Message>,
+}
+
+impl EventStream {
+    /// The next event; `None` when the daemon ended the stream.
+    pub async fn next(&mut self) -> Option<Result<crate::daemon::sse::Message, ClientError>> {
+        loop {
+            if let Some(m) = self.ready.pop_front() {
+                return Some(Ok(m));
+            }
+            match self.body.frame().await? {
+                Err(e) => return Some(Err(e.into())),
+                Ok(f) => {
+                    if let Some(data) = f.data_ref() {
+                        self.ready.extend(self.parser.feed(data));
+                    }
+                }
+            }
+        }
     }
 }
 

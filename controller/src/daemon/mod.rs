@@ -25,6 +25,7 @@ pub mod reconciler;
 pub mod sd_notify;
 pub mod signals;
 pub mod sources;
+pub mod sse;
 pub mod status;
 pub mod wire;
 
