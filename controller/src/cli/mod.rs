@@ -5,19 +5,23 @@
 //! `--topology-components/-t`) and maps outcomes to exit codes. Verbs call into the library
 //! rooms; they hold no logic of their own beyond presenting results.
 
+mod actions;
 mod apply;
 pub mod artifact;
 mod bundle;
 mod config;
 mod demo;
 pub mod deploy;
+mod events;
 mod handoff;
 mod inspect;
 mod journal;
 mod output;
 mod run;
+mod ui;
 mod validate;
 mod view;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -146,7 +150,19 @@ pub enum Command {
     /// Make a Manifest the desired state (through the running controller)
     Apply(apply::ApplyArgs),
     /// Where the controller stands: conditions, deployment in flight, components
-    Status(inspect::ViewArgs),
+    Status(watch::StatusArgs),
+    /// The controller's status events (what the status page follows)
+    Events(events::EventsArgs),
+    /// Start no new deployment until `unsuspend` (one that runs still finishes)
+    Suspend(actions::ActionArgs),
+    /// Reconcile again after `suspend`
+    Unsuspend(actions::ActionArgs),
+    /// Forget the desired generation's failures and try again now
+    Retry(actions::ActionArgs),
+    /// Make the last good Manifest desired again
+    Revert(actions::ActionArgs),
+    /// Print the status page's address with a one-time login code
+    UiUrl(ui::UiUrlArgs),
     /// The last deployments, newest first
     History(inspect::ViewArgs),
     /// List resources the controller observes
@@ -186,7 +202,13 @@ pub fn run(cli: &Cli, out: &mut dyn std::io::Write) -> u8 {
         Command::Journal(c) => deploy::journal(&cli.global, c, out),
         Command::Run(a) => Ok(run::run(&cli.global, a)),
         Command::Apply(a) => apply::run(&cli.global, a, out),
-        Command::Status(a) => inspect::status(&cli.global, a, out),
+        Command::Status(a) => watch::status(&cli.global, a, out),
+        Command::Events(a) => events::run(&cli.global, a, out),
+        Command::Suspend(a) => actions::run(&cli.global, actions::Verb::Suspend, a, out),
+        Command::Unsuspend(a) => actions::run(&cli.global, actions::Verb::Unsuspend, a, out),
+        Command::Retry(a) => actions::run(&cli.global, actions::Verb::Retry, a, out),
+        Command::Revert(a) => actions::run(&cli.global, actions::Verb::Revert, a, out),
+        Command::UiUrl(a) => ui::run(&cli.global, a, out),
         Command::History(a) => inspect::history(&cli.global, a, out),
         Command::Get(c) => inspect::get(&cli.global, c, out),
     };
