@@ -11,6 +11,7 @@ pub mod artifact;
 mod bundle;
 mod config;
 mod demo;
+mod demo_controller;
 pub mod deploy;
 mod events;
 mod handoff;
