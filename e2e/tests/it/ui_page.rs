@@ -233,4 +233,16 @@ fn without_a_login_the_page_shows_nothing_of_the_system_and_a_write_session_acts
         "the page follows the change: {}",
         w.text()
     );
+
+    // Keyboard focus survives changes elsewhere on the page (a new generation, held).
+    w.eval("document.querySelector('[data-action=retry]').focus()");
+    sys.drop_manifest("v3.yaml", &sys.manifest("sys-v3", "v3"));
+    assert!(w.wait_for(
+        "document.getElementById('desired').textContent.includes('generation 2')",
+        Duration::from_secs(20)
+    ));
+    assert_eq!(
+        w.eval("document.activeElement.dataset.action"),
+        json!("retry")
+    );
 }

@@ -17,6 +17,7 @@
   let heardAt = 0;
   let lostAt = null;
   let drawTimer = null;
+  const drawn = {}; // what each part was last drawn from
 
   function el(tag, attrs, ...kids) {
     const e = document.createElement(tag);
@@ -39,6 +40,10 @@
     $('live').textContent = 'Not signed in';
     model = null;
     if (source) { source.close(); source = null; }
+    // Nothing of the System stays in the page once the session is gone.
+    for (const id of ['conditions', 'components', 'history']) clear($(id).tBodies[0]);
+    for (const id of ['gates-body', 'deployment-body', 'action-buttons', 'desired', 'scope', 'action-result']) clear($(id));
+    for (const k of Object.keys(drawn)) delete drawn[k];
   }
 
   function heard() {
@@ -171,6 +176,15 @@
 
   function soon() { if (!drawTimer) drawTimer = setTimeout(() => { drawTimer = null; draw(); }, 100); }
 
+  // Redraws a part only when its data changed, so focus and open details survive the
+  // progress events that change other parts.
+  function part(name, data, fn) {
+    const key = JSON.stringify(data === undefined ? null : data);
+    if (drawn[name] === key) return;
+    drawn[name] = key;
+    fn(data);
+  }
+
   function draw() {
     if (!model) return;
     const s = model;
@@ -178,12 +192,12 @@
       ' (generation ' + s.generation + '; the System last matched generation ' + s.observedGeneration + ')' +
       (s.suspended ? '. SUSPENDED: no new deployment starts.' : '') +
       (s.failures ? '. Failed attempts: ' + s.failures + (s.nextAttemptAt ? ', next at ' + when(s.nextAttemptAt) : '') : '');
-    drawConditions(s.conditions || []);
-    drawGates(s);
-    drawActions(s);
-    drawDeployment(s.deployment);
-    drawComponents(s.components || []);
-    drawHistory(s.history || []);
+    part('conditions', s.conditions || [], drawConditions);
+    part('gates', { conditions: s.conditions, gates: s.gates, scope: session && session.scope }, () => drawGates(s));
+    part('actions', { suspended: s.suspended, scope: session && session.scope }, () => drawActions(s));
+    part('deployment', s.deployment, drawDeployment);
+    part('components', s.components || [], drawComponents);
+    part('history', s.history || [], drawHistory);
   }
 
   function drawConditions(cs) {
