@@ -6,8 +6,10 @@
 
 pub mod artifact;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod durable;
 pub mod engine;
 pub mod interface;
 pub mod kanto;
@@ -17,3 +19,4 @@ pub mod planner;
 pub mod resource;
 pub mod signed_manifest;
 pub mod telemetry;
+pub mod wire;

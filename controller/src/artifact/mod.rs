@@ -29,7 +29,7 @@ pub mod write;
 /// The name tests know the writer by.
 pub use write as testkit;
 
-pub use compat::{check_depends, is_installed, DependsProblem};
+pub use compat::{check_depends, check_depends_on, is_installed, DependsProblem};
 pub use compression::Compression;
 pub use error::ArtifactError;
 pub use header::{ArtifactHeader, PayloadFile, ProvideValue, RawHeader};

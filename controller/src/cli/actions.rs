@@ -8,8 +8,7 @@ use std::io::Write;
 use clap::Args;
 
 use super::view::{self, structured, View};
-use super::{exit, GlobalArgs};
-use crate::daemon::client::block_on;
+use super::{exit, CliError, GlobalArgs};
 
 /// A verb and the API action it asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,23 +51,20 @@ pub struct ActionArgs {
     pub output: View,
 }
 
-pub fn run(
+pub async fn run(
     global: &GlobalArgs,
     verb: Verb,
     args: &ActionArgs,
     out: &mut dyn Write,
-) -> std::io::Result<u8> {
-    let r = block_on(async {
-        let c = view::daemon(global).await?;
-        c.action(verb.action()).await.map_err(|e| {
-            eprintln!("baton {}: refused: {e}", verb.word());
-            exit::INVALID
-        })
-    });
-    let reply = match r {
-        Ok(r) => r,
-        Err(code) => return Ok(code),
-    };
+) -> Result<u8, CliError> {
+    let c = view::daemon(global).await?;
+    let reply = c
+        .action(verb.action())
+        .await
+        .map_err(|source| CliError::Refused {
+            verb: verb.word(),
+            source,
+        })?;
     if !structured(args.output, &reply, out)? {
         writeln!(
             out,

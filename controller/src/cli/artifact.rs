@@ -116,7 +116,7 @@ pub fn inspect(args: &InspectArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
 
 fn json(h: &ArtifactHeader, v: &Verified) -> serde_json::Value {
     let sizes: std::collections::BTreeMap<&str, u64> =
-        v.files.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+        v.files().iter().map(|(n, s)| (n.as_str(), *s)).collect();
     let files: Vec<_> = h
         .payload_files
         .iter()
@@ -133,7 +133,7 @@ fn json(h: &ArtifactHeader, v: &Verified) -> serde_json::Value {
         m.insert("format".into(), "mender".into());
         m.insert("version".into(), 3.into());
         m.insert("payload_files".into(), files.into());
-        m.insert("payload_bytes".into(), v.payload_bytes.into());
+        m.insert("payload_bytes".into(), v.payload_bytes().into());
         m.insert("verified".into(), true.into());
     }
     doc
@@ -202,7 +202,7 @@ fn text(h: &ArtifactHeader, v: &Verified) -> String {
     });
     let _ = writeln!(s, "    Metadata: {meta}");
     let _ = writeln!(s, "    Files:");
-    for (name, size) in &v.files {
+    for (name, size) in v.files() {
         let sum = h
             .payload_files
             .iter()

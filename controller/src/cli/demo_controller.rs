@@ -18,10 +18,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::demo::{prepare, DemoArgs};
-use super::{events, exit, inspect, ui, GlobalArgs};
-use crate::daemon::client::{block_on, Client, EventStream};
-use crate::daemon::sse;
+use super::{events, exit, inspect, ui, CliError, GlobalArgs};
+use crate::client::{Client, EventStream};
 use crate::model::{ConditionStatus, ConditionType, Outcome, Status};
+use crate::wire::sse;
 
 /// How long one step may take before the demo gives up.
 const STEP: Duration = Duration::from_secs(90);
@@ -170,7 +170,12 @@ impl Follow<'_> {
     }
 }
 
-pub fn run(_global: &GlobalArgs, args: &DemoArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+pub fn run(
+    _global: &GlobalArgs,
+    args: &DemoArgs,
+    out: &mut dyn Write,
+    rt: &tokio::runtime::Runtime,
+) -> Result<u8, CliError> {
     let dir = match prepare(args)? {
         Ok(d) => d,
         Err(code) => return Ok(code),
@@ -186,7 +191,7 @@ pub fn run(_global: &GlobalArgs, args: &DemoArgs, out: &mut dyn Write) -> std::i
         dir.join("watch").display(),
         dir.join("run.log").display(),
     )?;
-    let r = block_on(story(&dir, out));
+    let r = rt.block_on(story(&dir, out));
     let code = match r {
         Ok(()) => exit::OK,
         Err(why) => {
@@ -362,7 +367,7 @@ async fn story(dir: &Path, out: &mut dyn Write) -> Result<(), String> {
     writeln!(f.out, "   => Ready").map_err(io)?;
 
     let code = client.login_code(false).await.map_err(|e| e.to_string())?;
-    let page = ui::url(&code)?;
+    let page = ui::url(&code).map_err(|e| e.to_string())?;
     let tcp = code.tcp.clone().unwrap_or_default();
     writeln!(
         f.out,

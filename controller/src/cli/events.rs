@@ -12,9 +12,8 @@ use clap::{Args, ValueEnum};
 use serde_json::Value;
 
 use super::view;
-use super::{exit, GlobalArgs};
-use crate::daemon::client::block_on;
-use crate::daemon::sse;
+use super::{exit, CliError, GlobalArgs};
+use crate::wire::sse;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -41,53 +40,49 @@ pub struct EventsArgs {
 /// How long a follower keeps trying to reconnect to a daemon that went away.
 const RECONNECT_FOR: Duration = Duration::from_secs(30);
 
-pub fn run(global: &GlobalArgs, args: &EventsArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+pub async fn run(
+    global: &GlobalArgs,
+    args: &EventsArgs,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
     let since = if args.follow {
         args.since
     } else {
         Some(args.since.unwrap_or(0))
     };
-    block_on(async {
-        let client = match view::daemon(global).await {
-            Ok(c) => c,
-            Err(code) => return Ok(code),
+    let client = view::daemon(global).await?;
+    let mut last = since;
+    let mut lost_since: Option<tokio::time::Instant> = None;
+    loop {
+        let mut stream = match client.events(last, args.follow).await {
+            Ok(s) => s,
+            // The daemon went away (it restarts?): a follower tries again for a while.
+            Err(e) if args.follow && e.code().is_none() => {
+                let t = *lost_since.get_or_insert_with(tokio::time::Instant::now);
+                if t.elapsed() > RECONNECT_FOR {
+                    return Err(CliError::LostDaemon(e));
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
         };
-        let mut last = since;
-        let mut lost_since: Option<tokio::time::Instant> = None;
-        loop {
-            let mut stream = match client.events(last, args.follow).await {
-                Ok(s) => s,
-                Err(e) if args.follow && e.code().is_none() => {
-                    let t = *lost_since.get_or_insert_with(tokio::time::Instant::now);
-                    if t.elapsed() > RECONNECT_FOR {
-                        eprintln!("baton: lost the daemon: {e}");
-                        return Ok(exit::INVALID);
-                    }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-                Err(e) => {
-                    eprintln!("baton: {e}");
-                    return Ok(exit::INVALID);
-                }
-            };
-            lost_since = None;
-            while let Some(m) = stream.next().await {
-                let Ok(m) = m else { break };
-                if let Some(id) = m.id.as_deref().and_then(|i| i.parse().ok()) {
-                    last = Some(id);
-                }
-                print_message(&m, args.output, out)?;
-                out.flush()?;
+        lost_since = None;
+        while let Some(m) = stream.next().await {
+            let Ok(m) = m else { break };
+            if let Some(id) = m.id.as_deref().and_then(|i| i.parse().ok()) {
+                last = Some(id);
             }
-            if !args.follow {
-                return Ok(exit::OK);
-            }
-            // The stream ended (the daemon stopped, or this follower fell behind): go on
-            // from the last id seen.
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            print_message(&m, args.output, out)?;
+            out.flush()?;
         }
-    })
+        if !args.follow {
+            return Ok(exit::OK);
+        }
+        // The stream ended (the daemon stopped, or this follower fell behind): go on from
+        // the last id seen.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 fn print_message(m: &sse::Message, output: Output, out: &mut dyn Write) -> std::io::Result<()> {

@@ -9,9 +9,8 @@ use std::io::Write;
 use clap::Args;
 
 use super::view;
-use super::{exit, GlobalArgs};
-use crate::daemon::client::block_on;
-use crate::daemon::wire::LoginCode;
+use super::{exit, CliError, GlobalArgs};
+use crate::wire::LoginCode;
 
 #[derive(Debug, Args)]
 pub struct UiUrlArgs {
@@ -20,48 +19,30 @@ pub struct UiUrlArgs {
     pub write: bool,
 }
 
-/// The URL for `code`, or why there is none.
-pub fn url(code: &LoginCode) -> Result<String, String> {
+/// The URL for `code`; none when the daemon has no TCP listener.
+pub fn url(code: &LoginCode) -> Result<String, CliError> {
     match &code.tcp {
         Some(addr) => Ok(format!("http://{addr}{}", code.path)),
-        None => Err(
-            "the status page is served on the API's TCP listener, and this daemon has none: \
-set Api.Tcp (e.g. \"127.0.0.1:7373\") and Api.TokenFile or Api.ReadTokenFile in the configuration, \
-then restart `baton run`"
-                .into(),
-        ),
+        None => Err(CliError::NoStatusPage),
     }
 }
 
-pub fn run(global: &GlobalArgs, args: &UiUrlArgs, out: &mut dyn Write) -> std::io::Result<u8> {
-    let r = block_on(async {
-        let c = view::daemon(global).await?;
-        c.login_code(args.write).await.map_err(|e| {
-            eprintln!("baton ui-url: {e}");
-            exit::INVALID
-        })
-    });
-    let code = match r {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    match url(&code) {
-        Ok(u) => {
-            writeln!(out, "{u}")?;
-            eprintln!(
-                "Open it within {} s; it works once and opens a {} session.",
-                code.expires_in_seconds,
-                if code.write {
-                    "read and write"
-                } else {
-                    "read-only"
-                }
-            );
-            Ok(exit::OK)
+pub async fn run(
+    global: &GlobalArgs,
+    args: &UiUrlArgs,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
+    let c = view::daemon(global).await?;
+    let code = c.login_code(args.write).await?;
+    writeln!(out, "{}", url(&code)?)?;
+    eprintln!(
+        "Open it within {} s; it works once and opens a {} session.",
+        code.expires_in_seconds,
+        if code.write {
+            "read and write"
+        } else {
+            "read-only"
         }
-        Err(why) => {
-            eprintln!("baton ui-url: {why}");
-            Ok(exit::INVALID)
-        }
-    }
+    );
+    Ok(exit::OK)
 }

@@ -12,10 +12,10 @@ use clap::Args;
 
 use super::inspect::{self, print_status};
 use super::view::{self, View};
-use super::{exit, GlobalArgs};
-use crate::daemon::client::{block_on, Client};
-use crate::daemon::sse;
+use super::{CliError, GlobalArgs};
+use crate::client::Client;
 use crate::model::Status;
+use crate::wire::sse;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -30,24 +30,20 @@ pub struct StatusArgs {
 /// Changes closer together than this are one redraw.
 const SETTLE: Duration = Duration::from_millis(150);
 
-pub fn status(global: &GlobalArgs, args: &StatusArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+pub async fn status(
+    global: &GlobalArgs,
+    args: &StatusArgs,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
+    let view_args = inspect::ViewArgs {
+        output: args.output,
+    };
     if !args.watch {
-        return inspect::status(
-            global,
-            &inspect::ViewArgs {
-                output: args.output,
-            },
-            out,
-        );
+        return inspect::status(global, &view_args, out).await;
     }
     let tty = args.output == View::Text && std::io::stdout().is_terminal();
-    block_on(async {
-        let c = match view::daemon(global).await {
-            Ok(c) => c,
-            Err(code) => return Ok(code),
-        };
-        watch(&c, args.output, tty, out).await
-    })
+    let c = view::daemon(global).await?;
+    watch(&c, args.output, tty, out).await
 }
 
 fn render(s: &Status, view: View) -> std::io::Result<String> {
@@ -67,25 +63,13 @@ fn render(s: &Status, view: View) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-async fn watch(c: &Client, view: View, tty: bool, out: &mut dyn Write) -> std::io::Result<u8> {
+async fn watch(c: &Client, view: View, tty: bool, out: &mut dyn Write) -> Result<u8, CliError> {
     let mut shown = String::new();
     loop {
         // Subscribe first, then read: a change in between is an event, so never missed.
-        let mut events = match c.events(None, true).await {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("baton: {e}");
-                return Ok(exit::INVALID);
-            }
-        };
+        let mut events = c.events(None, true).await?;
         loop {
-            let s = match c.status().await {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("baton: {e}");
-                    return Ok(exit::INVALID);
-                }
-            };
+            let s = c.status().await?;
             let now = render(&s, view)?;
             if now != shown {
                 if tty && !shown.is_empty() {

@@ -27,7 +27,8 @@ pub struct Config {
     pub server_certificate: Option<PathBuf>,
     /// Mender: the separate Topology components file, if the Topology is split.
     pub topology_components: Option<PathBuf>,
-    /// baton: where an Artifact named by `artifact_name` is looked for, in order.
+    /// Where an Artifact named by `artifact_name` is looked for, in order. Without the key,
+    /// the Mender Server (as Mender Orchestrator); a list replaces that default.
     pub artifact_sources: Vec<ArtifactSource>,
     /// baton: seconds an Interface query may take (Mender's 4 h suits installs, not queries).
     pub query_timeout_seconds: u64,
@@ -117,9 +118,10 @@ impl std::str::FromStr for LogLevel {
     }
 }
 
-/// Where Artifacts named by `artifact_name` come from (`{"Type": "directory", "Path": DIR}`
-/// or `{"Type": "url", "Template": "https://.../{artifact_name}.mender"}`): the Artifact
-/// room's own type, so the configuration and the resolver cannot disagree.
+/// Where Artifacts named by `artifact_name` come from (`{"Type": "directory", "Path": DIR}`,
+/// `{"Type": "url", "Template": "https://.../{artifact_name}.mender"}` or
+/// `{"Type": "mender-server"}`): the Artifact room's own type, so the configuration and the
+/// resolver cannot disagree.
 pub use crate::artifact::source::SourceSpec as ArtifactSource;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,7 +185,7 @@ impl Config {
             manifest_store: datastore.join("manifests"),
             server_certificate: None,
             topology_components: None,
-            artifact_sources: Vec::new(),
+            artifact_sources: ArtifactSource::default_list(),
             query_timeout_seconds: 60,
             reboot_command: vec!["reboot".into()],
             boot_id_path: PathBuf::from("/proc/sys/kernel/random/boot_id"),

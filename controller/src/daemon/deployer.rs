@@ -1,47 +1,32 @@
 //! The few places the daemon reads the engine's answers: how a report ended, why, and the
-//! options a deployment runs with.
+//! options a deployment runs with. Pure.
 //!
-//! The engine's [`End`] still names the failed state in words (`ArtifactCommit gateway
-//! GW-B`) and its refusals as sentences; this file is the one place that turns those into a
-//! [`Reason`], so when the engine's answers carry typed reasons themselves only these
-//! functions change. Pure.
+//! The engine's answers carry typed reasons ([`End::reason`], [`Problem::reason`]); what is
+//! left here is the words for status, and reading the words older controller files stored
+//! before reasons were typed ([`legacy_reason`]).
 
 use super::reconciler::decide::Previewed;
-use crate::engine::api::{ComponentRef, End, EngineError, Preview};
-use crate::engine::driver::RunOptions;
-use crate::interface::protocol::{Query, State};
+use crate::engine::api::{
+    failure_reason, ComponentRef, End, EngineError, Preview, Problem, RunOptions,
+};
 use crate::model::{Origin, Reason};
-
-/// Whether a report ends the deployment (a pause or a pending reboot does not).
-pub fn is_final(end: &End) -> bool {
-    !matches!(end, End::Paused { .. } | End::AwaitingReboot)
-}
-
-/// Why a deployment did not succeed; `None` for a success.
-pub fn end_reason(end: &End) -> Option<Reason> {
-    match end {
-        End::Success => None,
-        End::RolledBack { failed_at, .. } => Some(failed_reason(failed_at)),
-        End::Inconsistent { .. } => Some(Reason::Inconsistent),
-        End::Rejected { problems } => Some(rejection_reason(problems)),
-        End::Paused { .. } => Some(Reason::Paused),
-        End::AwaitingReboot => Some(Reason::RebootFailed),
-    }
-}
 
 /// Why a deployment did not succeed and what to tell, for the status conditions; `None` for
 /// a success.
 pub fn end_failure(end: &End) -> Option<(Reason, String)> {
-    let reason = end_reason(end)?;
+    let reason = end.reason()?;
     let message = match end {
         End::Success => return None,
-        End::RolledBack { failed_at, reason } => format!("{failed_at}: {reason}; rolled back"),
+        End::RolledBack {
+            failed_at, message, ..
+        } => format!("{failed_at}: {message}; rolled back"),
         End::Inconsistent {
             failed_at,
-            reason,
+            message,
             components,
-        } => inconsistent(failed_at, reason, components),
-        End::Rejected { problems } => problems.join("; "),
+            ..
+        } => inconsistent(failed_at, message, components),
+        End::Rejected { problems } => Problem::join(problems, "; "),
         End::Paused { before, .. } => format!("the engine paused before {before:?}"),
         End::AwaitingReboot => "the host was not rebooted".into(),
     };
@@ -49,13 +34,13 @@ pub fn end_failure(end: &End) -> Option<(Reason, String)> {
 }
 
 /// The words for a deployment that could not bring every component back.
-pub fn inconsistent(failed_at: &str, reason: &str, components: &[ComponentRef]) -> String {
+pub fn inconsistent(failed_at: &str, message: &str, components: &[ComponentRef]) -> String {
     let names: Vec<String> = components
         .iter()
         .map(|c| format!("{} {}", c.component_type, c.id))
         .collect();
     format!(
-        "{failed_at}: {reason}; could not bring back: {}",
+        "{failed_at}: {message}; could not bring back: {}",
         names.join(", ")
     )
 }
@@ -68,7 +53,7 @@ pub fn previewed(p: &Result<Preview, EngineError>) -> Previewed {
         },
         Ok(Preview::Rejected { problems }) => Previewed::Rejected {
             reason: rejection_reason(problems),
-            message: problems.join("; "),
+            message: Problem::join(problems, "; "),
         },
         Ok(Preview::InSync) => Previewed::InSync,
         Ok(Preview::Changes { components }) => Previewed::Changes {
@@ -86,45 +71,12 @@ pub fn previewed(p: &Result<Preview, EngineError>) -> Previewed {
     }
 }
 
-/// The reason for a failed state or query: the engine's `failed_at` starts with it
-/// (`ArtifactCommit gateway GW-B`; `reboot` for the host's reboot). Bounded: the component is
-/// in the message, never in the reason.
-pub fn failed_reason(failed_at: &str) -> Reason {
-    let word = failed_at.split_whitespace().next().unwrap_or("");
-    let state = State::ALL
-        .iter()
-        .find(|s| s.as_str().eq_ignore_ascii_case(word));
-    if let Some(s) = state {
-        return match s {
-            State::Download | State::DownloadWithFileSizes => Reason::DownloadFailed,
-            State::ArtifactInstall => Reason::InstallFailed,
-            State::ArtifactReboot | State::ArtifactVerifyReboot => Reason::RebootFailed,
-            State::ArtifactCommit => Reason::CommitFailed,
-            State::ArtifactRollback
-            | State::ArtifactRollbackReboot
-            | State::ArtifactVerifyRollbackReboot
-            | State::ArtifactFailure => Reason::RollbackFailed,
-            // Cleanup never fails a deployment; were it named, it is the engine's problem.
-            State::Cleanup => Reason::EngineError,
-        };
-    }
-    if Query::ALL
-        .iter()
-        .any(|q| q.as_str().eq_ignore_ascii_case(word))
-    {
-        return Reason::QueryFailed;
-    }
-    if word.eq_ignore_ascii_case("reboot") {
-        return Reason::RebootFailed;
-    }
-    Reason::EngineError
-}
-
-/// The reason for a refused Manifest. The engine's refusals are sentences today, so every
-/// refusal is `InvalidManifest` here; the problems themselves are in the message.
-// When the engine's refusals carry a Reason (typed problems), take the first one's.
-pub fn rejection_reason(_problems: &[String]) -> Reason {
-    Reason::InvalidManifest
+/// The reason for a refused Manifest: the engine's, of its first problem (every problem
+/// is in the message).
+pub fn rejection_reason(problems: &[Problem]) -> Reason {
+    problems
+        .first()
+        .map_or(Reason::InvalidManifest, |p| p.reason)
 }
 
 /// The options a deployment of a desired state runs with: DowngradeProtection lets only the
@@ -152,8 +104,9 @@ pub fn legacy_reason(word: &str) -> Reason {
     match word {
         "Rejected" => Reason::InvalidManifest,
         "Unfinished" => Reason::Paused,
+        // `<state>Failed`: the reason the engine gives a failure in that state.
         _ => match word.strip_suffix("Failed") {
-            Some(state) => failed_reason(state),
+            Some(state) => failure_reason(state),
             None => Reason::EngineError,
         },
     }
@@ -172,27 +125,6 @@ pub fn legacy_reason_and_message<'de, D: serde::Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_failed_state_gives_its_reason() {
-        for (at, want) in [
-            ("ArtifactInstall", Reason::InstallFailed),
-            ("ArtifactCommit gateway GW-B", Reason::CommitFailed),
-            ("download of rtos", Reason::DownloadFailed),
-            ("DownloadWithFileSizes rtos R1", Reason::DownloadFailed),
-            ("ArtifactVerifyReboot rtos R1", Reason::RebootFailed),
-            (
-                "ArtifactVerifyRollbackReboot rtos R1",
-                Reason::RollbackFailed,
-            ),
-            ("NeedsArtifactReboot rtos R1", Reason::QueryFailed),
-            ("reboot", Reason::RebootFailed),
-            ("", Reason::EngineError),
-            ("somewhere else", Reason::EngineError),
-        ] {
-            assert_eq!(failed_reason(at), want, "{at:?}");
-        }
-    }
 
     #[test]
     fn the_words_of_before_read_as_their_reasons() {
@@ -215,6 +147,30 @@ mod tests {
             ("Whatever", Reason::EngineError),
         ] {
             assert_eq!(legacy_reason(word), want, "{word}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_carries_the_engines_reason() {
+        let problems = vec![
+            Problem::new(Reason::Downgrade, "rtos: R2 is older than R3"),
+            Problem::new(Reason::ArtifactNotFound, "gateway: no Artifact"),
+        ];
+        assert_eq!(rejection_reason(&problems), Reason::Downgrade);
+        assert_eq!(rejection_reason(&[]), Reason::InvalidManifest);
+        let end = End::Rejected { problems };
+        assert_eq!(
+            end_failure(&end),
+            Some((
+                Reason::Downgrade,
+                "rtos: R2 is older than R3; gateway: no Artifact".to_string()
+            ))
+        );
+        match previewed(&Ok(Preview::Rejected {
+            problems: vec![Problem::new(Reason::Incompatible, "x")],
+        })) {
+            Previewed::Rejected { reason, .. } => assert_eq!(reason, Reason::Incompatible),
+            other => panic!("{other:?}"),
         }
     }
 

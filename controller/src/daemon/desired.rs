@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::clock;
-use super::persist::{self, PersistError};
+use crate::durable::persist::{self, PersistError};
 use crate::model::Origin;
 use crate::resource::{self, Diagnostics, LoadedManifest};
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::persist::{self, PersistError};
+use crate::durable::persist::{self, PersistError};
 use crate::model::Reason;
 
 const FILE: &str = "state.json";

@@ -14,20 +14,16 @@
 pub mod admission;
 pub mod api;
 pub mod backoff;
-pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod deployer;
 pub mod desired;
 pub mod memory;
-pub mod persist;
 pub mod reconciler;
 pub mod sd_notify;
 pub mod signals;
 pub mod sources;
-pub mod sse;
 pub mod status;
-pub mod wire;
 
 // The paths of before the status room, for callers outside the daemon (metrics) until they
 // stop reaching into it.
@@ -41,8 +37,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Effective;
+use crate::durable::{DatastoreLock, LockError};
 use crate::engine::api::Deployer;
-use crate::engine::lock::{DatastoreLock, LockError};
 use crate::metrics::Metrics;
 
 pub use admission::{Admission, Door};
@@ -59,7 +55,7 @@ pub enum DaemonError {
     #[error(transparent)]
     Desired(#[from] desired::DesiredError),
     #[error(transparent)]
-    Persist(#[from] persist::PersistError),
+    Persist(#[from] crate::durable::PersistError),
     #[error(transparent)]
     Start(#[from] sources::StartError),
     #[error("RequireSignedManifests: {0}")]
@@ -80,6 +76,23 @@ fn manifest_policy(
     Ok(crate::signed_manifest::ManifestPolicy { required, keys })
 }
 
+/// Whose System this daemon acts on, for the handshake (`GET /v1/identity`): the datastore
+/// as its canonical path, and the Topology.
+pub fn identity(eff: &Effective) -> crate::wire::Identity {
+    let datastore = &eff.dirs.datastore_dir;
+    crate::wire::Identity {
+        datastore: std::fs::canonicalize(datastore).unwrap_or_else(|_| datastore.clone()),
+        topology_file: eff.dirs.topology_file.clone(),
+        system_type: crate::resource::load_topology(
+            &eff.dirs.topology_file,
+            eff.config.topology_components.as_deref(),
+        )
+        .ok()
+        .map(|t| t.system_type),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
 /// Where the controller keeps its own files.
 pub fn controller_dir(eff: &Effective) -> PathBuf {
     eff.dirs.datastore_dir.join("controller")
@@ -89,6 +102,7 @@ pub fn controller_dir(eff: &Effective) -> PathBuf {
 pub async fn run(
     eff: &Effective,
     deployer: Arc<dyn Deployer>,
+    metrics: Metrics,
     grace: Duration,
     notifier: Option<sd_notify::Notifier>,
     shutdown: CancellationToken,
@@ -100,8 +114,6 @@ pub async fn run(
     let desired = Arc::new(desired::DesiredStore::open(&dir)?);
     let memory = memory::MemoryFile::open(&dir)?;
     let history = history::History::open(&dir)?;
-    // The process's registry: the engine, Interfaces and Artifacts record into it too.
-    let metrics = Metrics::global().clone();
     let settings = reconciler::Settings {
         retry: backoff::RetryPolicy::from_config(&cfg.retry, backoff::process_seed()),
         resync: Duration::from_secs(cfg.resync_interval_seconds.max(1)),

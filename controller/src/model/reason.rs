@@ -119,6 +119,9 @@ reasons! {
     Superseded,
     /// The deployment paused at a boundary the caller asked for.
     Paused,
+    /// The caller asked for the rollback (`baton rollback`, the Update Module's
+    /// ArtifactRollback) before the deployment ended.
+    RollbackRequested,
 
     // baton itself could not act.
     /// The journal cannot be read or written.

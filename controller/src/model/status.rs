@@ -171,3 +171,84 @@ pub enum Outcome {
     /// The Manifest could not be deployed; nothing was touched.
     Rejected,
 }
+
+impl ConditionType {
+    pub const ALL: [ConditionType; 4] = [
+        ConditionType::Ready,
+        ConditionType::Progressing,
+        ConditionType::Degraded,
+        ConditionType::Stalled,
+    ];
+
+    /// The word itself (the JSON form and the metric label).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConditionType::Ready => "Ready",
+            ConditionType::Progressing => "Progressing",
+            ConditionType::Degraded => "Degraded",
+            ConditionType::Stalled => "Stalled",
+        }
+    }
+}
+
+impl ConditionStatus {
+    pub const ALL: [ConditionStatus; 3] = [
+        ConditionStatus::True,
+        ConditionStatus::False,
+        ConditionStatus::Unknown,
+    ];
+
+    /// The word itself (the JSON form and the metric label).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConditionStatus::True => "True",
+            ConditionStatus::False => "False",
+            ConditionStatus::Unknown => "Unknown",
+        }
+    }
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Succeeded,
+        Outcome::UpToDate,
+        Outcome::RolledBack,
+        Outcome::Failed,
+        Outcome::Rejected,
+    ];
+
+    /// The metric label (`baton_deployments_total{result}`).
+    pub const fn label(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::UpToDate => "up_to_date",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::Failed => "failed",
+            Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+#[cfg(test)]
+mod word_tests {
+    use super::*;
+
+    #[test]
+    fn condition_words_are_their_json_form() {
+        for t in ConditionType::ALL {
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("\"{}\"", t.as_str())
+            );
+        }
+        for s in ConditionStatus::ALL {
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        let labels: std::collections::BTreeSet<_> =
+            Outcome::ALL.iter().map(|o| o.label()).collect();
+        assert_eq!(labels.len(), Outcome::ALL.len());
+    }
+}

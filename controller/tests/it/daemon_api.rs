@@ -6,9 +6,9 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use crate::daemon_support::*;
-use baton::daemon::wire::{InstallRequest, RunOpts};
 use baton::engine::api::End;
 use baton::model::{ConditionStatus::*, ConditionType::*};
+use baton::wire::{InstallRequest, RunOpts};
 
 /// One raw HTTP/1.1 exchange; returns the status code and the whole answer.
 fn raw(socket: &std::path::Path, request: &[u8]) -> (u16, String) {
@@ -323,6 +323,7 @@ async fn run_once(eff: &baton::config::Effective) -> Result<(), baton::daemon::D
     baton::daemon::run(
         eff,
         deployer,
+        Default::default(),
         Duration::from_secs(1),
         None,
         Default::default(),

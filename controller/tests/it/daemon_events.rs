@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::daemon_support::*;
-use baton::daemon::sse::Message;
+use baton::wire::sse::Message;
 
-async fn next(s: &mut baton::daemon::client::EventStream) -> Message {
+async fn next(s: &mut baton::client::EventStream) -> Message {
     tokio::time::timeout(Duration::from_secs(20), s.next())
         .await
         .expect("an event within 20 s")
@@ -31,7 +31,7 @@ fn kind(m: &Message) -> String {
 }
 
 /// Every change event of a stream that ends by itself (`follow=false`).
-async fn listing(c: &baton::daemon::client::Client, since: u64) -> Vec<Message> {
+async fn listing(c: &baton::client::Client, since: u64) -> Vec<Message> {
     let mut s = c.events(Some(since), false).await.unwrap();
     let mut v = Vec::new();
     while let Some(m) = s.next().await {
@@ -167,7 +167,7 @@ fn free_port() -> u16 {
 }
 
 /// Logs in with a fresh code of `write` scope; the cookie header line and the CSRF token.
-async fn login(c: &baton::daemon::client::Client, port: u16, write: bool) -> (String, String) {
+async fn login(c: &baton::client::Client, port: u16, write: bool) -> (String, String) {
     let code = c.login_code(write).await.unwrap();
     assert_eq!(
         code.tcp.as_deref(),

@@ -8,9 +8,8 @@ use std::time::Duration;
 use crate::daemon_support::*;
 use baton::config::DriftPolicy;
 use baton::daemon::commands::{Action, Handoff, HandoffError};
+use baton::engine::api::{Boundary, RunOptions};
 use baton::engine::api::{End, InFlight};
-use baton::engine::driver::RunOptions;
-use baton::engine::machine::Boundary;
 use baton::model::{ConditionStatus::*, ConditionType::*, Outcome, Reason};
 use tokio::sync::Notify;
 

@@ -6,6 +6,7 @@
 
 mod daemon_api;
 mod daemon_events;
+mod daemon_reads;
 mod daemon_reconciler;
 mod daemon_support;
 mod daemon_watch;
@@ -20,3 +21,4 @@ mod interface_support;
 mod resource_corpus;
 mod resource_hostile;
 mod resource_schema_agreement;
+mod rooms;

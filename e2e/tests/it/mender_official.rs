@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use e2e::mender::Module;
 
-fn official() -> Option<Module> {
+pub(crate) fn official() -> Option<Module> {
     match std::env::var_os("BATON_OFFICIAL_MODULE") {
         Some(p) if !p.is_empty() => {
             let p = PathBuf::from(p);

@@ -87,7 +87,7 @@ fn stage(
         file: shown.clone(),
         message,
     };
-    let names: Vec<&str> = verified.files.iter().map(|(n, _)| n.as_str()).collect();
+    let names: Vec<&str> = verified.files().iter().map(|(n, _)| n.as_str()).collect();
     let (manifest_file, index) = contents(&header, &names).map_err(layout)?;
 
     // Every inner Artifact, read to its end, before anything else is believed.
@@ -101,7 +101,7 @@ fn stage(
             StagedArtifact {
                 path: p,
                 header: h,
-                payload_bytes: v.payload_bytes,
+                payload_bytes: v.payload_bytes(),
             },
         );
     }

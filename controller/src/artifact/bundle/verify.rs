@@ -65,7 +65,7 @@ pub fn verify_bundle(
         return Err(artifact(format!("{shown}: {name}"))(e));
     }
     let verified = streamed.map_err(artifact(shown.clone()))?;
-    let names: Vec<&str> = verified.files.iter().map(|(n, _)| n.as_str()).collect();
+    let names: Vec<&str> = verified.files().iter().map(|(n, _)| n.as_str()).collect();
     let layout = |message: String| BundleError::Layout {
         file: shown.clone(),
         message,

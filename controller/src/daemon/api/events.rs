@@ -28,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 use super::body::Body;
 use super::guard::Refusal;
 use super::ApiState;
-use crate::daemon::sse;
 use crate::daemon::status::Event;
+use crate::wire::sse;
 
 /// Event streams served at once.
 pub const MAX_STREAMS: usize = 64;

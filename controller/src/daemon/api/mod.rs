@@ -7,7 +7,8 @@
 //! most 1 MiB (413), at most [`MAX_IN_FLIGHT`] requests are handled at once (others wait up
 //! to [`QUEUE_WAIT`], then 503), and at most [`MAX_CONNECTIONS`] connections are open. The
 //! API only reads the status board, writes the desired-state store, and sends commands to
-//! the reconciler; it never calls the engine itself.
+//! the reconciler (reads of the engine included: they go through the reconciler's handle);
+//! it never calls the engine itself.
 
 pub mod auth;
 mod body;
@@ -49,6 +50,8 @@ pub struct ApiState {
     pub handle: Handle,
     pub admission: Arc<Admission>,
     pub metrics: Metrics,
+    /// Whose System this daemon acts on (`GET /v1/identity`).
+    pub identity: crate::wire::Identity,
     /// What TCP clients must present.
     pub tokens: Tokens,
     in_flight: Semaphore,
@@ -66,12 +69,14 @@ impl ApiState {
         handle: Handle,
         admission: Arc<Admission>,
         metrics: Metrics,
+        identity: crate::wire::Identity,
         tokens: Tokens,
     ) -> Arc<Self> {
         Arc::new(Self {
             handle,
             admission,
             metrics,
+            identity,
             tokens,
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),

@@ -16,15 +16,15 @@ use super::body::Body;
 use super::guard::{self, Access, Conn, Facts, Refusal, BODY_LIMIT};
 use super::{events, ui, ApiState, BODY_TIMEOUT, QUEUE_WAIT};
 use crate::daemon::admission::Door;
-use crate::daemon::commands::{Action, ActionError, HandoffError};
+use crate::daemon::commands::{Action, ActionError, Answer, HandoffError, Query};
 use crate::daemon::sources::{self, handoff, Offer, OfferError};
-use crate::daemon::wire::{
-    paths, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
-    EVENT_ID_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
-};
 use crate::engine::api::EngineError;
 use crate::model::Origin;
 use crate::resource::Diagnostics;
+use crate::wire::{
+    paths, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
+    EVENT_ID_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
+};
 
 type Resp = Response<Body>;
 
@@ -39,6 +39,9 @@ pub enum Route {
     Status,
     Components,
     History,
+    /// A read the engine answers without waiting for a deployment.
+    Read(Query),
+    Identity,
     Action(Action),
     Install,
     Resume,
@@ -73,6 +76,10 @@ pub fn route(method: &Method, path: &str) -> Route {
         paths::HISTORY => pick(get, History),
         paths::EVENTS => pick(get, Events),
         paths::CONSENT => pick(post, Consent),
+        paths::PROVIDES => pick(get, Read(Query::Provides)),
+        paths::INVENTORY => pick(get, Read(Query::Inventory)),
+        paths::JOURNAL => pick(get, Read(Query::Journal)),
+        paths::IDENTITY => pick(get, Identity),
         p if p.starts_with("/ui") || p == paths::LOGIN_CODES => {
             ui::route(method, p).unwrap_or(NotFound)
         }
@@ -107,6 +114,8 @@ pub fn access(r: Route) -> Access {
         | Route::Components
         | Route::History
         | Route::Events
+        | Route::Read(_)
+        | Route::Identity
         | Route::MethodNotAllowed
         | Route::NotFound => Access::Read,
         Route::PutManifest | Route::Action(_) | Route::Consent => Access::Write,
@@ -224,6 +233,15 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) ->
         Route::Ui(p) => ui::answer(&state, p, req, conn).await,
         Route::Components => json(&state.handle.board.get().components),
         Route::History => json(&state.handle.board.get().history),
+        Route::Identity => json(&state.identity),
+        Route::Read(q) => match state.handle.query(q).await {
+            Ok(Answer::Provides(o)) => json(&o),
+            Ok(Answer::Inventory(i)) => json(&i),
+            Ok(Answer::Journal(j)) => json(&j),
+            Err(e @ EngineError::NoObservation(_)) => error(503, "NoObservation", e.to_string()),
+            Err(e @ EngineError::Topology(_)) => error(422, "TopologyInvalid", e.to_string()),
+            Err(e) => error(500, "EngineError", e.to_string()),
+        },
         Route::GetManifest => match state.handle.desired.current() {
             None => error(404, "NoDesiredState", "no Manifest has been applied"),
             Some(d) => {
@@ -395,6 +413,11 @@ mod tests {
             (&po, "/v1/status", Route::MethodNotAllowed),
             (&g, "/v1/components", Route::Components),
             (&g, "/v1/history", Route::History),
+            (&g, "/v1/provides", Route::Read(Query::Provides)),
+            (&g, "/v1/inventory", Route::Read(Query::Inventory)),
+            (&g, "/v1/journal", Route::Read(Query::Journal)),
+            (&po, "/v1/journal", Route::MethodNotAllowed),
+            (&g, "/v1/identity", Route::Identity),
             (&po, "/v1/actions/retry", Route::Action(Action::Retry)),
             (&po, "/v1/actions/rollback", Route::Action(Action::Rollback)),
             (&po, "/v1/actions/suspend", Route::Action(Action::Suspend)),

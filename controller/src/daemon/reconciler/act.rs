@@ -10,12 +10,13 @@ use tokio::time::Instant;
 use super::decide::{self, decide, Decision, Facts, Journal, Previewed, Retry};
 use super::{report_persist, Again, Reconciler};
 use crate::daemon::clock;
-use crate::daemon::deployer::{self, end_failure, is_final, recovery_options, run_options};
+use crate::daemon::deployer::{self, end_failure, recovery_options, run_options};
 use crate::daemon::desired::Desired;
+use crate::daemon::status::board::BoardSink;
 use crate::daemon::status::components::components;
 use crate::daemon::status::conditions::Phase;
 use crate::daemon::status::history::{self, Driver};
-use crate::daemon::status::progress::{self, BoardSink};
+use crate::daemon::status::progress;
 use crate::engine::api::{DeploymentReport, End, EngineError, Preview, ProgressSink};
 use crate::metrics::ReconcileResult;
 use crate::model::Reason;
@@ -275,7 +276,7 @@ impl Reconciler {
     /// A deployment the controller drove ended (or paused): record it, then count it as the
     /// desired generation's success or failure.
     fn finished(&mut self, report: DeploymentReport, gen: u64) {
-        if is_final(&report.end) {
+        if report.end.is_final() {
             self.remember(|m| m.deploying = None);
             let sha = self
                 .desired

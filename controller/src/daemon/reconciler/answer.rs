@@ -1,19 +1,27 @@
-//! Answering the reconciler's commands: the operator's actions and the Update Module's
-//! hand-offs. Both arrive as messages on the one loop, so they never race a deployment.
+//! Answering the reconciler's commands: the API's reads, the operator's actions and the
+//! Update Module's hand-offs. They arrive as messages on the one loop, so actions and
+//! hand-offs never race a deployment; reads are answered on a task of their own.
+
+use tokio::sync::oneshot;
 
 use super::Reconciler;
-use crate::daemon::commands::{Action, ActionError, ActionReply, Command, Handoff, HandoffError};
-use crate::daemon::deployer::is_final;
-use crate::daemon::persist::PersistError;
+use crate::daemon::commands::{
+    Action, ActionError, ActionReply, Answer, Command, Handoff, HandoffError, Query,
+};
 use crate::daemon::status::conditions::Phase;
 use crate::daemon::status::history::Driver;
-use crate::engine::api::{DeploymentReport, End};
+use crate::durable::persist::PersistError;
+use crate::engine::api::{DeploymentReport, End, EngineError};
 use crate::model::Origin;
 
 impl Reconciler {
     /// Handles a command; true when the desired state or the rules changed.
     pub(super) async fn command(&mut self, cmd: Command, busy: bool) -> bool {
         match cmd {
+            Command::Query(q, reply) => {
+                self.query(q, reply);
+                false
+            }
             Command::Action(a, reply) => {
                 let r = self.action(a);
                 let changed = r.is_ok();
@@ -45,6 +53,21 @@ impl Reconciler {
                 true
             }
         }
+    }
+
+    /// A read, answered on a task of its own: it never waits for the loop (or a
+    /// deployment), and the loop never waits for it (the engine answers from its last
+    /// observation while a deployment runs).
+    fn query(&self, q: Query, reply: oneshot::Sender<Result<Answer, EngineError>>) {
+        let d = self.deployer.clone();
+        tokio::spawn(async move {
+            let answer = match q {
+                Query::Provides => d.observe().await.map(Answer::Provides),
+                Query::Inventory => d.inventory().await.map(Answer::Inventory),
+                Query::Journal => d.journal().await.map(Answer::Journal),
+            };
+            let _ = reply.send(answer);
+        });
     }
 
     fn action(&mut self, a: Action) -> Result<ActionReply, ActionError> {
@@ -123,7 +146,7 @@ impl Reconciler {
         let r = self.watched(fut, true).await;
         self.board.deployment(None);
         let report = r.ok_or(HandoffError::ShuttingDown)??;
-        if !is_final(&report.end) {
+        if !report.end.is_final() {
             let id = report.deployment.clone();
             self.remember(|m| m.handoff = Some(id));
             return Ok(report);

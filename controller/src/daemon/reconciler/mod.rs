@@ -30,11 +30,11 @@ use super::backoff::RetryPolicy;
 use super::commands::{Command, Handle};
 use super::desired::DesiredStore;
 use super::memory::MemoryFile;
-use super::persist::PersistError;
 use super::sd_notify::Notifier;
 use super::status::history::History;
 use super::status::Board;
 use crate::config::DriftPolicy;
+use crate::durable::persist::PersistError;
 use crate::engine::api::{Deployer, Preview};
 use crate::metrics::Metrics;
 

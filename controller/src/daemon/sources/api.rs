@@ -12,17 +12,23 @@ use crate::config::Config;
 use crate::daemon::api::{self, auth::SocketOwner, auth::Tokens, listen, ApiState};
 use crate::engine::api::BoxFuture;
 use crate::metrics::Metrics;
+use crate::wire::Identity;
 
 pub struct ApiSource {
     unix: (UnixListener, SocketOwner),
     tcp: Option<TcpListener>,
     tokens: Tokens,
     metrics: Metrics,
+    identity: Identity,
 }
 
 impl ApiSource {
     /// Checks the token files, then binds the Unix socket and, when configured, loopback TCP.
-    pub async fn open(cfg: &Config, metrics: Metrics) -> Result<Self, StartError> {
+    pub async fn open(
+        cfg: &Config,
+        metrics: Metrics,
+        identity: Identity,
+    ) -> Result<Self, StartError> {
         let tokens = Tokens::load(&cfg.api).map_err(listen::ListenError::from)?;
         let unix = listen::unix(&cfg.api.socket, cfg.socket_mode())?;
         let tcp = match &cfg.api.tcp {
@@ -35,6 +41,7 @@ impl ApiSource {
             tcp,
             tokens,
             metrics,
+            identity,
         })
     }
 }
@@ -50,6 +57,7 @@ impl Source for ApiSource {
                 ctx.handle.clone(),
                 ctx.admission.clone(),
                 self.metrics,
+                self.identity,
                 self.tokens,
             );
             if let Some(addr) = self.tcp.as_ref().and_then(|l| l.local_addr().ok()) {

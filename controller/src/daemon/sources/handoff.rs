@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use crate::daemon::admission::{Admission, Door, Refused};
 use crate::daemon::commands::{Handle, Handoff, HandoffError};
-use crate::daemon::wire::{InstallRequest, ResumeRequest, RollbackRequest};
 use crate::engine::api::DeploymentReport;
+use crate::wire::{InstallRequest, ResumeRequest, RollbackRequest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {

@@ -27,11 +27,11 @@ use super::admission::{Admission, Door, Refused};
 use super::commands::Handle;
 use super::desired::DesiredError;
 use super::status::Events;
-use super::wire::Applied;
 use crate::config::Effective;
 use crate::engine::api::BoxFuture;
 use crate::metrics::Metrics;
 use crate::model::Origin;
+use crate::wire::Applied;
 
 /// Why a source stopped (or could not start).
 #[derive(Debug, thiserror::Error)]
@@ -140,11 +140,12 @@ pub async fn configured(
     metrics: Metrics,
 ) -> Result<Vec<Box<dyn Source>>, StartError> {
     let cfg = &eff.config;
+    // The API last: see [`start`].
     Ok(vec![
-        Box::new(api::ApiSource::open(cfg, metrics).await?),
         Box::new(watch_dir::WatchDirSource {
             dir: cfg.watch_dir.clone(),
         }),
+        Box::new(api::ApiSource::open(cfg, metrics, crate::daemon::identity(eff)).await?),
     ])
 }
 
@@ -164,8 +165,11 @@ impl Running {
     }
 }
 
-/// Spawns every source and waits until each has taken in what was there at start. If one
-/// fails before that, the others are stopped and the error returned.
+/// Spawns the sources one after the other, each once the one before it has taken in what
+/// was there at start; if one fails before that, the others are stopped and the error
+/// returned. The order is the list's: [`configured`] puts the API last, so a client that
+/// finds the socket answering finds every other door open too (the watched directory
+/// exists, its files at start are taken in).
 pub async fn start(
     sources: Vec<Box<dyn Source>>,
     admission: Arc<Admission>,
@@ -173,7 +177,8 @@ pub async fn start(
     shutdown: &CancellationToken,
 ) -> Result<Running, StartError> {
     let shutdown = shutdown.child_token();
-    let mut spawned = Vec::new();
+    let mut tasks = Vec::new();
+    let mut failure = None;
     for source in sources {
         let name = source.name();
         let (tx, rx) = oneshot::channel();
@@ -184,32 +189,32 @@ pub async fn start(
             started: Some(tx),
         };
         let run = source.run(ctx);
-        let task = tokio::spawn(async move {
+        let mut task = tokio::spawn(async move {
             let r = run.await;
             if let Err(e) = &r {
                 tracing::error!(source = name, error = %e, "a desired-state source stopped");
             }
             r
         });
-        spawned.push((name, rx, task));
-    }
-    let mut tasks = Vec::new();
-    let mut failure = None;
-    for (name, rx, mut task) in spawned {
-        if failure.is_some() || rx.await.is_ok() {
+        if rx.await.is_ok() {
             tasks.push(task);
             continue;
         }
         // It ended before saying it started: cleanly (nothing to do) or with the error
         // that stops the start.
-        failure = match (&mut task).await {
-            Ok(Ok(())) => None,
-            Ok(Err(error)) => Some(StartError::Source { name, error }),
-            Err(join) => Some(StartError::Source {
-                name,
-                error: SourceError::Failed(join.to_string()),
-            }),
-        };
+        match (&mut task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => failure = Some(StartError::Source { name, error }),
+            Err(join) => {
+                failure = Some(StartError::Source {
+                    name,
+                    error: SourceError::Failed(join.to_string()),
+                })
+            }
+        }
+        if failure.is_some() {
+            break;
+        }
     }
     let running = Running { shutdown, tasks };
     match failure {

@@ -6,7 +6,7 @@
 //! mirrored into the metrics' gauges, so a scrape and the status agree, and published as an
 //! event (only when something actually changed: a resync that finds nothing new is silent).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hyper::body::Bytes;
 use tokio::sync::watch;
@@ -15,7 +15,7 @@ use super::conditions::{self, Phase};
 use super::events::{Change, Events};
 use super::progress;
 use crate::daemon::clock;
-use crate::engine::api::Progress;
+use crate::engine::api::{Progress, ProgressSink};
 use crate::metrics::Metrics;
 use crate::model::{ComponentStatus, DeploymentStatus, HistoryEntry, Status};
 
@@ -50,7 +50,7 @@ fn summary(s: &Status) -> Change {
 impl Board {
     /// A board with metrics of its own (tests).
     pub fn new() -> Self {
-        Self::with_metrics(Metrics::new())
+        Self::with_metrics(Metrics::default())
     }
 
     /// A board whose changes show in `metrics`.
@@ -67,7 +67,7 @@ impl Board {
             components: Vec::new(),
             history: Vec::new(),
         };
-        metrics.phase(&Phase::Recovering);
+        metrics.phase(Phase::Recovering.label());
         metrics.status(&empty);
         Self {
             tx: watch::channel(empty).0,
@@ -134,7 +134,7 @@ impl Board {
     /// Enters a phase for `generation`.
     pub fn phase(&self, phase: &Phase, generation: u64) {
         let now = clock::now_rfc3339();
-        self.metrics.phase(phase);
+        self.metrics.phase(phase.label());
         self.change(
             |s| s.conditions = conditions::merge(&s.conditions, phase, generation, &now),
             summary,
@@ -193,6 +193,17 @@ impl Board {
                 progress: event.clone(),
             });
         }
+    }
+}
+
+/// Feeds engine events into the status board: the [`ProgressSink`] the reconciler hands the
+/// engine. Never blocks.
+pub struct BoardSink(pub Arc<Board>);
+
+impl ProgressSink for BoardSink {
+    fn emit(&self, event: Progress) {
+        tracing::debug!(?event, "progress");
+        self.0.progress(&event);
     }
 }
 

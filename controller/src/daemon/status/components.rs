@@ -78,6 +78,8 @@ mod tests {
         Observation {
             system_type: "sys".into(),
             components: vec![c(0, "A", "v1"), c(1, "B", "v2")],
+            taken_at: 0,
+            live: true,
         }
     }
 

@@ -31,6 +31,38 @@ pub enum Phase {
     Stalled { reason: Reason, message: String },
 }
 
+impl Phase {
+    /// Every [`Phase::label`], in declaration order (`baton_controller_phase` creates them
+    /// all at 0).
+    pub const LABELS: [&'static str; 9] = [
+        "no_desired_state",
+        "recovering",
+        "progressing",
+        "handed_off",
+        "in_sync",
+        "suspended",
+        "drifted",
+        "backoff",
+        "stalled",
+    ];
+
+    /// The phase as `baton_controller_phase{phase}` names it.
+    pub const fn label(&self) -> &'static str {
+        match self {
+            Phase::NoDesiredState => "no_desired_state",
+            Phase::Recovering => "recovering",
+            Phase::Progressing { .. } => "progressing",
+            Phase::HandedOff { .. } => "handed_off",
+            Phase::InSync => "in_sync",
+            Phase::Suspended => "suspended",
+            Phase::Drifted { .. } => "drifted",
+            // A failed attempt with another one scheduled: the System waits out a backoff.
+            Phase::Failed { .. } => "backoff",
+            Phase::Stalled { .. } => "stalled",
+        }
+    }
+}
+
 type Row = (ConditionType, ConditionStatus, Reason, String);
 
 /// The four conditions for a phase, in a fixed order.
@@ -136,6 +168,34 @@ pub fn merge(old: &[Condition], phase: &Phase, generation: u64, now: &str) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_controller_phase_is_listed() {
+        let s = String::new;
+        let r = Reason::EngineError;
+        let phases = [
+            Phase::NoDesiredState,
+            Phase::Recovering,
+            Phase::Progressing {
+                reason: Reason::Deploying,
+                message: s(),
+            },
+            Phase::HandedOff { message: s() },
+            Phase::InSync,
+            Phase::Suspended,
+            Phase::Drifted { message: s() },
+            Phase::Failed {
+                reason: r,
+                message: s(),
+            },
+            Phase::Stalled {
+                reason: r,
+                message: s(),
+            },
+        ];
+        let labels: Vec<&str> = phases.iter().map(Phase::label).collect();
+        assert_eq!(labels, Phase::LABELS);
+    }
     use ConditionStatus::*;
 
     fn phases() -> Vec<Phase> {

@@ -14,53 +14,12 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::engine::api::Progress;
-use crate::model::{ComponentStatus, Condition, DeploymentStatus, HistoryEntry};
+pub use crate::wire::events::{Change, Event};
 
 /// How many events are kept for followers that reconnect.
 pub const BACKLOG: usize = 256;
-
-/// What changed. Each carries only its own part of the status, never the whole document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
-pub enum Change {
-    /// The top-level fields and the conditions.
-    #[serde(rename_all = "camelCase")]
-    Summary {
-        generation: u64,
-        observed_generation: u64,
-        desired_manifest: Option<String>,
-        suspended: bool,
-        failures: u32,
-        next_attempt_at: Option<String>,
-        conditions: Vec<Condition>,
-    },
-    /// A deployment started (its status before the engine's first event) or ended (`None`).
-    Deployment {
-        deployment: Option<DeploymentStatus>,
-    },
-    /// The engine's progress of the deployment in flight.
-    Progress { progress: Progress },
-    /// The components as last observed.
-    Components { components: Vec<ComponentStatus> },
-    /// A deployment finished and is the newest history entry.
-    Finished { entry: HistoryEntry },
-}
-
-/// One numbered change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Event {
-    pub id: u64,
-    #[serde(serialize_with = "shared")]
-    pub change: Arc<Change>,
-}
-
-fn shared<S: serde::Serializer>(c: &Arc<Change>, s: S) -> Result<S::Ok, S::Error> {
-    c.as_ref().serialize(s)
-}
 
 /// What a follower that reconnects missed.
 #[derive(Debug, PartialEq)]
@@ -177,6 +136,7 @@ pub struct Resumed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::api::Progress;
 
     fn change(n: u64) -> Change {
         Change::Progress {
@@ -295,17 +255,5 @@ mod tests {
         assert_eq!(lagged, 5);
         // It saw nothing yet: everything since the oldest kept event is still there.
         assert_eq!(ids(&ev.resume(Some(5)).0).len(), BACKLOG);
-    }
-
-    #[test]
-    fn changes_serialize_with_their_kind() {
-        let v = serde_json::to_value(Event {
-            id: 7,
-            change: Arc::new(Change::Deployment { deployment: None }),
-        })
-        .unwrap();
-        assert_eq!(v["id"], 7);
-        assert_eq!(v["change"]["kind"], "deployment");
-        assert!(v["change"]["deployment"].is_null());
     }
 }

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::daemon::clock::rfc3339;
-use crate::daemon::deployer::{self, end_reason, inconsistent};
-use crate::daemon::persist::{self, PersistError};
-use crate::engine::api::{ComponentResult, DeploymentReport, End};
+use crate::daemon::deployer::{self, inconsistent};
+use crate::durable::persist::{self, PersistError};
+use crate::engine::api::{ComponentResult, DeploymentReport, End, Problem};
 use crate::model::{HistoryComponent, HistoryEntry, Outcome};
 
 pub const LIMIT: usize = 20;
@@ -47,22 +47,25 @@ pub fn entry(
     let (outcome, message) = match &report.end {
         End::Success if all_skipped => (Outcome::UpToDate, None),
         End::Success => (Outcome::Succeeded, None),
-        End::RolledBack { reason, .. } => (Outcome::RolledBack, Some(reason.clone())),
+        End::RolledBack { message, .. } => (Outcome::RolledBack, Some(message.clone())),
         End::Inconsistent {
             failed_at,
-            reason,
+            message,
             components,
+            ..
         } => (
             Outcome::Failed,
-            Some(inconsistent(failed_at, reason, components)),
+            Some(inconsistent(failed_at, message, components)),
         ),
-        End::Rejected { problems } => (Outcome::Rejected, Some(problems.join("; "))),
+        End::Rejected { problems } => (Outcome::Rejected, Some(Problem::join(problems, "; "))),
         End::Paused { .. } | End::AwaitingReboot => (
             Outcome::Failed,
             Some("the deployment had not finished".to_string()),
         ),
     };
-    let reason = end_reason(&report.end);
+    // The engine says why, typed: the reason of the failed state, the first problem of a
+    // rejection.
+    let reason = report.end.reason();
     HistoryEntry {
         id: report.deployment.clone(),
         manifest: report.manifest.clone(),
@@ -82,21 +85,10 @@ pub fn entry(
                 component_type: c.component.component_type.clone(),
                 id: c.component.id.clone(),
                 to_artifact: c.to_artifact.clone(),
-                result: result_word(c.result).to_string(),
+                result: c.result.as_str().to_string(),
                 notes: c.notes.clone(),
             })
             .collect(),
-    }
-}
-
-fn result_word(r: ComponentResult) -> &'static str {
-    match r {
-        ComponentResult::Updated => "updated",
-        ComponentResult::Skipped => "skipped",
-        ComponentResult::RolledBack => "rolledBack",
-        ComponentResult::Inconsistent => "inconsistent",
-        ComponentResult::Untouched => "untouched",
-        ComponentResult::InProgress => "inProgress",
     }
 }
 
@@ -197,8 +189,9 @@ mod tests {
             ),
             (
                 End::RolledBack {
+                    reason: Reason::InstallFailed,
                     failed_at: "ArtifactInstall".into(),
-                    reason: "R1: exit status 1".into(),
+                    message: "R1: exit status 1".into(),
                 },
                 vec![RolledBack],
                 Outcome::RolledBack,
@@ -206,8 +199,9 @@ mod tests {
             ),
             (
                 End::Inconsistent {
+                    reason: Reason::CommitFailed,
                     failed_at: "ArtifactCommit".into(),
-                    reason: "x".into(),
+                    message: "x".into(),
                     components: vec![],
                 },
                 vec![Inconsistent],
@@ -216,11 +210,11 @@ mod tests {
             ),
             (
                 End::Rejected {
-                    problems: vec!["no artifact".into()],
+                    problems: vec![Problem::new(Reason::ArtifactNotFound, "no artifact")],
                 },
                 vec![],
                 Outcome::Rejected,
-                Some(Reason::InvalidManifest),
+                Some(Reason::ArtifactNotFound),
             ),
         ];
         for (end, results, outcome, reason) in cases {
@@ -240,8 +234,9 @@ mod tests {
         let mut h = History::open(dir.path()).unwrap();
         let failed = report(
             End::RolledBack {
+                reason: Reason::CommitFailed,
                 failed_at: "ArtifactCommit".into(),
-                reason: "x".into(),
+                message: "x".into(),
             },
             &[ComponentResult::RolledBack],
         );

@@ -1,22 +1,10 @@
 //! The deployment in flight, as status shows it, built from the engine's [`Progress`] events.
 //!
-//! [`apply`] is pure: one event changes the [`DeploymentStatus`]. [`BoardSink`] is the
-//! [`ProgressSink`] the reconciler hands the engine; it only updates the status board and
-//! never blocks.
+//! [`apply`] is pure: one event changes the [`DeploymentStatus`] (the board's `BoardSink`
+//! feeds it the engine's events).
 
-use std::sync::Arc;
-
-use super::board::Board;
-use crate::engine::api::{Progress, ProgressSink};
+use crate::engine::api::{rolls_back, Progress, WAITING};
 use crate::model::{DeploymentComponent, DeploymentStatus};
-
-/// States of the rollback ordering (the deployment is failing once one of them runs).
-const ROLLBACK_STATES: [&str; 4] = [
-    "ArtifactRollback",
-    "ArtifactRollbackReboot",
-    "ArtifactVerifyRollbackReboot",
-    "ArtifactFailure",
-];
 
 /// Applies one event to the deployment status.
 pub fn apply(dep: &mut DeploymentStatus, event: &Progress) {
@@ -43,17 +31,17 @@ pub fn apply(dep: &mut DeploymentStatus, event: &Progress) {
         }
         Progress::StepStarted {
             order,
-            state,
+            call,
             components,
         } => {
-            dep.state = state.clone();
+            dep.state = call.as_str().into();
             dep.order_group = Some(*order);
-            if ROLLBACK_STATES.contains(&state.as_str()) {
+            if rolls_back(*call) {
                 dep.rolling_back = true;
             }
             for r in components {
                 if let Some(c) = find(dep, &r.component_type, &r.id) {
-                    c.state = state.clone();
+                    c.state = call.as_str().into();
                 }
             }
         }
@@ -69,6 +57,8 @@ pub fn apply(dep: &mut DeploymentStatus, event: &Progress) {
             }
         }
         Progress::Rebooting => dep.state = "Rebooting".into(),
+        // A gate holds the deployment; the engine asks it again later.
+        Progress::Waiting { .. } => dep.state = WAITING.into(),
     }
 }
 
@@ -98,20 +88,10 @@ pub fn starting(generation: u64) -> DeploymentStatus {
     }
 }
 
-/// Feeds engine events into the status board.
-pub struct BoardSink(pub Arc<Board>);
-
-impl ProgressSink for BoardSink {
-    fn emit(&self, event: Progress) {
-        tracing::debug!(?event, "progress");
-        self.0.progress(&event);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::{ComponentRef, PlannedChange};
+    use crate::engine::api::{Call, ComponentRef, PlannedChange, State};
 
     fn r(id: &str) -> ComponentRef {
         ComponentRef {
@@ -142,7 +122,7 @@ mod tests {
             },
             Progress::StepStarted {
                 order: 1,
-                state: "Download".into(),
+                call: Call::State(State::Download),
                 components: vec![r("A")],
             },
             Progress::Bytes {
@@ -157,7 +137,7 @@ mod tests {
             },
             Progress::StepStarted {
                 order: 2,
-                state: "ArtifactRollback".into(),
+                call: Call::State(State::ArtifactRollback),
                 components: vec![r("B")],
             },
         ];

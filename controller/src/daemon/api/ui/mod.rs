@@ -22,7 +22,7 @@ use super::body::Body;
 use super::guard::{Access, Conn, Transport};
 use super::routes::{body_json, error, json, Route};
 use super::ApiState;
-use crate::daemon::wire::{paths, LoginCode, LoginCodeRequest};
+use crate::wire::{paths, LoginCode, LoginCodeRequest};
 
 const INDEX: &str = include_str!("index.html");
 const SCRIPT: &str = include_str!("app.js");

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use super::{names, sidecar, APPLIED, REJECTED};
 use crate::daemon::admission::{Admission, Door};
 use crate::daemon::desired::DesiredStore;
-use crate::engine::durable::{sync_dir, write_atomic};
+use crate::durable::{sync_dir, write_atomic};
 use crate::model::Origin;
 use crate::resource::LIMITS;
 

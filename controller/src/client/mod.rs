@@ -1,11 +1,18 @@
 //! The local API's client: what `baton apply/status/history/get`, and the engine verbs when a
-//! daemon runs, use to talk to `baton run` over its Unix socket.
+//! daemon serves this datastore, use to talk to `baton run` over its Unix socket.
 //!
 //! One connection per request (the socket is local; simplicity wins). [`Client::connect`]
-//! answers `None` when no daemon listens, so a caller can fall back to running the engine
-//! in-process. Every error answer of the API becomes [`ClientError::Api`] with its body.
+//! answers `None` when no daemon listens; [`handshake::find`] also checks that the daemon
+//! acts on the caller's datastore, and [`RemoteDeployer`] is the engine's `Deployer` over
+//! the socket, so a verb is written once whichever engine answers. Every error answer of
+//! the API becomes [`ClientError::Api`] with its body.
+//!
+//! Never imports `daemon`: only [`crate::wire`] and `engine::api`.
 
-use std::future::Future;
+mod events;
+pub mod handshake;
+mod remote;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,13 +24,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::net::UnixStream;
 
-use super::commands::ActionReply;
-use super::wire::{
-    paths, Applied, ErrorBody, InstallRequest, LoginCode, LoginCodeRequest, ResumeRequest,
-    RollbackRequest, BASE_DIR_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
-};
-use crate::engine::api::DeploymentReport;
+use crate::engine::api::{DeploymentReport, Inventory, JournalView, Observation};
 use crate::model::{ComponentStatus, HistoryEntry, Status};
+use crate::wire::{
+    paths, ActionReply, Applied, ErrorBody, Identity, InstallRequest, LoginCode, LoginCodeRequest,
+    ResumeRequest, RollbackRequest, BASE_DIR_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
+};
+
+pub use events::EventStream;
+pub use remote::RemoteDeployer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -158,17 +167,40 @@ impl Client {
     }
 
     pub async fn status(&self) -> Result<Status, ClientError> {
-        self.call(Method::GET, paths::STATUS, &[], Vec::new()).await
+        self.get(paths::STATUS).await
     }
 
     pub async fn components(&self) -> Result<Vec<ComponentStatus>, ClientError> {
-        self.call(Method::GET, paths::COMPONENTS, &[], Vec::new())
-            .await
+        self.get(paths::COMPONENTS).await
     }
 
     pub async fn history(&self) -> Result<Vec<HistoryEntry>, ClientError> {
-        self.call(Method::GET, paths::HISTORY, &[], Vec::new())
-            .await
+        self.get(paths::HISTORY).await
+    }
+
+    /// Whose System the daemon acts on.
+    pub async fn identity(&self) -> Result<Identity, ClientError> {
+        self.get(paths::IDENTITY).await
+    }
+
+    /// Every component's Identity and Provides (from the last observation while the daemon
+    /// deploys).
+    pub async fn provides(&self) -> Result<Observation, ClientError> {
+        self.get(paths::PROVIDES).await
+    }
+
+    /// The System's inventory (same rule as [`Client::provides`]).
+    pub async fn inventory(&self) -> Result<Inventory, ClientError> {
+        self.get(paths::INVENTORY).await
+    }
+
+    /// The deployment journal as the daemon's engine holds it.
+    pub async fn journal(&self) -> Result<JournalView, ClientError> {
+        self.get(paths::JOURNAL).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.call(Method::GET, path, &[], Vec::new()).await
     }
 
     /// Makes a Manifest the desired state; `base_dir` is where relative paths resolve.
@@ -241,30 +273,6 @@ impl Client {
             .await
     }
 
-    /// Follows the status events (`GET /v1/events`) after `since` (none: from now);
-    /// `follow: false` ends after what is kept.
-    pub async fn events(
-        &self,
-        since: Option<u64>,
-        follow: bool,
-    ) -> Result<EventStream, ClientError> {
-        let headers: Vec<(&str, String)> = since
-            .map(|id| vec![(crate::daemon::sse::LAST_EVENT_ID, id.to_string())])
-            .unwrap_or_default();
-        let path = format!("{}?follow={follow}", paths::EVENTS);
-        let resp = self.open(Method::GET, &path, &headers, Vec::new()).await?;
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let bytes = resp.into_body().collect().await?.to_bytes();
-            return Err(decode::<()>(status, &bytes).unwrap_err());
-        }
-        Ok(EventStream {
-            body: resp.into_body(),
-            parser: Default::default(),
-            ready: Default::default(),
-        })
-    }
-
     /// A one-time login code for the status page (`baton ui-url`).
     pub async fn login_code(&self, write: bool) -> Result<LoginCode, ClientError> {
         self.post(paths::LOGIN_CODES, &LoginCodeRequest { write })
@@ -278,32 +286,6 @@ impl Client {
             return Err(decode::<()>(status, &bytes).unwrap_err());
         }
         Ok(String::from_utf8_lossy(&bytes).into_owned())
-    }
-}
-
-/// The events of `GET /v1/events` as they arrive.
-pub struct EventStream {
-    body: hyper::body::Incoming,
-    parser: crate::daemon::sse::Parser,
-    ready: std::collections::VecDeque<crate::daemon::sse::Message>,
-}
-
-impl EventStream {
-    /// The next event; `None` when the daemon ended the stream.
-    pub async fn next(&mut self) -> Option<Result<crate::daemon::sse::Message, ClientError>> {
-        loop {
-            if let Some(m) = self.ready.pop_front() {
-                return Some(Ok(m));
-            }
-            match self.body.frame().await? {
-                Err(e) => return Some(Err(e.into())),
-                Ok(f) => {
-                    if let Some(data) = f.data_ref() {
-                        self.ready.extend(self.parser.feed(data));
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -324,13 +306,4 @@ fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, Cl
             body,
         })
     }
-}
-
-/// Runs `fut` on a small runtime of its own: for the synchronous CLI verbs.
-pub fn block_on<F: Future>(fut: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread runtime starts")
-        .block_on(fut)
 }

@@ -1,13 +1,20 @@
-//! The bodies the local API exchanges that are not the status document: shared by the
-//! server ([`super::api`]) and the client ([`super::client`]) so the two cannot disagree.
+//! The local API's paths and the bodies it exchanges that are not the status document
+//! (that one is `model::Status`): shared by the server (`daemon::api`) and the client
+//! ([`crate::client`]) so the two cannot disagree. The engine's own answers (a
+//! `DeploymentReport`, an `Observation`...) travel as `engine::api` defines them.
+//!
+//! Data only: no IO. [`events`] is what the status event stream carries, [`sse`] its
+//! Server-Sent Events framing (written by the API, read by the client).
+
+pub mod events;
+pub mod sse;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::driver::RunOptions;
-use crate::engine::machine::Boundary;
+use crate::engine::api::{Boundary, RunOptions};
 
 /// Paths of the local API.
 pub mod paths {
@@ -17,10 +24,18 @@ pub mod paths {
     pub const HISTORY: &str = "/v1/history";
     pub const ACTIONS: &str = "/v1/actions/";
     pub const DEPLOYMENTS: &str = "/v1/deployments/";
+    /// Every component's Identity and Provides (`baton show-provides`).
+    pub const PROVIDES: &str = "/v1/provides";
+    /// The System's Mender inventory lines (`baton show-inventory`).
+    pub const INVENTORY: &str = "/v1/inventory";
+    /// The deployment journal (`baton journal show`).
+    pub const JOURNAL: &str = "/v1/journal";
+    /// Whose System this daemon acts on: the handshake.
+    pub const IDENTITY: &str = "/v1/identity";
     pub const HEALTHZ: &str = "/healthz";
     pub const READYZ: &str = "/readyz";
     pub const METRICS: &str = "/metrics";
-    /// The status event stream (Server-Sent Events, [`super::super::sse`]).
+    /// The status event stream (Server-Sent Events, [`super::sse`]).
     pub const EVENTS: &str = "/v1/events";
     /// Owner consent for a gate that asks it (issue 17 answers it).
     pub const CONSENT: &str = "/v1/consent";
@@ -54,6 +69,27 @@ pub struct LoginCode {
     pub write: bool,
     /// The API's TCP address (`Api.Tcp`), when it has one: the page is served there.
     pub tcp: Option<String>,
+}
+
+/// `GET /v1/identity`: the datastore the daemon acts on (canonical path) and its Topology,
+/// so a CLI acts through a daemon only when it serves the CLI's datastore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    pub datastore: PathBuf,
+    pub topology_file: PathBuf,
+    /// The Topology's `system_type` when the daemon started, if it could read it.
+    pub system_type: Option<String>,
+    pub version: String,
+}
+
+/// The answer to an action (`POST /v1/actions/<name>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionReply {
+    /// The desired generation after the action.
+    pub generation: u64,
+    pub message: String,
 }
 
 /// Header carrying the directory relative `artifact_path`s of an applied Manifest resolve

@@ -7,6 +7,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rustix::fs::{flock, FlockOperation};
 
@@ -61,7 +62,25 @@ impl DatastoreLock {
         write!(file, "{}", std::process::id()).map_err(io)?;
         Ok(Self { _file: file })
     }
+
+    /// [`DatastoreLock::acquire`], trying again for up to `wait` while another baton holds
+    /// it: for a short verb that can wait out another short verb, but must not wait for a
+    /// deployment (the caller decides what to do with [`LockError::Busy`]).
+    pub async fn acquire_within(datastore: &Path, wait: Duration) -> Result<Self, LockError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match Self::acquire(datastore) {
+                Err(LockError::Busy { .. }) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(RETRY).await
+                }
+                other => return other,
+            }
+        }
+    }
 }
+
+/// How often a bounded wait tries the lock again.
+const RETRY: Duration = Duration::from_millis(50);
 
 #[cfg(test)]
 mod tests {
@@ -76,5 +95,20 @@ mod tests {
         assert!(err.contains("another baton"), "{err}");
         drop(first);
         DatastoreLock::acquire(dir.path()).unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bounded_wait_gets_a_lock_released_in_time_and_gives_up_on_one_held_longer() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = DatastoreLock::acquire(dir.path()).unwrap();
+        let busy = DatastoreLock::acquire_within(dir.path(), Duration::from_secs(1)).await;
+        assert!(matches!(busy, Err(LockError::Busy { .. })), "{busy:?}");
+        let path = dir.path().to_path_buf();
+        let waiter = tokio::spawn(async move {
+            DatastoreLock::acquire_within(&path, Duration::from_secs(5)).await
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drop(held);
+        waiter.await.unwrap().unwrap();
     }
 }

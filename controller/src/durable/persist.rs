@@ -1,8 +1,9 @@
-//! The controller's own small files in `<datastore>/controller/`, each replaced durably.
+//! Small JSON files, each replaced durably ([`super::write_atomic`]): the controller's own
+//! files in `<datastore>/controller/` (the desired state and its generation, the failure
+//! count, suspension, the history) and whatever else only needs "old or new, never torn".
 //!
-//! Only what cannot be re-observed is kept: the desired state and its generation, the failure
-//! count, suspension, and the history. A file that cannot be decoded is kept aside as
-//! `<name>.broken` and reported; the controller then starts from empty rather than crash-loop.
+//! A file that cannot be decoded is kept aside as `<name>.broken` and reported; the caller
+//! then starts from empty rather than crash-loop.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::engine::durable::write_atomic;
+use super::write_atomic;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {action}: {source}")]
@@ -40,7 +41,7 @@ pub fn load<T: DeserializeOwned>(dir: &Path, name: &str) -> Result<Option<T>, Pe
         Err(e) => {
             let broken = dir.join(format!("{name}.broken"));
             tracing::error!(file = %path.display(), error = %e, kept = %broken.display(),
-                "cannot decode a controller file; starting without it");
+                "cannot decode a persisted file; starting without it");
             std::fs::rename(&path, &broken).map_err(|source| PersistError {
                 path,
                 action: "setting aside",
@@ -53,7 +54,7 @@ pub fn load<T: DeserializeOwned>(dir: &Path, name: &str) -> Result<Option<T>, Pe
 
 /// Replaces `dir/name` with `value` as JSON, durably.
 pub fn save<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<(), PersistError> {
-    let bytes = serde_json::to_vec_pretty(value).expect("controller files serialize");
+    let bytes = serde_json::to_vec_pretty(value).expect("persisted files serialize");
     write_atomic(dir, name, &bytes).map_err(|source| PersistError {
         path: dir.join(name),
         action: "writing",

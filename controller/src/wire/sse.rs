@@ -1,10 +1,10 @@
 //! Server-Sent Events framing, both sides: the API writes `GET /v1/events` with [`frame`]
 //! and [`comment`]; the CLI (`baton events`, `status --watch`, the demo) reads it with
-//! [`Parser`]. Shared like [`super::wire`], so the two cannot disagree. Pure.
+//! [`Parser`] (through [`crate::client`]). Shared, so the two cannot disagree. Pure.
 //!
 //! What the stream carries (crds/api.md): every status change as an unnamed event (type
 //! `message`) whose `id` is the change's number and whose data is the JSON of
-//! [`super::status::Event`]; and named events that carry no change: `hello` (the newest id
+//! [`super::events::Event`]; and named events that carry no change: `hello` (the newest id
 //! when a follower starts from now), `resync` (events were missed: read the status again)
 //! and `heartbeat` (the daemon is alive; sent when nothing else was).
 
