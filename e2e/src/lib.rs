@@ -6,6 +6,7 @@
 //! the clock, and the fuzz tests, which feed the readers directly.
 
 pub mod bench;
+pub mod browser;
 pub mod controller;
 
 use std::path::{Path, PathBuf};

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // the support modules serve several test modules, each a part
 
 mod daemon_api;
+mod daemon_events;
 mod daemon_reads;
 mod daemon_reconciler;
 mod daemon_support;
