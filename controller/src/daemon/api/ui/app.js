@@ -142,7 +142,7 @@
     const c = ev.change || {};
     switch (c.kind) {
       case 'summary':
-        for (const k of ['generation', 'observedGeneration', 'desiredManifest', 'suspended', 'failures', 'nextAttemptAt', 'conditions']) model[k] = c[k];
+        for (const k of ['generation', 'observedGeneration', 'desiredManifest', 'suspended', 'failures', 'nextAttemptAt', 'systemVersion', 'conditions']) model[k] = c[k];
         break;
       case 'deployment': model.deployment = c.deployment; break;
       case 'progress': if (model.deployment) progress(model.deployment, c.progress); break;
@@ -190,6 +190,7 @@
     const s = model;
     $('desired').textContent = (s.desiredManifest ? 'Desired: ' + s.desiredManifest : 'No Manifest applied yet') +
       ' (generation ' + s.generation + '; the System last matched generation ' + s.observedGeneration + ')' +
+      (s.systemVersion ? '. System version ' + s.systemVersion : '') +
       (s.suspended ? '. SUSPENDED: no new deployment starts.' : '') +
       (s.failures ? '. Failed attempts: ' + s.failures + (s.nextAttemptAt ? ', next at ' + when(s.nextAttemptAt) : '') : '');
     part('conditions', s.conditions || [], drawConditions);
