@@ -20,23 +20,11 @@ pub struct System {
     pub dir: tempfile::TempDir,
 }
 
-/// Whether a tool is on PATH; says loudly when it is not.
-pub fn have(tool: &str) -> bool {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("\n!!! SKIPPED: `{tool}` is not installed (e2e/run installs it) !!!\n");
-    }
-    ok
-}
-
 impl System {
-    /// Builds the System; None (after a loud message) without `mender-artifact`.
+    /// Builds the System; None without `mender-artifact` (see [`crate::need`]: the test
+    /// then fails in strict mode, or says loudly that it skipped).
     pub fn new(extra: Value) -> Option<System> {
-        if !have("mender-artifact") {
+        if !crate::need::have(crate::need::tool("mender-artifact")) {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();

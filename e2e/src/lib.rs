@@ -14,6 +14,7 @@ use std::process::{Command, Output};
 pub mod dashboards;
 pub mod logs;
 pub mod mender;
+pub mod need;
 pub mod package;
 pub mod prometheus;
 pub mod reliability;
@@ -28,16 +29,21 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The debug `baton` binary: `$BATON_BIN`, else `$CARGO_TARGET_DIR/debug/baton`, else
-/// `<repo>/target/debug/baton`. Panics with the command to run when it is missing.
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, else `<repo>/target`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// The debug `baton` binary: `$BATON_BIN`, else `<target>/debug/baton`. Panics with the
+/// command to run when it is missing.
 pub fn baton_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("BATON_BIN") {
         return PathBuf::from(p);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    let bin = target.join("debug").join("baton");
+    let bin = target_dir().join("debug").join("baton");
     assert!(
         bin.is_file(),
         "the baton binary is missing at {}: run `cargo build --workspace --bins` first \

@@ -49,18 +49,6 @@ pub fn ok(cmd: &mut Command) -> Output {
     out
 }
 
-/// Whether `tool` is on PATH; says loudly when it is not (the caller then skips).
-pub fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("\n*** SKIPPING: `{tool}` is not installed (e2e/run installs it) ***\n");
-    }
-    found
-}
-
 impl System {
     /// A System of `system_type` with one mock component per `(component_type, id)`, each at
     /// version `<component_type>-v0`, answering `SupportsRollback: Yes`.

@@ -237,7 +237,7 @@ fn binary_rows(bins: &Bins) -> Vec<Row> {
         super::measure::time_command(&mut strip)?;
         mib(copy.path()).map_err(|e| e.to_string())
     })();
-    let mender = which("mender")
+    let mender = crate::need::find("mender")
         .ok_or_else(|| "`mender` is not installed".to_string())
         .and_then(|p| mib(&p).map_err(|e| e.to_string()));
     let as_built = mib(&bins.baton).map_err(|e| e.to_string());
@@ -253,13 +253,6 @@ fn binary_rows(bins: &Bins) -> Vec<Row> {
             as_built.and_then(|v| fig("", &[v], Unit::MiB)),
         ),
     ]
-}
-
-fn which(tool: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
 }
 
 fn landing_row(sys: &System, d: &crate::controller::Daemon, drops: usize) -> Row {

@@ -16,7 +16,7 @@ mod tally;
 pub use namespace::Namespace;
 pub use protocol::{check_protocol, parse_events, CallLog, CompSpec, Event, HOST};
 pub use strays::{kill_strays, stray_files, stray_processes};
-pub use tally::{current_test, record, skip, Tally};
+pub use tally::{current_test, record, Tally};
 
 /// A scratch System of three mock components in three order groups: `gw` (type
 /// `gateway`, order 10), `e1` (`ecu`, 20), `m1` (`mcu`, 30), all on `v1`.

@@ -3,48 +3,43 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::skip;
+use crate::need::{self, Check, Missing};
 
 /// A private mount namespace held open by a sleeping process, for mounts a test must not
 /// leave on the host (a tiny tmpfs, a read-only bind mount). Commands run inside with
 /// `nsenter`; files inside are read through `/proc/<pid>/root`. Needs root and util-linux:
-/// [`Namespace::new`] says loudly why it cannot, and the caller skips.
+/// [`Namespace::new`] is a check for [`crate::need`].
 pub struct Namespace {
     holder: std::process::Child,
 }
 
 impl Namespace {
-    pub fn new() -> Option<Self> {
-        let skip = |why: &str| {
-            skip(&format!(
-                "{why}: a private mount namespace needs root and util-linux"
-            ));
-            None
-        };
-        let root = std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-        if !root {
-            return skip("not root");
-        }
+    pub fn new() -> Check<Self> {
+        need::mount_namespace()?;
+        need::tool("nsenter")?;
         let holder = std::process::Command::new("unshare")
             .args(["-m", "--propagation", "private", "sleep", "100000"])
-            .spawn();
-        let Ok(holder) = holder else {
-            return skip("unshare is missing");
-        };
+            .spawn()
+            .map_err(|e| {
+                Missing::new(
+                    format!("`unshare` cannot run: {e}"),
+                    need::install("unshare"),
+                )
+            })?;
         let ns = Self { holder };
         // Wait until the holder runs in its own namespace.
         for _ in 0..200 {
             let mine = fs::read_link("/proc/self/ns/mnt").ok();
             let its = fs::read_link(format!("/proc/{}/ns/mnt", ns.pid())).ok();
             if its.is_some() && its != mine {
-                return Some(ns);
+                return Ok(ns);
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        skip("unshare -m did not give a new mount namespace")
+        Err(Missing::new(
+            "`unshare -m` did not give a new mount namespace within 2 s",
+            "run as root on a machine that allows mount namespaces",
+        ))
     }
 
     pub fn pid(&self) -> u32 {

@@ -57,17 +57,6 @@ impl Tally {
     }
 }
 
-/// Says loudly that the calling test checks nothing here, and why (a missing tool, not
-/// root); the reliability report then shows its row as not run instead of passed.
-pub fn skip(why: &str) {
-    eprintln!("\n*** SKIPPING: {why} (e2e/run installs what the suite needs) ***\n");
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("unnamed")
-        .to_string();
-    append(&format!("skip test={test} {}\n", why.replace('\n', " ")));
-}
-
 /// One line, one O_APPEND write, to `$BATON_TALLY_FILE` when set.
 fn append(line: &str) {
     let Some(path) = std::env::var_os("BATON_TALLY_FILE") else {
@@ -103,7 +92,7 @@ pub fn current_test() -> String {
         .to_string()
 }
 
-/// Appends one line to `$BATON_TALLY_FILE`, if set.
+/// Appends one line to `$BATON_TALLY_FILE`, if set (a skip, from [`crate::need`]).
 pub fn record(line: &str) {
     append(&format!("{line}\n"));
 }

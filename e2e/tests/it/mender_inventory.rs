@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use e2e::system::{have, ok, run, System};
+use e2e::need;
+use e2e::system::{ok, run, System};
 
 fn script(system: &System) -> Command {
     let mut c = Command::new(e2e::repo_root().join("deploy/mender/mender-inventory-baton"));
@@ -41,7 +42,7 @@ fn by_key(lines: &[(String, String)]) -> BTreeMap<String, Vec<String>> {
 
 #[test]
 fn reports_the_system_type_components_and_their_versions() {
-    if !have("mender-artifact") {
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
     let system = System::new(

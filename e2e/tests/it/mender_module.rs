@@ -1,6 +1,6 @@
 //! baton's Update Module (`deploy/mender/mender-orchestrator-manifest`) driven by Debian's
-//! Mender client 3.4 in a private mount namespace. Skips loudly when not root, when
-//! `unshare -m` is refused, or when the Mender tools are missing.
+//! Mender client 3.4 in a private mount namespace (root, `unshare -m` and the Mender tools:
+//! `e2e::mender::sandbox`).
 
 use e2e::mender::Module;
 

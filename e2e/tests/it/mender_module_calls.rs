@@ -8,7 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use e2e::system::{have, run, System};
+use e2e::need;
+use e2e::system::{run, System};
 
 /// One Update Module file tree (`<datastore>/modules/v3/payloads/0000/tree`).
 struct Tree {
@@ -80,7 +81,7 @@ fn resume_code(system: &System, args: &[&str]) -> Option<i32> {
 
 #[test]
 fn cpp_client_order_with_an_automatic_reboot() {
-    if !have("mender-artifact") {
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
     let system = system_with_v1_artifacts();
@@ -114,7 +115,7 @@ fn cpp_client_order_with_an_automatic_reboot() {
 
 #[test]
 fn without_a_reboot_the_answer_is_no() {
-    if !have("mender-artifact") {
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
     let system = system_with_v1_artifacts();
@@ -145,7 +146,7 @@ fn a_refused_manifest_fails_install_and_rolls_back_cleanly() {
 
 #[test]
 fn later_states_leave_alone_a_deployment_this_update_did_not_start() {
-    if !have("mender-artifact") {
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
     let system = system_with_v1_artifacts();

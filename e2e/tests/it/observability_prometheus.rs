@@ -28,7 +28,7 @@ const ALERTS: [&str; 6] = [
 
 #[test]
 fn the_alert_rules_pass_promtool_check_and_their_unit_tests() {
-    if !prometheus::available() {
+    if !e2e::need::have(prometheus::tools()) {
         return;
     }
     let dir = dashboards::dir();
@@ -126,7 +126,7 @@ fn check_data(p: &Prometheus, place: &str, expr: &str, problems: &mut Vec<String
 
 #[test]
 fn dashboards_and_alerts_show_real_data_from_a_scripted_run() {
-    if !prometheus::available() {
+    if !e2e::need::have(prometheus::tools()) {
         return;
     }
     let api_port = prometheus::free_port();

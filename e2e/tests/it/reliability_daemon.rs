@@ -11,7 +11,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e::controller::{http, ready, System};
-use e2e::reliability::{skip, Tally};
+use e2e::need;
+use e2e::reliability::Tally;
 use serde_json::json;
 
 fn history_len(s: &serde_json::Value) -> usize {
@@ -43,7 +44,6 @@ fn pending_files(sys: &System) -> Vec<String> {
 #[test]
 fn the_watched_directory_survives_races_and_tricks() {
     let Some(sys) = System::new(json!({})) else {
-        skip("mender-artifact is not installed");
         return;
     };
     let d = sys.start();
@@ -167,7 +167,6 @@ fn rewrite_in_place(
 #[test]
 fn an_artifact_rewritten_during_the_deployment_never_installs_unverified_bytes() {
     let Some(sys) = System::new(json!({})) else {
-        skip("mender-artifact is not installed");
         return;
     };
     let art = sys.root().join("artifacts/rtos-v2.mender");
@@ -281,7 +280,6 @@ fn the_api_is_local_by_default_and_authenticated_over_tcp() {
     // Default: a Unix socket, 0660, and no TCP listener at all.
     tally.case(|| {
         let Some(sys) = System::new(json!({})) else {
-            skip("mender-artifact is not installed");
             return;
         };
         let d = sys.start();
@@ -306,7 +304,6 @@ fn the_api_is_local_by_default_and_authenticated_over_tcp() {
         .unwrap()
         .port();
     let Some(sys) = System::new(json!({})) else {
-        skip("mender-artifact is not installed");
         return;
     };
     let token = sys.root().join("token");
@@ -387,7 +384,6 @@ fn raise_nofile(n: u64) {
 #[test]
 fn ten_thousand_concurrent_requests_and_slowloris_leave_it_responsive() {
     let Some(sys) = System::new(json!({})) else {
-        skip("mender-artifact is not installed");
         return;
     };
     raise_nofile(20_000);
@@ -517,26 +513,23 @@ fn ten_thousand_concurrent_requests_and_slowloris_leave_it_responsive() {
 }
 
 /// An RSA key pair from openssl: (private PEM path, public PEM path).
-fn openssl_keys(dir: &Path, name: &str) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+fn openssl_keys(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let key = dir.join(format!("{name}.key"));
     let public = dir.join(format!("{name}.pub"));
-    let ok = Command::new("openssl")
-        .args(["genrsa", "-traditional", "-out"])
-        .arg(&key)
-        .arg("2048")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        && Command::new("openssl")
+    e2e::system::ok(
+        Command::new("openssl")
+            .args(["genrsa", "-traditional", "-out"])
+            .arg(&key)
+            .arg("2048"),
+    );
+    e2e::system::ok(
+        Command::new("openssl")
             .args(["rsa", "-pubout", "-in"])
             .arg(&key)
             .arg("-out")
-            .arg(&public)
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !ok {
-        skip("openssl is not installed");
-    }
-    ok.then_some((key, public))
+            .arg(&public),
+    );
+    (key, public)
 }
 
 /// `openssl dgst -sha256 -sign key file | base64 -w0`: the documented way to sign.
@@ -556,13 +549,12 @@ fn sign(key: &Path, file: &Path) -> Vec<u8> {
 
 #[test]
 fn signed_manifests_are_required_from_the_directory_and_the_api() {
+    if !need::have(need::tools(&["openssl", "base64"])) {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
-    let Some((key, public)) = openssl_keys(tmp.path(), "ours") else {
-        return;
-    };
-    let Some((theirs, _)) = openssl_keys(tmp.path(), "theirs") else {
-        return;
-    };
+    let (key, public) = openssl_keys(tmp.path(), "ours");
+    let (theirs, _) = openssl_keys(tmp.path(), "theirs");
     let Some(sys) =
         System::new(json!({"RequireSignedManifests": true, "ArtifactVerifyKey": public}))
     else {

@@ -12,7 +12,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use e2e::reliability::{skip, Tally};
+use e2e::need;
+use e2e::reliability::Tally;
 use e2e::scratch::{Comp, Scratch};
 use e2e::stderr;
 
@@ -142,17 +143,9 @@ fn traced(s: &Scratch, args: &[&str]) -> (Vec<Op>, std::process::Output) {
     (parse(&std::fs::read_to_string(&trace).unwrap()), out)
 }
 
-fn strace_available() -> bool {
-    let ok = Command::new("strace").arg("-V").output().is_ok();
-    if !ok {
-        skip("strace is not installed");
-    }
-    ok
-}
-
 #[test]
 fn every_commit_is_synced_before_it_is_renamed_and_its_directory_after() {
-    if !strace_available() {
+    if !need::have(need::tool("strace")) {
         return;
     }
     let mut tally = Tally::new();

@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use e2e::need;
 use e2e::reliability::{noise, stray_files, stray_processes, three_groups, Namespace, Tally};
 use e2e::scratch::Scratch;
 use e2e::{stderr, stdout};
@@ -58,7 +59,9 @@ fn clean(ns: &Namespace, s: &Scratch) {
 
 #[test]
 fn the_disk_fills_up_during_a_download() {
-    let Some(ns) = Namespace::new() else { return };
+    let Some(ns) = need::require(Namespace::new()) else {
+        return;
+    };
     let mut tally = Tally::new();
     tally.case(|| {
         let s = three_groups();
@@ -119,7 +122,9 @@ fn the_disk_fills_up_during_a_download() {
 
 #[test]
 fn the_disk_fills_up_during_a_journal_write() {
-    let Some(ns) = Namespace::new() else { return };
+    let Some(ns) = need::require(Namespace::new()) else {
+        return;
+    };
     let mut tally = Tally::new();
     tally.case(|| {
         let s = three_groups();
@@ -181,7 +186,9 @@ fn read_only(ns: &Namespace, dir: &Path, ro: bool) {
 
 #[test]
 fn a_read_only_datastore_is_a_clear_error_and_nothing_is_touched() {
-    let Some(ns) = Namespace::new() else { return };
+    let Some(ns) = need::require(Namespace::new()) else {
+        return;
+    };
     let mut tally = Tally::new();
     let s = three_groups();
     // Paused before the commit, so there is a deployment to resume.

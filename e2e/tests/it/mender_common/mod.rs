@@ -32,9 +32,9 @@ pub struct Rig {
 }
 
 impl Rig {
-    /// None when the sandbox cannot run here (a loud SKIP line was printed).
+    /// None when the sandbox cannot run here (see `e2e::need`: a failure in strict mode).
     pub fn new(module: Module, verify_key: Option<&Path>) -> Option<Rig> {
-        if !mender::sandbox_available() {
+        if !e2e::need::have(mender::sandbox()) {
             return None;
         }
         let host = HostDirs::snapshot();
@@ -278,6 +278,9 @@ pub fn reboot_then_commit(module: Module) {
 /// is refused by the client; a signed one with signed component Artifacts installs; a signed
 /// one naming an unsigned component Artifact is refused before any component changes.
 pub fn signatures(module: Module) {
+    if !e2e::need::have(e2e::need::tool("openssl")) {
+        return;
+    }
     let keys_dir = tempfile::tempdir().unwrap();
     let (private, public) = mender::ec_keys(keys_dir.path());
     let Some(rig) = Rig::new(module, Some(&public)) else {
