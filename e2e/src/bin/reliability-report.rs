@@ -516,15 +516,8 @@ fn main() {
     );
     if release {
         must(
-            cargo().args([
-                "build",
-                "--release",
-                "-p",
-                "baton",
-                "--features",
-                "fault-injection",
-            ]),
-            "building the release binary with the fault-injection feature",
+            Command::new(e2e::repo_root().join("e2e/build-release")).current_dir(e2e::repo_root()),
+            "building the release binary with the fault-injection feature (e2e/build-release)",
         );
     }
     let mut targets: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
