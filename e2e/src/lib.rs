@@ -1,4 +1,5 @@
-//! Helpers for baton's end-to-end tests: locate the real binary, build scratch Systems.
+//! Helpers for baton's end-to-end tests: locate the real binary, build scratch Systems
+//! ([`fixture`]), say what a test needs from the machine ([`need`]).
 //!
 //! The tests run the `baton` binary that `cargo build --workspace --bins` produced (e2e/run
 //! builds it first), so they see what a user sees. They link the library only for tools:
@@ -6,7 +7,7 @@
 //! the clock, and the fuzz tests, which feed the readers directly.
 
 pub mod bench;
-pub mod controller;
+pub mod fixture;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -18,8 +19,6 @@ pub mod need;
 pub mod package;
 pub mod prometheus;
 pub mod reliability;
-pub mod scratch;
-pub mod system;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -77,4 +76,23 @@ pub fn stdout(o: &Output) -> String {
 /// Stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs a command and returns its output; panics if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Runs a command that must succeed.
+pub fn ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    out
 }

@@ -19,7 +19,7 @@ use std::process::{Command, Output};
 use tempfile::TempDir;
 
 use crate::need::{self, Check, Missing};
-use crate::system::{ok, run};
+use crate::{ok, run};
 
 /// The host directories the sandbox covers.
 pub const MODULES_DIR: &str = "/usr/share/mender/modules/v3";
@@ -205,7 +205,7 @@ impl Mender {
 
     /// `mender show-provides` as a map.
     pub fn provides(&self) -> BTreeMap<String, String> {
-        crate::system::key_values(&crate::stdout(&self.ok(&["show-provides"])))
+        crate::fixture::key_values(&crate::stdout(&self.ok(&["show-provides"])))
     }
 
     /// `mender show-artifact`.
@@ -268,29 +268,6 @@ pub fn manifest_artifact(
     }
     ok(&mut c);
     out
-}
-
-/// A P-256 key pair in the formats mender-artifact 3.9 and the Go client accept:
-/// `(private SEC1 PEM, public PKIX PEM)`.
-pub fn ec_keys(dir: &Path) -> (PathBuf, PathBuf) {
-    let private = dir.join("ec.pem");
-    let public = dir.join("ec-pub.pem");
-    ok(Command::new("openssl")
-        .args([
-            "ecparam",
-            "-genkey",
-            "-name",
-            "prime256v1",
-            "-noout",
-            "-out",
-        ])
-        .arg(&private));
-    ok(Command::new("openssl")
-        .args(["ec", "-pubout", "-in"])
-        .arg(&private)
-        .arg("-out")
-        .arg(&public));
-    (private, public)
 }
 
 /// What the host's Mender directories hold: path -> (mode, size, mtime, link target).

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::need::{Check, Missing};
-use crate::system::ok;
+use crate::ok;
 
 /// The cargo-deb executable: `$CARGO_DEB`, else on PATH, else in `$CARGO_HOME/bin`.
 pub fn cargo_deb() -> Option<PathBuf> {

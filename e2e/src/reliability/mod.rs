@@ -18,17 +18,6 @@ pub use protocol::{check_protocol, parse_events, CallLog, CompSpec, Event, HOST}
 pub use strays::{kill_strays, stray_files, stray_processes};
 pub use tally::{current_test, record, Tally};
 
-/// A scratch System of three mock components in three order groups: `gw` (type
-/// `gateway`, order 10), `e1` (`ecu`, 20), `m1` (`mcu`, 30), all on `v1`.
-pub fn three_groups() -> crate::scratch::Scratch {
-    use crate::scratch::{Comp, Scratch};
-    Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("e1", "ecu", 20),
-        Comp::new("m1", "mcu", 30),
-    ])
-}
-
 /// `n` incompressible bytes from `seed` (xorshift): a payload that takes its full size on
 /// disk and in a compressed Artifact.
 pub fn noise(n: usize, seed: u64) -> Vec<u8> {

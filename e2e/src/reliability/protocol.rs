@@ -40,13 +40,13 @@ pub struct CallLog {
 }
 
 impl CallLog {
-    /// Installs, as Interface `name` in `interfaces_dir`, a wrapper that logs every call to
-    /// `log` and runs `real` (which must also be called `name`: Interfaces derive their
-    /// Provides key from their file name). The component is named after its state directory
-    /// (the mock's first interface argument).
-    pub fn install(interfaces_dir: &Path, name: &str, real: &Path, log: &Path) -> Self {
+    /// Installs at `wrapper` (where baton looks for the Interface, e.g.
+    /// [`crate::fixture::System::mock`]) a wrapper that logs every call to `log` and runs
+    /// `real` (which must have the wrapper's file name: Interfaces derive their Provides key
+    /// from it, see [`crate::fixture::System::wrap_mock`]). The component is named after its
+    /// state directory (the mock's first interface argument).
+    pub fn install(wrapper: &Path, real: &Path, log: &Path) -> Self {
         use std::os::unix::fs::PermissionsExt;
-        let wrapper = interfaces_dir.join(name);
         let script = format!(
             "#!/bin/sh\n\
              # Logs the call, runs the real Interface, logs how it ended.\n\
@@ -59,8 +59,8 @@ impl CallLog {
             log = log.display(),
             real = real.display()
         );
-        fs::write(&wrapper, script).unwrap();
-        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(wrapper, script).unwrap();
+        fs::set_permissions(wrapper, fs::Permissions::from_mode(0o755)).unwrap();
         Self {
             path: log.to_path_buf(),
         }

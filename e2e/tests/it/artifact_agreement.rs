@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::artifact_common::{keys, ok, run, Keys};
 use baton::artifact::testkit::{ArtifactBuilder, Signer};
 use baton::artifact::{verify_file, Compression, Limits, SignatureStatus, VerifyPolicy};
-use e2e::need;
+use e2e::fixture::keys::Keys;
+use e2e::{need, ok, run};
 
 const LONG: &str = "a-payload-file-with-a-name-longer-than-one-hundred-characters-which-mender-artifact-writes-with-pax-records.bin";
 
@@ -90,7 +90,7 @@ fn fixture() -> Option<Fixture> {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_owned();
-    let keys = keys(&path);
+    let keys = Keys::generate(&path);
     std::fs::write(
         path.join("p1"),
         (0..70_000u32).map(|i| (i % 253) as u8).collect::<Vec<_>>(),

@@ -502,7 +502,7 @@ fn https_with_a_private_ca() {
         p("req.csr"),
     );
     let openssl = |args: &[&str]| {
-        crate::artifact_common::ok(
+        e2e::ok(
             std::process::Command::new("openssl")
                 .current_dir(dir.path())
                 .args(args),

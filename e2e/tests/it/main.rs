@@ -1,18 +1,15 @@
 //! The end-to-end tests, in one binary: each module is one former test file, run against the
-//! real `baton` binary and the real tools; `*_common` hold what several share.
-
-#![allow(dead_code)] // the common modules serve several test modules, each a part
+//! real `baton` binary and the real tools. What several share is in the e2e library: the
+//! fixtures (`e2e::fixture`) and what a test needs from the machine (`e2e::need`).
 
 mod artifact_agreement;
 mod artifact_cli;
-mod artifact_common;
 mod artifact_sources;
 mod bench_quick;
 mod controller_run;
 mod engine_cli;
 mod engine_crash;
 mod engine_ordering;
-mod mender_common;
 mod mender_inventory;
 mod mender_module;
 mod mender_module_calls;

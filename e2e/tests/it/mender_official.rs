@@ -15,27 +15,27 @@ fn official() -> Option<Module> {
 #[test]
 fn official_module_installs_manifest_v1_then_v2() {
     if let Some(m) = official() {
-        crate::mender_common::v1_then_v2(m);
+        crate::mender_module::v1_then_v2(m);
     }
 }
 
 #[test]
 fn official_module_a_failed_commit_rolls_every_component_back() {
     if let Some(m) = official() {
-        crate::mender_common::commit_failure_rolls_back(m);
+        crate::mender_module::commit_failure_rolls_back(m);
     }
 }
 
 #[test]
 fn official_module_a_host_reboot_then_commit() {
     if let Some(m) = official() {
-        crate::mender_common::reboot_then_commit(m);
+        crate::mender_module::reboot_then_commit(m);
     }
 }
 
 #[test]
 fn official_module_signed_artifacts() {
     if let Some(m) = official() {
-        crate::mender_common::signatures(m);
+        crate::mender_module::signatures(m);
     }
 }

@@ -17,7 +17,7 @@ use std::process::Command;
 
 use e2e::need::{self, Missing};
 use e2e::package::{self, Entry};
-use e2e::system::{ok, run};
+use e2e::{ok, run};
 
 /// Runs in the new mount namespace: `$1` holds pkg/baton.deb, w/ (the overlay) and out/.
 /// Each step writes <step>.log and <step>.rc; each listing, the upper layer as

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use e2e::need;
-use e2e::system::{ok, run};
+use e2e::{ok, run};
 
 /// The unit's exposure, ×10, as `systemd-analyze security` computes it for this repository's
 /// unit. Raise it only with a reason written in the unit file.

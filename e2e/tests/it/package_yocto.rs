@@ -8,7 +8,7 @@ use std::fs;
 use std::process::Command;
 
 use e2e::need;
-use e2e::system::ok;
+use e2e::ok;
 
 fn recipe() -> String {
     fs::read_to_string(e2e::repo_root().join("deploy/yocto/baton_git.bb")).unwrap()

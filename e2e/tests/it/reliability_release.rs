@@ -7,9 +7,9 @@
 //! report of the features, and kept under its own name (`target/release/baton-fault-injection`)
 //! so that a plain release build (the README's demo, the benchmarks) is never taken for it.
 
+use e2e::fixture::{Component, System};
 use e2e::need;
 use e2e::reliability::Tally;
-use e2e::scratch::{Comp, Scratch};
 use e2e::stderr;
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -44,9 +44,9 @@ fn a_release_build_has_no_fault_points() {
         });
     }
     // And it behaves so: BATON_FAULT asks for a list and a crash, nothing happens.
-    let s = Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("m1", "mcu", 20),
+    let s = System::new(vec![
+        Component::new("gw", "gateway", 10),
+        Component::new("m1", "mcu", 20),
     ]);
     let m = s.release("v2");
     for fault in ["list", "crash@journal.synced#1"] {
