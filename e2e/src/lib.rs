@@ -6,6 +6,11 @@
 //! the Artifact builder (`artifact::testkit`) for inputs `mender-artifact` cannot write,
 //! the clock, and the fuzz tests, which feed the readers directly.
 
+// The end-to-end tests and benchmarks drive real processes and real sockets and measure real
+// durations: their waits and timings are the wall clock's, not tokio's (which the lint
+// keeps for the controller, so its tests can pause time).
+#![allow(clippy::disallowed_methods)]
+
 pub mod bench;
 pub mod fixture;
 

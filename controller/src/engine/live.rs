@@ -91,6 +91,7 @@ fn setup<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> EngineError + '_
     move |e| EngineError::Setup(format!("{what}: {e}"))
 }
 
+#[allow(clippy::disallowed_methods)] // wall-clock stamps of journal records and reports; never a wait
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -2,6 +2,10 @@
 //! real `baton` binary and the real tools. What several share is in the e2e library: the
 //! fixtures (`e2e::fixture`) and what a test needs from the machine (`e2e::need`).
 
+// Real processes, sockets and servers, waited for and timed by the wall clock; tokio's
+// pausable clock is the controller's (clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 mod artifact_agreement;
 mod artifact_cli;
 mod artifact_sources;

@@ -110,6 +110,7 @@ pub fn download(url: &str, dest: &Path, opts: &HttpOptions) -> Result<u64, Sourc
         .with_max_delay(opts.backoff_cap)
         .with_max_times(opts.retries)
         .with_jitter();
+    #[allow(clippy::disallowed_methods)] // a blocking download on its own thread: it sleeps between attempts
     let result = (|| attempt(&agent, url, &part, &mut file, &mut have, opts))
         .retry(backoff)
         .sleep(std::thread::sleep)
