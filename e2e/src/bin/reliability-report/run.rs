@@ -21,9 +21,27 @@ pub struct Outcome {
     pub skipped: Vec<String>,
 }
 
+/// `cargo` in the repository, without the variables `cargo run` set for this binary: build
+/// scripts (ring's, for one) rerun when CARGO_PKG_NAME or CARGO_MANIFEST_DIR change, so
+/// under them every build of the report recompiled what e2e/run had built, and back.
 pub fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(e2e::repo_root());
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        let set_by_cargo_run = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+            || k == "CARGO_PRIMARY_PACKAGE";
+        if set_by_cargo_run {
+            c.env_remove(k.as_ref());
+        }
+    }
     c
 }
 
