@@ -1,7 +1,5 @@
 //! Logging: tracing to stderr, as text for people or JSON lines for log collectors, with
-//! the deployment's [`spans`] on every line.
-
-pub mod spans;
+//! the deployment's spans (`engine/spans.rs`) on every line.
 
 use std::io::IsTerminal;
 use std::sync::Once;

@@ -39,6 +39,7 @@ do_install:append() {
 
     install -d ${D}${datadir}/mender-orchestrator/interfaces/v1
     install -m 0755 ${S}/interfaces/directory ${D}${datadir}/mender-orchestrator/interfaces/v1/directory
+    install -m 0755 ${S}/interfaces/update-module ${D}${datadir}/mender-orchestrator/interfaces/v1/update-module
 
     install -d ${D}${sysconfdir}/mender-orchestrator
     install -m 0644 ${S}/deploy/config/mender-orchestrator.conf ${D}${sysconfdir}/mender-orchestrator/mender-orchestrator.conf
@@ -62,7 +63,8 @@ FILES:${PN} += "${datadir}/mender-orchestrator ${nonarch_libdir}/tmpfiles.d"
 FILES:${PN}-mender += "${datadir}/mender"
 CONFFILES:${PN} = "${sysconfdir}/mender-orchestrator/mender-orchestrator.conf"
 
-# The directory Interface uses GNU mv -T and sync FILE.
+# The directory Interface uses GNU mv -T and sync FILE; update-module uses sync FILE and awk
+# (busybox's will do).
 RDEPENDS:${PN} = "coreutils"
 RDEPENDS:${PN}-mender = "${PN}"
 # Mender's own orchestrator installs /usr/bin/mender-orchestrator; its support package, the

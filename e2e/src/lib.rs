@@ -18,8 +18,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod dashboards;
+pub mod dbus;
+pub mod kanto;
 pub mod logs;
 pub mod mender;
+pub mod mender_daemon;
+pub mod mender_server;
 pub mod need;
 pub mod package;
 pub mod prometheus;

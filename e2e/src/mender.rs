@@ -42,6 +42,20 @@ pub fn sandbox() -> Check {
     Ok(())
 }
 
+/// Debian's Update Modules `names` (mender-client's, in [`MODULES_DIR`]) are installed.
+pub fn modules(names: &[&str]) -> Check {
+    need::all(names.iter().map(|m| {
+        if Path::new(MODULES_DIR).join(m).is_file() {
+            Ok(())
+        } else {
+            Err(Missing::new(
+                format!("the Update Module {MODULES_DIR}/{m} is missing"),
+                need::install("mender"),
+            ))
+        }
+    }))
+}
+
 /// Which Update Module handles `mender-orchestrator-manifest` payloads.
 #[derive(Debug, Clone)]
 pub enum Module {

@@ -1,10 +1,10 @@
 //! What a test needs from the machine, and what happens when the machine does not have it.
 //!
 //! Every test that depends on something outside the repository (a tool, root, a private
-//! mount namespace, the official Update Module, cargo-deb, the release binary) asks through
-//! one door before it checks anything: [`require`] (or [`have`]) over a check from this
-//! module (`need::tool`, `need::root`, `need::mount_namespace`, ...). When the check holds,
-//! the test runs. When it does not:
+//! mount namespace, the official Update Module and inventory script, cargo-deb, the release
+//! binary) asks through one door before it checks anything: [`require`] (or [`have`]) over
+//! a check from this module (`need::tool`, `need::root`, `need::mount_namespace`, ...).
+//! When the check holds, the test runs. When it does not:
 //!
 //! - with `BATON_TEST_STRICT=1` (`.ci/run` sets it) the test FAILS, naming what is missing
 //!   and how to install it: a green strict run means every test ran;
@@ -149,6 +149,8 @@ pub fn install(tool: &str) -> String {
         "unshare" | "nsenter" | "prlimit" | "mount" => "util-linux",
         "strip" => "binutils",
         "time" => "time",
+        "dbus-daemon" => "dbus",
+        "chroot" => "coreutils",
         "cargo-deb" => {
             return "e2e/run installs it (cargo install cargo-deb --locked --version 3.8.0)".into()
         }
@@ -213,25 +215,40 @@ pub fn mount_namespace() -> Check {
 /// The official `mender-orchestrator-manifest` Update Module, from `$BATON_OFFICIAL_MODULE`
 /// (it is neither packaged in Debian nor vendored here).
 pub fn official_module() -> Check<PathBuf> {
-    let how = "set BATON_OFFICIAL_MODULE to mender-orchestrator-support's \
-               modules/mender-orchestrator-manifest/module/v3/mender-orchestrator-manifest \
-               (.ci/run points it at ../shared/mender-orchestrator-support next to the \
-               repository)";
-    match std::env::var_os("BATON_OFFICIAL_MODULE").filter(|p| !p.is_empty()) {
-        None => Err(Missing::new(
-            "the official Update Module: BATON_OFFICIAL_MODULE is not set",
-            how,
-        )),
+    official(
+        "BATON_OFFICIAL_MODULE",
+        "the official Update Module",
+        "modules/mender-orchestrator-manifest/module/v3/mender-orchestrator-manifest",
+    )
+}
+
+/// Mender Orchestrator's official inventory script, from `$BATON_OFFICIAL_INVENTORY`
+/// (neither packaged in Debian nor vendored here).
+pub fn official_inventory() -> Check<PathBuf> {
+    official(
+        "BATON_OFFICIAL_INVENTORY",
+        "the official inventory script",
+        "inventory/mender-inventory-mender-orchestrator",
+    )
+}
+
+/// A file of mender-orchestrator-support named by the variable `var`; `.ci/run` sets it
+/// from the copy it finds (see its `support_dir`).
+fn official(var: &str, what: &str, rel: &str) -> Check<PathBuf> {
+    let how = format!(
+        "set {var} to mender-orchestrator-support's {rel} (.ci/run sets it when it finds \
+         mender-orchestrator-support: $BATON_SUPPORT_DIR, or shared/mender-orchestrator-support \
+         beside the repository or one of its parent directories)"
+    );
+    match std::env::var_os(var).filter(|p| !p.is_empty()) {
+        None => Err(Missing::new(format!("{what}: {var} is not set"), how)),
         Some(p) => {
             let p = PathBuf::from(p);
             if p.is_file() {
                 Ok(p)
             } else {
                 Err(Missing::new(
-                    format!(
-                        "the official Update Module: BATON_OFFICIAL_MODULE={} is not a file",
-                        p.display()
-                    ),
+                    format!("{what}: {var}={} is not a file", p.display()),
                     how,
                 ))
             }

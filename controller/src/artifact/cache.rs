@@ -20,6 +20,8 @@ use std::sync::{Condvar, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::Metrics;
+
 /// `ArtifactsCache` in the configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -44,6 +46,7 @@ pub struct Eviction {
 pub struct ArtifactsCache {
     dir: PathBuf,
     max_size_bytes: u64,
+    metrics: Metrics,
     state: Mutex<State>,
     fetched: Condvar,
 }
@@ -64,7 +67,8 @@ pub enum CacheOutcome<E> {
 
 impl ArtifactsCache {
     /// The cache for `config`, or `None` when it is disabled or its directory is missing.
-    pub fn open(config: &CacheConfig, default_path: &Path) -> Option<Self> {
+    /// Lookups are counted in `metrics`.
+    pub fn open(config: &CacheConfig, default_path: &Path, metrics: Metrics) -> Option<Self> {
         if !config.enabled {
             return None;
         }
@@ -79,6 +83,7 @@ impl ArtifactsCache {
         Some(Self {
             dir,
             max_size_bytes: config.max_size_bytes,
+            metrics,
             state: Mutex::new(State::default()),
             fetched: Condvar::new(),
         })
@@ -115,13 +120,13 @@ impl ArtifactsCache {
             let mut st = self.lock();
             loop {
                 if dest.is_file() {
-                    crate::metrics::Metrics::global().artifact_cache_lookup(true);
+                    self.metrics.artifact_cache_lookup(true);
                     st.used.insert(name.to_owned());
                     touch(&dest);
                     return Ok(dest);
                 }
                 if !st.in_flight.contains(name) {
-                    crate::metrics::Metrics::global().artifact_cache_lookup(false);
+                    self.metrics.artifact_cache_lookup(false);
                     st.in_flight.insert(name.to_owned());
                     break;
                 }
@@ -251,19 +256,19 @@ mod tests {
             path: Some(dir.to_owned()),
             max_size_bytes: max,
         };
-        ArtifactsCache::open(&cfg, Path::new("/nonexistent")).unwrap()
+        ArtifactsCache::open(&cfg, Path::new("/nonexistent"), Metrics::default()).unwrap()
     }
 
     #[test]
     fn disabled_or_missing_directory_means_no_cache() {
         let off = CacheConfig::default();
-        assert!(ArtifactsCache::open(&off, Path::new("/tmp")).is_none());
+        assert!(ArtifactsCache::open(&off, Path::new("/tmp"), Metrics::default()).is_none());
         let missing = CacheConfig {
             enabled: true,
             path: Some("/nonexistent/cache".into()),
             max_size_bytes: 0,
         };
-        assert!(ArtifactsCache::open(&missing, Path::new("/tmp")).is_none());
+        assert!(ArtifactsCache::open(&missing, Path::new("/tmp"), Metrics::default()).is_none());
         let parsed: CacheConfig =
             serde_json::from_str(r#"{"Enabled":true,"Path":"/x","MaxSizeBytes":5}"#).unwrap();
         assert_eq!(parsed.max_size_bytes, 5);

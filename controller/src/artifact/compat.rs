@@ -121,31 +121,43 @@ pub fn check_depends(
     component_type: &str,
     provides: &Provides,
 ) -> Result<(), Vec<DependsProblem>> {
+    let mut depends: Vec<(&str, &[String])> = Vec::new();
+    if !header.depends_artifact_names.is_empty() {
+        depends.push(("artifact_name", &header.depends_artifact_names));
+    }
+    if !header.depends_groups.is_empty() {
+        depends.push(("artifact_group", &header.depends_groups));
+    }
+    for (key, value) in &header.depends {
+        depends.push((key, value.values()));
+    }
+    check_depends_on(&header.device_types, &depends, component_type, provides)
+}
+
+/// [`check_depends`] on an Artifact described by its compatible types and its depends
+/// (`artifact_name` and `artifact_group` as Provides keys), e.g. as a server lists it.
+pub fn check_depends_on(
+    device_types: &[String],
+    depends: &[(&str, &[String])],
+    component_type: &str,
+    provides: &Provides,
+) -> Result<(), Vec<DependsProblem>> {
     let mut problems = Vec::new();
-    if !header.device_types.iter().any(|t| t == component_type) {
+    if !device_types.iter().any(|t| t == component_type) {
         problems.push(DependsProblem::DeviceType {
             component_type: component_type.to_owned(),
-            compatible: header.device_types.clone(),
+            compatible: device_types.to_vec(),
         });
     }
-    let mut need = |key: &str, accepted: &[String]| {
+    for (key, accepted) in depends {
         let found = provides.get(key);
         if !found.is_some_and(|v| accepted.iter().any(|a| a == v)) {
             problems.push(DependsProblem::Provides {
-                key: key.to_owned(),
+                key: (*key).to_owned(),
                 accepted: accepted.to_vec(),
                 found: found.map(str::to_owned),
             });
         }
-    };
-    if !header.depends_artifact_names.is_empty() {
-        need("artifact_name", &header.depends_artifact_names);
-    }
-    if !header.depends_groups.is_empty() {
-        need("artifact_group", &header.depends_groups);
-    }
-    for (key, value) in &header.depends {
-        need(key, value.values());
     }
     if problems.is_empty() {
         Ok(())

@@ -104,6 +104,39 @@ impl ArtifactError {
         }
     }
 
+    /// The reasons an Artifact is most often refused for: their metric series exist from
+    /// the start (any other [`ArtifactError::reason`] is counted when it happens).
+    pub const USUAL_VERIFICATION_FAILURES: [&'static str; 8] = [
+        "checksum_mismatch",
+        "signature_invalid",
+        "unsigned",
+        "format",
+        "truncated",
+        "size_mismatch",
+        "missing_files",
+        "unsupported",
+    ];
+
+    /// The verification failure this error stands for, as a metric label; `None` when the
+    /// Artifact is not to blame (its consumer, the Interface, stopped reading).
+    pub fn verification_failure(&self) -> Option<&'static str> {
+        match self {
+            Self::Sink { .. } => None,
+            other => Some(other.reason()),
+        }
+    }
+
+    /// Why a deployment refuses this Artifact: its signature, or anything else that does
+    /// not verify.
+    pub fn as_reason(&self) -> crate::model::Reason {
+        match self {
+            Self::Unsigned | Self::SignatureInvalid { .. } | Self::Key { .. } => {
+                crate::model::Reason::SignatureInvalid
+            }
+            _ => crate::model::Reason::VerificationFailed,
+        }
+    }
+
     pub(crate) fn format(member: &str, message: impl Into<String>) -> Self {
         Self::Format {
             member: member.to_owned(),
@@ -159,3 +192,25 @@ impl std::fmt::Display for Carried {
 }
 
 impl std::error::Error for Carried {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_consumer_is_not_the_artifacts_fault() {
+        let sink = ArtifactError::Sink {
+            name: "rootfs".into(),
+            source: std::io::Error::other("broken pipe"),
+        };
+        assert_eq!(sink.verification_failure(), None);
+        assert_eq!(
+            ArtifactError::Unsigned.verification_failure(),
+            Some("unsigned")
+        );
+        assert_eq!(
+            ArtifactError::SignatureInvalid { keys: 1 }.verification_failure(),
+            Some("signature_invalid")
+        );
+    }
+}

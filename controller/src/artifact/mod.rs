@@ -8,8 +8,10 @@
 //! Code map: [`tar`](self) (strict tar parser) -> [`compression`](self) (bounded decoders)
 //! -> [`reader`](self) ([`ArtifactReader`]: header, then payload, then [`Verified`]);
 //! [`manifest`](self) and [`header`](self) are pure parsers, [`signature`](self) holds the
-//! key policy, [`compat`](self) the pure "installed?" and "compatible?" rules.
+//! key policy, [`compat`](self) the pure "installed?" and "compatible?" rules;
+//! [`bundle`] writes and opens Orchestrator bundles (a Manifest and its Artifacts in one).
 
+pub mod bundle;
 pub mod cache;
 mod compat;
 mod compression;
@@ -27,7 +29,7 @@ pub mod write;
 /// The name tests know the writer by.
 pub use write as testkit;
 
-pub use compat::{check_depends, is_installed, DependsProblem};
+pub use compat::{check_depends, check_depends_on, is_installed, DependsProblem};
 pub use compression::Compression;
 pub use error::ArtifactError;
 pub use header::{ArtifactHeader, PayloadFile, ProvideValue, RawHeader};

@@ -36,14 +36,24 @@ const READ_BUFFER: usize = 256 << 10;
 
 /// The final verdict: every payload file was seen and matched its manifest checksum.
 ///
-/// Only [`ArtifactReader::stream_payload`] makes one; the engine must hold one before it
-/// lets ArtifactInstall start.
+/// Only [`ArtifactReader::stream_payload`] makes one (its fields are private, so no other
+/// code can forge a verdict); the engine must hold one before it lets ArtifactInstall start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verified {
+    files: Vec<(String, u64)>,
+    payload_bytes: u64,
+}
+
+impl Verified {
     /// Each payload file with its size, in Artifact order.
-    pub files: Vec<(String, u64)>,
+    pub fn files(&self) -> &[(String, u64)] {
+        &self.files
+    }
+
     /// The sum of the payload files' sizes.
-    pub payload_bytes: u64,
+    pub fn payload_bytes(&self) -> u64 {
+        self.payload_bytes
+    }
 }
 
 /// An Artifact whose header has been read and checked; the payload is next.

@@ -118,7 +118,7 @@ fn valid_artifacts_in_every_codec_roundtrip() {
             );
             let mut rec = Recorder::default();
             let v = reader.stream_payload(&mut rec).unwrap();
-            assert_eq!(v.files.len(), 2);
+            assert_eq!(v.files().len(), 2);
             let got: Vec<_> = rec
                 .files
                 .iter()
@@ -150,7 +150,7 @@ fn long_names_as_pax_and_gnu_are_read() {
 fn bootstrap_artifacts_have_no_payload() {
     let b = ArtifactBuilder::bootstrap("boot-v0", "rtos");
     let (v, rec, _) = run(&b.build(), &VerifyPolicy::none(), &Limits::default());
-    assert!(v.unwrap().files.is_empty());
+    assert!(v.unwrap().files().is_empty());
     assert!(rec.files.is_empty());
 }
 
@@ -625,7 +625,7 @@ fn verify_whole_copies_every_byte_and_verifies() {
     .unwrap();
     assert_eq!(out, bytes);
     assert_eq!(h.total_size, Some(bytes.len() as u64));
-    assert_eq!(v.files.len(), 2);
+    assert_eq!(v.files().len(), 2);
     let mut bad = bytes.clone();
     let at = find(&bad, b"hello\n");
     bad[at] ^= 1;

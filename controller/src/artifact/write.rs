@@ -3,7 +3,8 @@
 //! parts tests use to craft malicious ones.
 //!
 //! It holds everything in memory, so it is for small Artifacts: the demo System and tests.
-//! The deployment path never calls it; signing with a private key happens only here.
+//! The deployment path never calls it; signing with a private key happens only here and in
+//! `bundle create` (which streams its payload and borrows [`file_header`] and [`Signer`]).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -116,6 +117,16 @@ pub fn tar(entries: &[TarEntry]) -> Vec<u8> {
         );
     }
     out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+/// The 512-byte ustar header of a regular file (mode 0600) whose `size` bytes the caller
+/// streams after it, padded to 512: for writers that never hold the content (bundles).
+/// `name` must fit the 100-byte ustar field.
+pub fn file_header(name: &str, size: u64) -> Vec<u8> {
+    assert!(name.len() <= 100, "{name:?} needs a long-name record");
+    let mut out = Vec::with_capacity(512);
+    push_entry(&mut out, name, b'0', 0o600, "", size, &[], false);
     out
 }
 

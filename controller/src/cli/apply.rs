@@ -11,8 +11,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::view::{self, structured, View};
-use super::{exit, GlobalArgs};
-use crate::daemon::client::{block_on, Client};
+use super::{exit, CliError, GlobalArgs};
+use crate::client::Client;
 use crate::model::{ConditionStatus, ConditionType, DeploymentComponent, Status};
 
 #[derive(Debug, Args)]
@@ -142,38 +142,32 @@ async fn follow(c: &Client, generation: u64, tty: bool) -> (u8, String, Option<S
     }
 }
 
-pub fn run(global: &GlobalArgs, args: &ApplyArgs, out: &mut dyn Write) -> std::io::Result<u8> {
-    let bytes = match std::fs::read(&args.file) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("baton: {}: {e}", args.file.display());
-            return Ok(exit::INVALID);
-        }
-    };
+pub async fn run(
+    global: &GlobalArgs,
+    args: &ApplyArgs,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
+    let bytes = std::fs::read(&args.file).map_err(|source| CliError::Read {
+        path: args.file.clone(),
+        source,
+    })?;
     let base_dir = std::path::absolute(&args.file)
         .ok()
         .and_then(|p| p.parent().map(|d| d.to_path_buf()));
     // `<file>.sig`, when there is one, goes with it (RequireSignedManifests).
     let signature = std::fs::read(crate::signed_manifest::signature_path(&args.file)).ok();
-    let r = block_on(async {
-        let c = view::daemon(global).await?;
-        let applied = c
-            .apply_signed(&bytes, base_dir.as_deref(), signature.as_deref())
-            .await
-            .map_err(|e| {
-                eprintln!("baton: {}: {e}", args.file.display());
-                exit::INVALID
-            })?;
-        let waited = if args.wait {
-            Some(follow(&c, applied.generation, std::io::stderr().is_terminal()).await)
-        } else {
-            None
-        };
-        Ok::<_, u8>((applied, waited))
-    });
-    let (applied, waited) = match r {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
+    let c = view::daemon(global).await?;
+    let applied = c
+        .apply_signed(&bytes, base_dir.as_deref(), signature.as_deref())
+        .await
+        .map_err(|source| CliError::Apply {
+            file: args.file.clone(),
+            source,
+        })?;
+    let waited = if args.wait {
+        Some(follow(&c, applied.generation, std::io::stderr().is_terminal()).await)
+    } else {
+        None
     };
     let value = serde_json::json!({
         "applied": &applied,
@@ -214,7 +208,7 @@ mod tests {
             conditions: vec![Condition {
                 type_: ConditionType::Ready,
                 status: ready,
-                reason: "R".into(),
+                reason: crate::model::Reason::InSync,
                 message: "m".into(),
                 last_transition_time: "t".into(),
                 observed_generation: generation,

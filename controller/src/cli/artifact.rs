@@ -20,7 +20,8 @@ use crate::artifact::{
 pub enum ArtifactCommand {
     /// Show the header and files of an Artifact (like `mender-artifact read`).
     Inspect(InspectArgs),
-    /// Check an Artifact completely: exit 0 if valid, 1 if not (with the reason).
+    /// Check an Artifact completely (a bundle: with every Artifact in it): exit 0 if valid,
+    /// 1 if not (with the reason).
     Verify(VerifyArgs),
 }
 
@@ -73,8 +74,11 @@ fn fail(err: &mut dyn Write, file: &std::path::Path, e: &ArtifactError) -> u8 {
     1
 }
 
-/// `baton artifact verify FILE [--key PEM]...`
+/// `baton artifact verify FILE [--key PEM]...`; a bundle is checked with every Artifact in it.
 pub fn verify(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    if let Some(code) = super::bundle::verify(&args.file, &args.keys, out, err) {
+        return code;
+    }
     match check(&args.file, &args.keys) {
         Ok((h, _)) => {
             let _ = writeln!(
@@ -112,7 +116,7 @@ pub fn inspect(args: &InspectArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
 
 fn json(h: &ArtifactHeader, v: &Verified) -> serde_json::Value {
     let sizes: std::collections::BTreeMap<&str, u64> =
-        v.files.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+        v.files().iter().map(|(n, s)| (n.as_str(), *s)).collect();
     let files: Vec<_> = h
         .payload_files
         .iter()
@@ -129,7 +133,7 @@ fn json(h: &ArtifactHeader, v: &Verified) -> serde_json::Value {
         m.insert("format".into(), "mender".into());
         m.insert("version".into(), 3.into());
         m.insert("payload_files".into(), files.into());
-        m.insert("payload_bytes".into(), v.payload_bytes.into());
+        m.insert("payload_bytes".into(), v.payload_bytes().into());
         m.insert("verified".into(), true.into());
     }
     doc
@@ -198,7 +202,7 @@ fn text(h: &ArtifactHeader, v: &Verified) -> String {
     });
     let _ = writeln!(s, "    Metadata: {meta}");
     let _ = writeln!(s, "    Files:");
-    for (name, size) in &v.files {
+    for (name, size) in v.files() {
         let sum = h
             .payload_files
             .iter()

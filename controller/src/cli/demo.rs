@@ -18,8 +18,8 @@ use clap::Args;
 use super::{exit, GlobalArgs};
 use crate::artifact::write::ArtifactBuilder;
 use crate::config::{self, Overrides, ProcessEnv};
-use crate::engine::api::{ComponentResult, DeploymentReport, End, ProgressSink};
-use crate::engine::driver::RunOptions;
+use crate::engine::api::RunOptions;
+use crate::engine::api::{DeploymentReport, End, ProgressSink};
 use crate::engine::{Deployer, Engine};
 use crate::resource;
 
@@ -136,21 +136,16 @@ fn provides_table(
 fn summary(r: &DeploymentReport, out: &mut dyn Write) -> std::io::Result<()> {
     let end = match &r.end {
         End::Success => "success".to_string(),
-        End::RolledBack { failed_at, reason } => {
-            format!("failed at {failed_at} ({reason}); the whole System was rolled back")
+        End::RolledBack {
+            failed_at, message, ..
+        } => {
+            format!("failed at {failed_at} ({message}); the whole System was rolled back")
         }
         other => format!("{other:?}"),
     };
     writeln!(out, "  => {end}")?;
     for c in &r.components {
-        let what = match c.result {
-            ComponentResult::Updated => "updated",
-            ComponentResult::RolledBack => "rolled back",
-            ComponentResult::Skipped => "already up to date",
-            ComponentResult::Untouched => "untouched",
-            ComponentResult::Inconsistent => "INCONSISTENT",
-            ComponentResult::InProgress => "in progress",
-        };
+        let what = c.result.describe();
         writeln!(
             out,
             "     {} {}: {what}",
@@ -167,17 +162,26 @@ impl ProgressSink for Steps {
         use crate::engine::api::Progress;
         if let Progress::StepStarted {
             order,
-            state,
+            call,
             components,
         } = event
         {
             let ids: Vec<String> = components.into_iter().map(|c| c.id).collect();
-            println!("     order {order:>3}  {state:<24} {}", ids.join(" "));
+            println!(
+                "     order {order:>3}  {:<24} {}",
+                call.as_str(),
+                ids.join(" ")
+            );
         }
     }
 }
 
-pub fn run(_global: &GlobalArgs, args: &DemoArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+pub fn run(
+    _global: &GlobalArgs,
+    args: &DemoArgs,
+    out: &mut dyn Write,
+    rt: &tokio::runtime::Runtime,
+) -> Result<u8, super::CliError> {
     let dir = args
         .dir
         .clone()
@@ -210,22 +214,19 @@ pub fn run(_global: &GlobalArgs, args: &DemoArgs, out: &mut dyn Write) -> std::i
             return Ok(exit::INVALID);
         }
     };
-    let engine = match Engine::open(eff) {
+    let engine = match Engine::open(eff, Default::default()) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("baton demo: {e}");
             return Ok(exit::INVALID);
         }
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
 
     writeln!(
         out,
         "1. What the components run now (Identity and Provides, asked through each Interface):"
     )?;
-    provides_table(&engine, &rt, out)?;
+    provides_table(&engine, rt, out)?;
 
     let deploy = |version: &str,
                   out: &mut dyn Write|
@@ -266,7 +267,7 @@ pub fn run(_global: &GlobalArgs, args: &DemoArgs, out: &mut dyn Write) -> std::i
     let _ = fs::remove_file(dir.join("components/seat-heater/ArtifactCommit.FAIL"));
 
     writeln!(out, "\n4. What the components run now:")?;
-    let versions = provides_table(&engine, &rt, out)?;
+    let versions = provides_table(&engine, rt, out)?;
     writeln!(
         out,
         "\nEvery Interface call is logged in {}/components/*/calls.log.",

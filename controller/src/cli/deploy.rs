@@ -1,26 +1,20 @@
 //! Mender Orchestrator's verbs: `install`, `resume`, `rollback`, `show-provides`,
 //! `show-inventory`, with its exit codes (0 success, 1 failure, 2 nothing to resume,
-//! 4 success that needs a reboot), plus `journal reset`.
+//! 4 success that needs a reboot), plus `journal show|reset`.
 //!
-//! The verbs run the engine in this process. Output for people goes to stdout; logs go to
-//! stderr.
+//! Each verb is written once against `&dyn Deployer`: the daemon's engine over its socket
+//! or this process's own ([`super::target`] chooses). Output for people goes to stdout;
+//! logs and progress go to stderr.
 
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 
-use super::{exit, Format, GlobalArgs};
-use crate::config::{self, Effective, ProcessEnv};
-use crate::engine::api::{
-    ComponentResult, DeploymentReport, End, EngineError, NoProgress, Progress, ProgressSink,
-};
-use crate::engine::driver::RunOptions;
-use crate::engine::journal::Journal;
-use crate::engine::machine::Boundary;
-use crate::engine::{Deployer, Engine};
+use super::target::{deployer, Need};
+use super::{exit, progress, settings, CliError, Format, GlobalArgs};
+use crate::engine::api::{Boundary, DeploymentReport, EngineError, RunOptions};
 use crate::resource;
 
 /// `--stop-before`: the states Mender Orchestrator accepts.
@@ -95,316 +89,118 @@ pub enum JournalCommand {
     Show(ShowArgs),
 }
 
-pub(super) fn effective(global: &GlobalArgs) -> Result<Effective, u8> {
-    match config::load(&global.overrides(), &ProcessEnv) {
-        Ok(e) => {
-            crate::telemetry::init(
-                global.log_level.unwrap_or(e.config.log_level),
-                global.log_format,
-            );
-            Ok(e)
-        }
-        Err(e) => {
-            eprintln!("baton: the configuration is invalid:\n{e}");
-            Err(exit::INVALID)
-        }
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
-
-fn open_engine(global: &GlobalArgs) -> Result<Engine, u8> {
-    let eff = effective(global)?;
-    Engine::open(eff).map_err(|e| {
-        eprintln!("baton: {e}");
-        exit::INVALID
-    })
-}
-
-/// Prints each step as it starts and ends, for a person watching.
-struct Lines;
-
-impl ProgressSink for Lines {
-    fn emit(&self, event: Progress) {
-        match event {
-            Progress::Started {
-                manifest,
-                components,
-                ..
-            } => {
-                eprintln!(
-                    "deploying {manifest}: {} component(s) to update",
-                    components.len()
-                );
-            }
-            Progress::StepStarted {
-                order,
-                state,
-                components,
-            } => {
-                const SHOWN: usize = 6;
-                let mut ids: Vec<String> = components
-                    .iter()
-                    .take(SHOWN)
-                    .map(|c| format!("{} {}", c.component_type, c.id))
-                    .collect();
-                if components.len() > SHOWN {
-                    ids.push(format!("and {} more", components.len() - SHOWN));
-                }
-                eprintln!("  order {order:>3}  {state:<28} {}", ids.join(", "));
-            }
-            Progress::StepFinished { failed, .. } => {
-                for (c, why) in failed {
-                    eprintln!("           FAILED {} {}: {why}", c.component_type, c.id);
-                }
-            }
-            Progress::Rebooting => eprintln!("  rebooting the host"),
-            Progress::Bytes { .. } => {}
-        }
-    }
-}
-
-fn progress_for(format: Format) -> Arc<dyn ProgressSink> {
-    match format {
-        Format::Text => Arc::new(Lines),
-        Format::Json => Arc::new(NoProgress),
-    }
-}
-
-fn print_report(r: &DeploymentReport, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
-    if format == Format::Json {
-        serde_json::to_writer_pretty(&mut *out, r)?;
-        return writeln!(out);
-    }
-    let summary = match &r.end {
-        End::Success => "success".to_string(),
-        End::RolledBack { failed_at, reason } => {
-            format!("failed at {failed_at}: {reason}; rolled back")
-        }
-        End::Inconsistent {
-            failed_at,
-            reason,
-            components,
-        } => format!(
-            "failed at {failed_at}: {reason}; NOT rolled back: {}",
-            components
-                .iter()
-                .map(|c| format!("{} {}", c.component_type, c.id))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        End::Rejected { problems } => format!(
-            "rejected, nothing was touched:\n  {}",
-            problems.join("\n  ")
-        ),
-        End::Paused {
-            before, failing, ..
-        } => {
-            format!(
-                "paused before {before:?}{}",
-                if *failing { " (after a failure)" } else { "" }
-            )
-        }
-        End::AwaitingReboot => "the host must be rebooted; then run `resume`".to_string(),
-    };
-    writeln!(out, "{}: {summary}", r.manifest)?;
-    for c in &r.components {
-        let what = match c.result {
-            ComponentResult::Updated => "updated",
-            ComponentResult::Skipped => "already up to date",
-            ComponentResult::RolledBack => "rolled back",
-            ComponentResult::Inconsistent => "INCONSISTENT",
-            ComponentResult::Untouched => "untouched",
-            ComponentResult::InProgress => "in progress",
-        };
-        writeln!(
-            out,
-            "  {} {} -> {}: {what}",
-            c.component.component_type, c.component.id, c.to_artifact
-        )?;
-    }
-    Ok(())
-}
-
+/// Prints the report; its exit code.
 fn finish(
-    result: Result<DeploymentReport, EngineError>,
+    r: Result<DeploymentReport, EngineError>,
     format: Format,
     out: &mut dyn Write,
-) -> std::io::Result<u8> {
-    match result {
-        Ok(r) => {
-            print_report(&r, format, out)?;
-            Ok(r.exit_code())
-        }
-        Err(EngineError::NothingInProgress) => {
-            eprintln!("baton: there is no deployment in progress: nothing to resume or roll back");
-            Ok(exit::NOTHING)
-        }
-        Err(e) => {
-            eprintln!("baton: {e}");
-            Ok(exit::INVALID)
-        }
-    }
+) -> Result<u8, CliError> {
+    let r = r?;
+    progress::report(&r, format, out)?;
+    Ok(r.exit_code())
 }
 
-pub fn install(
+pub async fn install(
     global: &GlobalArgs,
     args: &InstallArgs,
     out: &mut dyn Write,
-) -> std::io::Result<u8> {
+) -> Result<u8, CliError> {
+    let eff = settings::effective(global)?;
     let opts = RunOptions {
         allow_downgrade: args.allow_downgrade,
         ..args.flow.options()
     };
-    let verb = super::handoff::Verb::Install {
-        manifest: &args.manifest,
-        opts: &opts,
-    };
-    if let Some(result) = super::handoff::through_daemon(global, verb) {
-        return finish(result, args.flow.output, out);
-    }
-    let engine = match open_engine(global) {
-        Ok(e) => e,
-        Err(code) => return Ok(code),
-    };
-    let manifest = match resource::load_manifest(&args.manifest) {
-        Ok(m) => m,
-        Err(d) => {
-            eprintln!("baton: the Manifest is invalid:\n{d}");
-            return Ok(exit::INVALID);
-        }
-    };
-    let progress = progress_for(args.flow.output);
-    let result = runtime().block_on(engine.install(manifest, opts, progress));
-    finish(result, args.flow.output, out)
+    let manifest = resource::load_manifest(&args.manifest).map_err(CliError::Manifest)?;
+    let engine = deployer(&eff, Need::Act).await?;
+    let sink = progress::sink_for(args.flow.output);
+    finish(
+        engine.install(manifest, opts, sink).await,
+        args.flow.output,
+        out,
+    )
 }
 
-pub fn resume(global: &GlobalArgs, args: &FlowArgs, out: &mut dyn Write) -> std::io::Result<u8> {
-    if let Some(result) =
-        super::handoff::through_daemon(global, super::handoff::Verb::Resume(&args.options()))
-    {
-        return finish(result, args.output, out);
-    }
-    let engine = match open_engine(global) {
-        Ok(e) => e,
-        Err(code) => return Ok(code),
+/// `resume` the deployment in the journal, or roll it back (`rollback`).
+pub async fn flow(
+    global: &GlobalArgs,
+    args: &FlowArgs,
+    out: &mut dyn Write,
+    rollback: bool,
+) -> Result<u8, CliError> {
+    let eff = settings::effective(global)?;
+    let engine = deployer(&eff, Need::Act).await?;
+    let sink = progress::sink_for(args.output);
+    let r = if rollback {
+        engine.rollback(args.options(), sink).await
+    } else {
+        engine.resume(args.options(), true, sink).await
     };
-    let result = runtime().block_on(engine.resume(args.options(), true, progress_for(args.output)));
-    finish(result, args.output, out)
+    finish(r, args.output, out)
 }
 
-pub fn rollback(global: &GlobalArgs, args: &FlowArgs, out: &mut dyn Write) -> std::io::Result<u8> {
-    if let Some(result) =
-        super::handoff::through_daemon(global, super::handoff::Verb::Rollback(&args.options()))
-    {
-        return finish(result, args.output, out);
-    }
-    let engine = match open_engine(global) {
-        Ok(e) => e,
-        Err(code) => return Ok(code),
-    };
-    let result = runtime().block_on(engine.rollback(args.options(), progress_for(args.output)));
-    finish(result, args.output, out)
+/// Says on stderr that an answer is not from now, and since when it is.
+fn not_live(taken_at: u64) {
+    eprintln!(
+        "baton: a deployment is in flight or another baton holds the datastore: answering from \
+         the last observation ({})",
+        crate::daemon::clock::rfc3339(taken_at)
+    );
 }
 
-pub fn show_provides(
+pub async fn show_provides(
     global: &GlobalArgs,
     args: &ShowArgs,
     out: &mut dyn Write,
-) -> std::io::Result<u8> {
-    let engine = match open_engine(global) {
-        Ok(e) => e,
-        Err(code) => return Ok(code),
-    };
-    let observation = match runtime().block_on(engine.observe()) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return Ok(exit::INVALID);
-        }
-    };
-    if args.output == Format::Json {
-        serde_json::to_writer_pretty(&mut *out, &observation)?;
-        writeln!(out)?;
+) -> Result<u8, CliError> {
+    let eff = settings::effective(global)?;
+    let observation = deployer(&eff, Need::Observe).await?.observe().await?;
+    if !observation.live {
+        not_live(observation.taken_at);
     }
-    let mut code = exit::OK;
-    for c in &observation.components {
-        match (&c.id, &c.error) {
-            (Some(id), None) => {
-                if args.output == Format::Text {
-                    for (k, v) in c.provides.iter() {
-                        writeln!(out, "{}.{id}.{k}={v}", c.component_type)?;
-                    }
-                }
-            }
-            (_, err) => {
-                eprintln!(
-                    "baton: component #{} ({}) could not be observed: {}",
-                    c.index + 1,
-                    c.component_type,
-                    err.as_deref().unwrap_or("no ID")
-                );
-                code = exit::INVALID;
-            }
-        }
-    }
-    Ok(code)
+    Ok(if progress::provides(&observation, args.output, out)? {
+        exit::OK
+    } else {
+        exit::INVALID
+    })
 }
 
-pub fn show_inventory(global: &GlobalArgs, out: &mut dyn Write) -> std::io::Result<u8> {
-    let engine = match open_engine(global) {
-        Ok(e) => e,
-        Err(code) => return Ok(code),
-    };
-    match runtime().block_on(engine.inventory()) {
-        Ok(lines) => {
-            for (k, v) in lines {
-                writeln!(out, "{k}={v}")?;
-            }
-            Ok(exit::OK)
-        }
-        Err(e) => {
-            eprintln!("baton: {e}");
-            Ok(exit::INVALID)
-        }
+pub async fn show_inventory(global: &GlobalArgs, out: &mut dyn Write) -> Result<u8, CliError> {
+    let eff = settings::effective(global)?;
+    let inventory = deployer(&eff, Need::Observe).await?.inventory().await?;
+    if !inventory.live {
+        not_live(inventory.taken_at);
     }
+    for (k, v) in inventory.lines {
+        writeln!(out, "{k}={v}")?;
+    }
+    Ok(exit::OK)
 }
 
-pub fn journal(
+pub async fn journal(
     global: &GlobalArgs,
     cmd: &JournalCommand,
     out: &mut dyn Write,
-) -> std::io::Result<u8> {
-    if let JournalCommand::Show(args) = cmd {
-        return super::journal::show(global, args.output, out);
-    }
-    let eff = match effective(global) {
-        Ok(e) => e,
-        Err(code) => return Ok(code),
-    };
-    let _lock = match crate::engine::lock::DatastoreLock::acquire(&eff.dirs.datastore_dir) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return Ok(exit::INVALID);
+) -> Result<u8, CliError> {
+    let eff = settings::effective(global)?;
+    match cmd {
+        JournalCommand::Show(args) => {
+            let shown = deployer(&eff, Need::Journal).await?.journal().await?;
+            if !shown.locked {
+                eprintln!(
+                    "baton: another baton acts on {}: the journal was read without the lock and may have moved on",
+                    eff.dirs.datastore_dir.display()
+                );
+            }
+            progress::journal(&shown, args.output, out)?;
         }
-    };
-    match Journal::reset(&eff.dirs.datastore_dir.join("journal")) {
-        Ok(moved) if moved.is_empty() => writeln!(out, "no journal files to move")?,
-        Ok(moved) => {
+        JournalCommand::Reset => {
+            let moved = crate::engine::api::journal_reset(&eff.dirs.datastore_dir)?;
+            if moved.is_empty() {
+                writeln!(out, "no journal files to move")?;
+            }
             for p in moved {
                 writeln!(out, "moved aside: {}", p.display())?;
             }
-        }
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return Ok(exit::INVALID);
         }
     }
     Ok(exit::OK)

@@ -5,8 +5,8 @@ use std::io::Write;
 use clap::{Args, Subcommand};
 
 use super::view::{self, structured, table, View};
-use super::{exit, GlobalArgs};
-use crate::daemon::client::{block_on, Client, ClientError};
+use super::{exit, CliError, GlobalArgs};
+use crate::client::{Client, ClientError};
 use crate::model::{ComponentStatus, HistoryEntry, Status};
 
 #[derive(Debug, Args)]
@@ -22,42 +22,29 @@ pub enum GetCommand {
     Components(ViewArgs),
 }
 
-/// Asks the daemon one thing; an exit code after saying why not.
-fn fetch<T, Fut>(global: &GlobalArgs, ask: impl FnOnce(Client) -> Fut) -> Result<T, u8>
-where
-    Fut: std::future::Future<Output = Result<T, ClientError>>,
-{
-    block_on(async {
-        let c = view::daemon(global).await?;
-        ask(c).await.map_err(|e| {
-            eprintln!("baton: {e}");
-            exit::INVALID
-        })
-    })
-}
-
-/// Fetches, then prints as asked (`text` with the given printer).
-fn show<T: serde::Serialize, Fut>(
+/// Asks the daemon one thing, then prints it as asked (`text` with the given printer).
+async fn show<T: serde::Serialize, Fut>(
     global: &GlobalArgs,
     view: View,
     out: &mut dyn Write,
     ask: impl FnOnce(Client) -> Fut,
     text: fn(&T, &mut dyn Write) -> std::io::Result<()>,
-) -> std::io::Result<u8>
+) -> Result<u8, CliError>
 where
     Fut: std::future::Future<Output = Result<T, ClientError>>,
 {
-    let v = match fetch(global, ask) {
-        Ok(v) => v,
-        Err(code) => return Ok(code),
-    };
+    let v = ask(view::daemon(global).await?).await?;
     if !structured(view, &v, out)? {
         text(&v, out)?;
     }
     Ok(exit::OK)
 }
 
-pub fn status(global: &GlobalArgs, args: &ViewArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+pub async fn status(
+    global: &GlobalArgs,
+    args: &ViewArgs,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
     show(
         global,
         args.output,
@@ -65,9 +52,14 @@ pub fn status(global: &GlobalArgs, args: &ViewArgs, out: &mut dyn Write) -> std:
         |c| async move { c.status().await },
         print_status,
     )
+    .await
 }
 
-pub fn history(global: &GlobalArgs, args: &ViewArgs, out: &mut dyn Write) -> std::io::Result<u8> {
+pub async fn history(
+    global: &GlobalArgs,
+    args: &ViewArgs,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
     show(
         global,
         args.output,
@@ -75,9 +67,14 @@ pub fn history(global: &GlobalArgs, args: &ViewArgs, out: &mut dyn Write) -> std
         |c| async move { c.history().await },
         |h: &Vec<HistoryEntry>, o| print_history(h, o),
     )
+    .await
 }
 
-pub fn get(global: &GlobalArgs, cmd: &GetCommand, out: &mut dyn Write) -> std::io::Result<u8> {
+pub async fn get(
+    global: &GlobalArgs,
+    cmd: &GetCommand,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
     let GetCommand::Components(args) = cmd;
     show(
         global,
@@ -86,6 +83,7 @@ pub fn get(global: &GlobalArgs, cmd: &GetCommand, out: &mut dyn Write) -> std::i
         |c| async move { c.components().await },
         |cs: &Vec<ComponentStatus>, o| print_components(cs, o),
     )
+    .await
 }
 
 pub fn print_status(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
@@ -183,7 +181,7 @@ pub fn print_history(h: &[HistoryEntry], out: &mut dyn Write) -> std::io::Result
                 e.started_at.clone(),
                 format!("{}s", e.duration_seconds),
                 format!("{:?}", e.outcome),
-                e.reason.clone().unwrap_or_default(),
+                e.reason.map(|r| r.to_string()).unwrap_or_default(),
                 e.driver.clone(),
             ]
         })

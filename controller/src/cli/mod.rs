@@ -2,19 +2,25 @@
 //!
 //! One file per verb group; this file holds the global flags (named as Mender's tools name
 //! them: `--config/-c`, `--fallback-config/-b`, `--datastore/-d`, `--log-level/-l`,
-//! `--topology-components/-t`) and maps outcomes to exit codes. Verbs call into the library
-//! rooms; they hold no logic of their own beyond presenting results.
+//! `--topology-components/-t`), builds the one tokio runtime the verbs that need one run
+//! on, and turns every [`CliError`] into its message and exit code. Verbs call into the
+//! library rooms; they hold no logic of their own beyond presenting results. Nothing else
+//! in baton imports this room.
 
 mod apply;
 pub mod artifact;
+mod bundle;
 mod config;
 mod demo;
 pub mod deploy;
-mod handoff;
+mod error;
 mod inspect;
-mod journal;
+pub mod metrics;
 mod output;
+mod progress;
 mod run;
+mod settings;
+mod target;
 mod validate;
 mod view;
 
@@ -25,6 +31,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{LogLevel, Overrides};
 
+pub use error::CliError;
 pub use output::Format;
 
 /// Exit codes. Mender's `install` also uses 4 for "done, reboot needed" (not used yet).
@@ -116,7 +123,7 @@ impl GlobalArgs {
 pub enum Command {
     /// Build a demo System of mock components in a scratch directory and update it
     Demo(demo::DemoArgs),
-    /// Check Topology, Topology components and Manifest files (kind told from `kind:`)
+    /// Check Topology, Topology components, Manifest and constraints files (kind told from `kind:`)
     Validate(validate::ValidateArgs),
     /// Inspect the configuration
     #[command(subcommand)]
@@ -124,6 +131,9 @@ pub enum Command {
     /// Read and verify Mender Artifacts
     #[command(subcommand)]
     Artifact(artifact::ArtifactCommand),
+    /// Make bundles: a Manifest and its Artifacts in one Mender Artifact
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
     /// Deploy a Manifest to the System (Mender Orchestrator's `install`)
     Install(deploy::InstallArgs),
     /// Continue the deployment in progress
@@ -168,28 +178,58 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command line, writing its output to `out`; returns the exit code.
 pub fn run(cli: &Cli, out: &mut dyn std::io::Write) -> u8 {
-    let result = match &cli.command {
-        Command::Demo(a) => demo::run(&cli.global, a, out),
-        Command::Validate(a) => validate::run(&cli.global, a, out),
-        Command::Config(c) => config::run(&cli.global, c, out),
-        Command::Artifact(c) => Ok(artifact::run(c, out, &mut std::io::stderr().lock())),
-        Command::Install(a) => deploy::install(&cli.global, a, out),
-        Command::Resume(a) => deploy::resume(&cli.global, a, out),
-        Command::Rollback(a) => deploy::rollback(&cli.global, a, out),
-        Command::ShowProvides(a) => deploy::show_provides(&cli.global, a, out),
-        Command::ShowInventory => deploy::show_inventory(&cli.global, out),
-        Command::Journal(c) => deploy::journal(&cli.global, c, out),
-        Command::Run(a) => Ok(run::run(&cli.global, a)),
-        Command::Apply(a) => apply::run(&cli.global, a, out),
-        Command::Status(a) => inspect::status(&cli.global, a, out),
-        Command::History(a) => inspect::history(&cli.global, a, out),
-        Command::Get(c) => inspect::get(&cli.global, c, out),
-    };
-    match result {
+    match dispatch(cli, out) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("baton: cannot write output: {e}");
-            exit::INVALID
+            eprintln!("baton: {e}");
+            e.exit_code()
         }
+    }
+}
+
+/// The one runtime: two workers (the API answers while the reconciler waits on an
+/// Interface), and a few blocking threads for Artifact IO.
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+}
+
+fn dispatch(cli: &Cli, out: &mut dyn std::io::Write) -> Result<u8, CliError> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Validate(a) => return Ok(validate::run(g, a, out)?),
+        Command::Config(c) => return Ok(config::run(g, c, out)?),
+        Command::Artifact(c) => return Ok(artifact::run(c, out, &mut std::io::stderr().lock())),
+        Command::Bundle(c) => return Ok(bundle::run(c, out, &mut std::io::stderr().lock())),
+        _ => {}
+    }
+    let rt = runtime()?;
+    match &cli.command {
+        Command::Run(a) => run::run(g, a, &rt),
+        Command::Demo(a) => demo::run(g, a, out, &rt),
+        other => rt.block_on(async {
+            match other {
+                Command::Install(a) => deploy::install(g, a, out).await,
+                Command::Resume(a) => deploy::flow(g, a, out, false).await,
+                Command::Rollback(a) => deploy::flow(g, a, out, true).await,
+                Command::ShowProvides(a) => deploy::show_provides(g, a, out).await,
+                Command::ShowInventory => deploy::show_inventory(g, out).await,
+                Command::Journal(c) => deploy::journal(g, c, out).await,
+                Command::Apply(a) => apply::run(g, a, out).await,
+                Command::Status(a) => inspect::status(g, a, out).await,
+                Command::History(a) => inspect::history(g, a, out).await,
+                Command::Get(c) => inspect::get(g, c, out).await,
+                Command::Validate(_)
+                | Command::Config(_)
+                | Command::Artifact(_)
+                | Command::Bundle(_)
+                | Command::Run(_)
+                | Command::Demo(_) => unreachable!("dispatched above"),
+            }
+        }),
     }
 }

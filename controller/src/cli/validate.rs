@@ -12,10 +12,11 @@ use crate::resource::{self, Diagnostic, Diagnostics, Kind};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Files to check: Topologies, Topology components files, Manifests
+    /// Files to check: Topologies, Topology components files, Manifests, constraints
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
-    /// Also check each Manifest against this Topology (with --topology-components if split)
+    /// Also check each Manifest and constraints file against this Topology (with
+    /// --topology-components if split)
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
     /// Output format

@@ -6,8 +6,9 @@ use std::io::Write;
 use clap::ValueEnum;
 use serde::Serialize;
 
-use super::{exit, GlobalArgs};
-use crate::daemon::client::Client;
+use super::{settings, CliError, GlobalArgs};
+use crate::client::handshake::{self, Daemon};
+use crate::client::Client;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum View {
@@ -41,19 +42,22 @@ pub fn structured<T: Serialize>(
     }
 }
 
-/// The daemon named by the configuration, or an exit code after saying why not.
-pub async fn daemon(global: &GlobalArgs) -> Result<Client, u8> {
-    let eff = super::deploy::effective(global)?;
+/// The daemon named by the configuration, when it serves this configuration's datastore
+/// (a daemon of another datastore is never asked to act on its System for this one).
+pub async fn daemon(global: &GlobalArgs) -> Result<Client, CliError> {
+    let eff = settings::effective(global)?;
     let socket = &eff.config.api.socket;
-    match Client::connect(socket).await {
-        Some(c) => Ok(c),
-        None => {
-            eprintln!(
-                "baton: no baton daemon answers at {} (start it with `baton run`)",
-                socket.display()
-            );
-            Err(exit::INVALID)
+    let ours = handshake::canonical(&eff.dirs.datastore_dir);
+    match handshake::find(socket, &ours).await {
+        Daemon::Same(c) => Ok(c),
+        Daemon::Other { socket, theirs } => {
+            Err(CliError::OtherDaemon(Box::new(super::error::Elsewhere {
+                socket,
+                theirs: theirs.datastore,
+                ours,
+            })))
         }
+        Daemon::None => Err(CliError::NoDaemon(socket.clone())),
     }
 }
 

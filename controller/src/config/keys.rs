@@ -27,7 +27,8 @@ pub struct Config {
     pub server_certificate: Option<PathBuf>,
     /// Mender: the separate Topology components file, if the Topology is split.
     pub topology_components: Option<PathBuf>,
-    /// baton: where an Artifact named by `artifact_name` is looked for, in order.
+    /// Where an Artifact named by `artifact_name` is looked for, in order. Without the key,
+    /// the Mender Server (as Mender Orchestrator); a list replaces that default.
     pub artifact_sources: Vec<ArtifactSource>,
     /// baton: seconds an Interface query may take (Mender's 4 h suits installs, not queries).
     pub query_timeout_seconds: u64,
@@ -117,9 +118,10 @@ impl std::str::FromStr for LogLevel {
     }
 }
 
-/// Where Artifacts named by `artifact_name` come from (`{"Type": "directory", "Path": DIR}`
-/// or `{"Type": "url", "Template": "https://.../{artifact_name}.mender"}`): the Artifact
-/// room's own type, so the configuration and the resolver cannot disagree.
+/// Where Artifacts named by `artifact_name` come from (`{"Type": "directory", "Path": DIR}`,
+/// `{"Type": "url", "Template": "https://.../{artifact_name}.mender"}` or
+/// `{"Type": "mender-server"}`): the Artifact room's own type, so the configuration and the
+/// resolver cannot disagree.
 pub use crate::artifact::source::SourceSpec as ArtifactSource;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,7 +132,11 @@ pub struct Api {
     pub socket_mode: String,
     /// Optional TCP listener, e.g. `127.0.0.1:7373`.
     pub tcp: Option<String>,
+    /// The bearer token of write scope over TCP (apply, actions; reads too).
     pub token_file: Option<PathBuf>,
+    /// The bearer token of read scope over TCP (status, history, components, the Manifest,
+    /// metrics): what a Prometheus agent gets.
+    pub read_token_file: Option<PathBuf>,
 }
 
 /// Backoff after a failed reconcile: `base * 2^n`, capped, at most `limit` tries.
@@ -179,7 +185,7 @@ impl Config {
             manifest_store: datastore.join("manifests"),
             server_certificate: None,
             topology_components: None,
-            artifact_sources: Vec::new(),
+            artifact_sources: ArtifactSource::default_list(),
             query_timeout_seconds: 60,
             reboot_command: vec!["reboot".into()],
             boot_id_path: PathBuf::from("/proc/sys/kernel/random/boot_id"),
@@ -188,6 +194,7 @@ impl Config {
                 socket_mode: "0660".into(),
                 tcp: None,
                 token_file: None,
+                read_token_file: None,
             },
             watch_dir: datastore.join("watch"),
             retry: Retry {

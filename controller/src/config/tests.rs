@@ -426,6 +426,43 @@ fn artifact_sources_are_read_in_order() {
 }
 
 #[test]
+fn without_the_key_the_mender_server_is_the_source_and_a_list_replaces_it() {
+    let s = Scratch::new();
+    s.write("etc/mender-orchestrator.conf", "{}");
+    let e = load_with(&Overrides::default(), &s.env());
+    assert_eq!(
+        e.config.artifact_sources,
+        vec![ArtifactSource::MenderServer {}]
+    );
+    s.write(
+        "etc/mender-orchestrator.conf",
+        r#"{"ArtifactSources": [{"Type": "directory", "Path": "/media/usb"}, {"Type": "mender-server"}]}"#,
+    );
+    let e = load_with(&Overrides::default(), &s.env());
+    assert_eq!(
+        e.config.artifact_sources,
+        vec![
+            ArtifactSource::Directory {
+                path: "/media/usb".into()
+            },
+            ArtifactSource::MenderServer {},
+        ]
+    );
+    s.write("etc/mender-orchestrator.conf", r#"{"ArtifactSources": []}"#);
+    let e = load_with(&Overrides::default(), &s.env());
+    assert!(
+        e.config.artifact_sources.is_empty(),
+        "an empty list is no source"
+    );
+    s.write(
+        "etc/mender-orchestrator.conf",
+        r#"{"ArtifactSources": [{"Type": "mender-server", "Url": "https://x"}]}"#,
+    );
+    let msg = errors(&Overrides::default(), &s.env());
+    assert!(msg.contains("ArtifactSources[0]"), "{msg}");
+}
+
+#[test]
 fn the_runtime_dir_moves_the_default_socket_only() {
     let s = Scratch::new();
     s.write(

@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
-use super::board::Board;
 use super::desired::DesiredStore;
-use crate::engine::api::{DeploymentReport, EngineError};
-use crate::engine::driver::RunOptions;
+use super::status::Board;
+use crate::engine::api::{
+    DeploymentReport, EngineError, Inventory, JournalView, Observation, RunOptions,
+};
 use crate::resource::LoadedManifest;
 
 /// The actions of the local API.
@@ -39,13 +39,7 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ActionReply {
-    /// The desired generation after the action.
-    pub generation: u64,
-    pub message: String,
-}
+pub use crate::wire::ActionReply;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
@@ -81,7 +75,26 @@ pub enum HandoffError {
     Engine(#[from] EngineError),
 }
 
+/// What a read endpoint asks the engine; answered without waiting for a deployment (the
+/// engine answers from its last observation while one runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Query {
+    Provides,
+    Inventory,
+    Journal,
+}
+
+#[derive(Debug)]
+pub enum Answer {
+    Provides(Observation),
+    Inventory(Inventory),
+    Journal(JournalView),
+}
+
 pub enum Command {
+    /// A read; the reconciler answers it on a task of its own, so it never waits for the
+    /// loop (or a deployment) and the loop never waits for it.
+    Query(Query, oneshot::Sender<Result<Answer, EngineError>>),
     Action(Action, oneshot::Sender<Result<ActionReply, ActionError>>),
     Handoff(
         Box<Handoff>,
@@ -118,6 +131,16 @@ impl Handle {
             .map_err(|_| ActionError::Failed("baton is shutting down".into()))?;
         rx.await
             .map_err(|_| ActionError::Failed("baton is shutting down".into()))?
+    }
+
+    pub async fn query(&self, q: Query) -> Result<Answer, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || EngineError::Remote("baton is shutting down".into());
+        self.tx
+            .send(Command::Query(q, tx))
+            .await
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
     }
 
     pub async fn handoff(&self, h: Handoff) -> Result<DeploymentReport, HandoffError> {

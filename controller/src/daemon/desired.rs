@@ -1,8 +1,9 @@
 //! The desired-state store: the newest desired Manifest and its generation.
 //!
 //! Every source (watched directory, local API, Update Module hand-off, the rollback action)
-//! only ever calls [`DesiredStore::apply`], which gives the Manifest the next generation and
-//! persists it before answering, then the source pokes the reconciler. The store never acts
+//! only ever calls [`DesiredStore::apply`] with a Manifest [`super::admission`] accepted,
+//! which gives it the next generation and persists it before answering, then the source
+//! pokes the reconciler. The store never acts
 //! on the System and never compares desired with observed: that is the reconciler's job.
 
 use std::path::{Path, PathBuf};
@@ -11,10 +12,9 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::clock;
-use super::persist::{self, PersistError};
-use crate::model::Topology;
+use crate::durable::persist::{self, PersistError};
+use crate::model::Origin;
 use crate::resource::{self, Diagnostics, LoadedManifest};
-use crate::signed_manifest::ManifestPolicy;
 
 const FILE: &str = "desired.json";
 
@@ -23,8 +23,8 @@ const FILE: &str = "desired.json";
 pub struct Desired {
     pub generation: u64,
     pub manifest: LoadedManifest,
-    /// Where it came from: `watch:<file name>`, `api`, `update-module`, `rollback`.
-    pub origin: String,
+    /// Where it came from.
+    pub origin: Origin,
     /// Seconds since the epoch.
     pub applied_at: u64,
     /// For a dropped file: its name and digest, so a restart recognises a file it already
@@ -36,7 +36,8 @@ pub struct Desired {
 #[serde(rename_all = "camelCase")]
 struct OnDisk {
     generation: u64,
-    origin: String,
+    /// Persisted as the words it always was (`api`, `watch:<file>`, ...): see [`Origin`].
+    origin: Origin,
     applied_at: u64,
     base_dir: Option<PathBuf>,
     manifest_origin: String,
@@ -106,7 +107,7 @@ impl DesiredStore {
     pub fn apply(
         &self,
         manifest: LoadedManifest,
-        origin: &str,
+        origin: Origin,
         source_file: Option<(String, String)>,
     ) -> Result<(u64, bool), DesiredError> {
         let mut cur = self.lock();
@@ -118,7 +119,7 @@ impl DesiredStore {
         let generation = cur.0 + 1;
         let disk = OnDisk {
             generation,
-            origin: origin.to_string(),
+            origin,
             applied_at: clock::now_epoch(),
             base_dir: manifest.base_dir.clone(),
             manifest_origin: manifest.origin.clone(),
@@ -144,49 +145,6 @@ impl DesiredStore {
     }
 }
 
-/// Checks a Manifest before it may become desired: the schema and semantic checks, and
-/// agreement with the Topology as it is now (read at every admission: Topology edits apply
-/// to the next Manifest).
-#[derive(Debug, Clone)]
-pub struct Admission {
-    pub topology_file: PathBuf,
-    pub topology_components: Option<PathBuf>,
-    /// `RequireSignedManifests`: the detached signature a Manifest must carry.
-    pub signatures: ManifestPolicy,
-}
-
-impl Admission {
-    /// `signature`: the Manifest's detached signature (`<file>.sig`, or the API request's),
-    /// checked first when `RequireSignedManifests` is on (see [`crate::signed_manifest`]).
-    pub fn admit(
-        &self,
-        origin: &str,
-        bytes: &[u8],
-        signature: Option<&[u8]>,
-        base_dir: Option<PathBuf>,
-    ) -> Result<LoadedManifest, Diagnostics> {
-        if let Err(e) = self.signatures.check(bytes, signature) {
-            return Err(Diagnostics(vec![resource::Diagnostic::new(
-                origin,
-                resource::Pos::UNKNOWN,
-                "",
-                e.to_string(),
-                "a detached signature (`<file>.sig`, or the x-baton-signature header) by one of the ArtifactVerifyKey(s)",
-            )]));
-        }
-        let mut m = resource::parse_manifest(origin, bytes)?;
-        m.base_dir = base_dir;
-        let topology: Topology =
-            resource::load_topology(&self.topology_file, self.topology_components.as_deref())?;
-        let problems = m.check_against(&topology);
-        if problems.is_empty() {
-            Ok(m)
-        } else {
-            Err(Diagnostics(problems).sorted())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,15 +163,24 @@ mod tests {
         assert!(store.current().is_none());
         let mut m = resource::parse_manifest("api", MANIFEST.as_bytes()).unwrap();
         m.base_dir = Some("/tmp/x".into());
-        assert_eq!(store.apply(m.clone(), "api", None).unwrap(), (1, true));
+        assert_eq!(
+            store.apply(m.clone(), Origin::Api, None).unwrap(),
+            (1, true)
+        );
         // The same spec again: same generation.
-        assert_eq!(store.apply(m.clone(), "api", None).unwrap(), (1, false));
+        assert_eq!(
+            store.apply(m.clone(), Origin::Api, None).unwrap(),
+            (1, false)
+        );
         let mut moved = m.clone();
         moved.base_dir = Some("/tmp/y".into());
         let src = Some(("a.yaml".to_string(), m.sha256.clone()));
+        let watched = Origin::WatchDir {
+            file: "a.yaml".into(),
+        };
         assert_eq!(
             store
-                .apply(moved.clone(), "watch:a.yaml", src.clone())
+                .apply(moved.clone(), watched.clone(), src.clone())
                 .unwrap(),
             (2, true)
         );
@@ -221,9 +188,28 @@ mod tests {
         let again = DesiredStore::open(dir.path()).unwrap();
         let cur = again.current().unwrap();
         assert_eq!(cur.generation, 2);
-        assert_eq!(cur.origin, "watch:a.yaml");
+        assert_eq!(cur.origin, watched);
         assert_eq!(cur.source_file, src);
         assert_eq!(cur.manifest, moved);
-        assert_eq!(again.apply(m, "api", None).unwrap(), (3, true));
+        assert_eq!(again.apply(m, Origin::Api, None).unwrap(), (3, true));
+    }
+
+    #[test]
+    fn a_desired_state_written_before_origins_were_typed_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = serde_json::json!({
+            "generation": 4,
+            "origin": "rollback",
+            "appliedAt": 1_700_000_000u64,
+            "baseDir": null,
+            "manifestOrigin": "api",
+            "sourceFile": null,
+            "manifest": MANIFEST,
+        });
+        std::fs::write(dir.path().join(FILE), old.to_string()).unwrap();
+        let store = DesiredStore::open(dir.path()).unwrap();
+        let cur = store.current().unwrap();
+        assert_eq!((cur.generation, &cur.origin), (4, &Origin::RollbackAction));
+        assert!(cur.origin.allows_downgrade());
     }
 }

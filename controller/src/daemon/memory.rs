@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::persist::{self, PersistError};
+use crate::durable::persist::{self, PersistError};
+use crate::model::Reason;
 
 const FILE: &str = "state.json";
 
@@ -19,8 +20,12 @@ pub struct Memory {
     /// The last desired generation found or made in sync (status' observedGeneration).
     pub synced_generation: u64,
     pub suspended: bool,
-    /// Why the last attempt failed: (CamelCase reason, message).
-    pub last_error: Option<(String, String)>,
+    /// Why the last attempt failed, and the message.
+    #[serde(
+        default,
+        deserialize_with = "super::deployer::legacy_reason_and_message"
+    )]
+    pub last_error: Option<(Reason, String)>,
     /// The deployment the Update Module hand-off drives: the controller leaves it alone.
     pub handoff: Option<String>,
     /// The generation of the deployment the controller started and has not seen end.
@@ -37,7 +42,7 @@ impl Memory {
         }
     }
 
-    pub fn record_failure(&mut self, generation: u64, reason: String, message: String) -> u32 {
+    pub fn record_failure(&mut self, generation: u64, reason: Reason, message: String) -> u32 {
         self.failures = self.failures_for(generation) + 1;
         self.failures_generation = generation;
         self.last_error = Some((reason, message));
@@ -88,12 +93,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut m = MemoryFile::open(dir.path()).unwrap();
         assert_eq!(
-            m.update(|m| m.record_failure(3, "A".into(), "x".into()))
+            m.update(|m| m.record_failure(3, Reason::DownloadFailed, "x".into()))
                 .unwrap(),
             1
         );
         assert_eq!(
-            m.update(|m| m.record_failure(3, "A".into(), "x".into()))
+            m.update(|m| m.record_failure(3, Reason::DownloadFailed, "x".into()))
                 .unwrap(),
             2
         );
@@ -101,7 +106,7 @@ mod tests {
         assert_eq!(again.value.failures_for(3), 2);
         assert_eq!(again.value.failures_for(4), 0);
         assert_eq!(
-            m.update(|m| m.record_failure(4, "B".into(), "y".into()))
+            m.update(|m| m.record_failure(4, Reason::InstallFailed, "y".into()))
                 .unwrap(),
             1
         );
@@ -110,5 +115,20 @@ mod tests {
         assert_eq!(again.value.failures_for(4), 0);
         assert_eq!(again.value.synced_generation, 4);
         assert_eq!(again.value.last_error, None);
+    }
+
+    #[test]
+    fn a_memory_written_before_reasons_were_typed_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"failures": 2, "failuresGeneration": 5, "syncedGeneration": 4,
+            "suspended": false, "lastError": ["ArtifactInstallFailed", "rtos A: exit 1"],
+            "handoff": null, "deploying": null}"#;
+        std::fs::write(dir.path().join(FILE), old).unwrap();
+        let m = MemoryFile::open(dir.path()).unwrap();
+        assert_eq!(m.value.failures_for(5), 2, "not set aside as broken");
+        assert_eq!(
+            m.value.last_error,
+            Some((Reason::InstallFailed, "rtos A: exit 1".to_string()))
+        );
     }
 }

@@ -1,32 +1,34 @@
 //! `baton run`: the long-running controller.
 //!
-//! Three sources feed one desired-state store: the watched directory ([`watch_dir`]), the
-//! local API ([`api`], `PUT /v1/manifest`) and the Update Module hand-off (the engine verbs,
-//! sent by the CLI over the API). Sources only write the store and poke the [`reconciler`],
-//! which compares desired with observed every time and runs one deployment at a time through
-//! the engine's [`Deployer`] seam. Status ([`board`]) and metrics are what users see.
+//! Sources ([`sources`]: the watched directory, the local API's `PUT /v1/manifest`, the
+//! Update Module hand-off; next: Kanto) admit every Manifest through one [`admission`],
+//! write the desired-state store ([`desired`]) and poke the [`reconciler`], which compares
+//! desired with observed every time ([`reconciler::decide`]) and runs one deployment at a
+//! time through the engine's [`Deployer`] seam. What users see is the [`status`] board and
+//! its event stream, served by the [`api`] and mirrored into metrics.
 //!
 //! This room never runs Interfaces or touches the journal itself: everything that acts on
-//! the System goes through the `Deployer`.
+//! the System goes through the `Deployer`, and the engine's answers are read in one place
+//! ([`deployer`]).
 
+pub mod admission;
 pub mod api;
 pub mod backoff;
-pub mod board;
-pub mod client;
 pub mod clock;
 pub mod commands;
-pub mod components;
-pub mod conditions;
+pub mod deployer;
 pub mod desired;
-pub mod history;
 pub mod memory;
-pub mod persist;
-pub mod progress;
 pub mod reconciler;
 pub mod sd_notify;
 pub mod signals;
-pub mod watch_dir;
-pub mod wire;
+pub mod sources;
+pub mod status;
+
+// The paths of before the status room, for callers outside the daemon (metrics) until they
+// stop reaching into it.
+pub use sources::watch_dir;
+pub use status::{board, conditions, history, progress};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,12 +37,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Effective;
+use crate::durable::{DatastoreLock, LockError};
 use crate::engine::api::Deployer;
-use crate::engine::lock::{DatastoreLock, LockError};
 use crate::metrics::Metrics;
 
+pub use admission::{Admission, Door};
 pub use commands::{Action, Handle};
-pub use desired::Admission;
+pub use sources::{Source, SourceContext};
 
 /// The default grace period for a running engine call after SIGTERM.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(90);
@@ -52,11 +55,9 @@ pub enum DaemonError {
     #[error(transparent)]
     Desired(#[from] desired::DesiredError),
     #[error(transparent)]
-    Persist(#[from] persist::PersistError),
+    Persist(#[from] crate::durable::PersistError),
     #[error(transparent)]
-    Listen(#[from] api::listen::ListenError),
-    #[error(transparent)]
-    Watch(#[from] watch_dir::WatchError),
+    Start(#[from] sources::StartError),
     #[error("RequireSignedManifests: {0}")]
     Keys(crate::artifact::ArtifactError),
 }
@@ -75,6 +76,23 @@ fn manifest_policy(
     Ok(crate::signed_manifest::ManifestPolicy { required, keys })
 }
 
+/// Whose System this daemon acts on, for the handshake (`GET /v1/identity`): the datastore
+/// as its canonical path, and the Topology.
+pub fn identity(eff: &Effective) -> crate::wire::Identity {
+    let datastore = &eff.dirs.datastore_dir;
+    crate::wire::Identity {
+        datastore: std::fs::canonicalize(datastore).unwrap_or_else(|_| datastore.clone()),
+        topology_file: eff.dirs.topology_file.clone(),
+        system_type: crate::resource::load_topology(
+            &eff.dirs.topology_file,
+            eff.config.topology_components.as_deref(),
+        )
+        .ok()
+        .map(|t| t.system_type),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
 /// Where the controller keeps its own files.
 pub fn controller_dir(eff: &Effective) -> PathBuf {
     eff.dirs.datastore_dir.join("controller")
@@ -84,6 +102,7 @@ pub fn controller_dir(eff: &Effective) -> PathBuf {
 pub async fn run(
     eff: &Effective,
     deployer: Arc<dyn Deployer>,
+    metrics: Metrics,
     grace: Duration,
     notifier: Option<sd_notify::Notifier>,
     shutdown: CancellationToken,
@@ -95,8 +114,6 @@ pub async fn run(
     let desired = Arc::new(desired::DesiredStore::open(&dir)?);
     let memory = memory::MemoryFile::open(&dir)?;
     let history = history::History::open(&dir)?;
-    // The process's registry: the engine, Interfaces and Artifacts record into it too.
-    let metrics = Metrics::global().clone();
     let settings = reconciler::Settings {
         retry: backoff::RetryPolicy::from_config(&cfg.retry, backoff::process_seed()),
         resync: Duration::from_secs(cfg.resync_interval_seconds.max(1)),
@@ -113,46 +130,17 @@ pub async fn run(
         notifier,
         shutdown.clone(),
     );
-    let admission = Admission {
+    let admission = Arc::new(Admission {
         topology_file: eff.dirs.topology_file.clone(),
         topology_components: cfg.topology_components.clone(),
         signatures: manifest_policy(cfg)?,
-    };
-
-    let unix = api::listen::unix(&cfg.api.socket, cfg.socket_mode())?;
-    let (tcp, token) = match &cfg.api.tcp {
-        Some(addr) => (
-            Some(api::listen::tcp(addr).await?),
-            Some(api::listen::token(cfg.api.token_file.as_deref())?),
-        ),
-        None => (None, None),
-    };
-    let state = api::ApiState::new(handle.clone(), admission.clone(), metrics, token);
-    let server = tokio::spawn(api::serve(state, unix, tcp, shutdown.clone()));
-    tracing::info!(socket = %cfg.api.socket.display(), tcp = ?cfg.api.tcp, watch_dir = %cfg.watch_dir.display(), "baton run: listening");
-
-    // Watch first, then scan: a file landing in between is seen by both, and the second
-    // look finds it gone (moved aside) and ignores it.
-    watch_dir::prepare(&cfg.watch_dir)?;
-    let watcher = watch_dir::watch(
-        &cfg.watch_dir,
-        admission.clone(),
-        handle.clone(),
-        shutdown.clone(),
-    )?;
-    {
-        let (d, a, h) = (cfg.watch_dir.clone(), admission, handle.clone());
-        let scanned = tokio::task::spawn_blocking(move || watch_dir::scan(&d, &a, &h))
-            .await
-            .expect("the scan does not panic")?;
-        for (name, outcome) in scanned {
-            tracing::info!(file = %name.to_string_lossy(), ?outcome, "found in the watched directory at start");
-        }
-    }
+    });
+    let configured = sources::configured(eff, metrics).await?;
+    tracing::info!(watch_dir = %cfg.watch_dir.display(), "baton run: starting the sources of desired state");
+    let running = sources::start(configured, admission, &handle, &shutdown).await?;
 
     reconciler.run().await;
     shutdown.cancel();
-    watcher.stopped().await;
-    let _ = server.await;
+    running.stopped().await;
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::downgrade::Ledger;
-use super::durable::write_atomic;
+use crate::durable::write_atomic;
 
 const FILE: &str = "accepted.json";
 
@@ -63,6 +63,13 @@ mod tests {
         l.record("v1", &[c], &[]);
         save(d.path(), &l).unwrap();
         assert_eq!(load(d.path()).unwrap(), l);
+        // A ledger written before compaction existed still loads.
+        std::fs::write(
+            d.path().join(FILE),
+            r#"{"manifests":{"names":{"v1":1}},"components":{}}"#,
+        )
+        .unwrap();
+        assert_eq!(load(d.path()).unwrap().manifests.names["v1"], 1);
         std::fs::write(d.path().join(FILE), "{").unwrap();
         let e = load(d.path()).unwrap_err().to_string();
         assert!(e.contains("accepted.json") && e.contains("unusable"), "{e}");

@@ -19,8 +19,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::plan::Plan;
+use super::problem::Problem;
 use crate::artifact::{self, Limits, VerifyPolicy};
-use crate::engine::plan::Plan;
 use crate::model::ComponentType;
 
 /// The component types whose Artifacts must be verified before the first state: those of
@@ -42,7 +43,7 @@ pub fn verify_all(
     wanted: impl Fn(&ComponentType) -> bool,
     policy: &VerifyPolicy,
     limits: &Limits,
-) -> Vec<String> {
+) -> Vec<Problem> {
     let mut users: BTreeMap<&PathBuf, Vec<&str>> = BTreeMap::new();
     for (t, path) in artifacts.iter().filter(|(t, _)| wanted(t)) {
         users.entry(path).or_default().push(t.as_str());
@@ -51,10 +52,13 @@ pub fn verify_all(
         .into_iter()
         .filter_map(|(path, types)| {
             artifact::verify_file(path, policy, limits).err().map(|e| {
-                format!(
-                    "component type {}: Artifact {} does not verify: {e}",
-                    types.join(", "),
-                    path.display()
+                Problem::new(
+                    e.as_reason(),
+                    format!(
+                        "component type {}: Artifact {} does not verify: {e}",
+                        types.join(", "),
+                        path.display()
+                    ),
                 )
             })
         })
@@ -90,7 +94,11 @@ mod tests {
         let (p, l) = (VerifyPolicy::none(), Limits::default());
         let problems = verify_all(&all, |_| true, &p, &l);
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("component type b:"), "{problems:?}");
+        assert!(
+            problems[0].message.contains("component type b:"),
+            "{problems:?}"
+        );
+        assert_eq!(problems[0].reason, crate::model::Reason::VerificationFailed);
         assert!(verify_all(&all, |t| t.as_str() != "b", &p, &l).is_empty());
     }
 }

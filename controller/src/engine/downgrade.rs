@@ -21,52 +21,85 @@
 //! controller's rollback action) asks with `allow_downgrade`. Going back does not lower the
 //! high-water mark, so the release rolled back from may be deployed again.
 //!
+//! The ledger forgets nothing a replay could use: the newest [`FULL`] names of each scope
+//! are kept in full (messages name them); older ones are compacted to a fingerprint (the
+//! first 64 bits of the name's SHA-256) with their number, a few bytes each however long
+//! the name. A release never accepted whose fingerprint collides with a compacted one
+//! would count as a replay and be refused (odds about n / 2^64 for n compacted names): the
+//! error is on the safe side.
+//!
 //! No IO here: the ledger is loaded and saved by [`super::accepted`].
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::plan::Plan;
 use crate::interface::file_api::CurrentArtifact;
 
-/// How many names the ledger keeps per scope (the Manifest, each component); the oldest
-/// are forgotten first, so its size stays bounded over years of updates.
-pub const KEEP: usize = 128;
+/// How many names per scope (the Manifest, each component) are kept in full; older ones
+/// are compacted, never forgotten.
+pub const FULL: usize = 128;
 
 /// Sequence numbers of accepted names, in one scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Accepted {
+    /// The newest names, in full.
     pub names: BTreeMap<String, u64>,
+    /// Older names, by [`fingerprint`]: all numbered below every name in `names`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub compacted: BTreeMap<String, u64>,
+}
+
+/// A name's compact stand-in: the first 64 bits of its SHA-256, in hex.
+pub fn fingerprint(name: &str) -> String {
+    let digest = Sha256::digest(name.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Accepted {
     fn high(&self) -> u64 {
-        self.names.values().copied().max().unwrap_or(0)
+        self.names
+            .values()
+            .chain(self.compacted.values())
+            .copied()
+            .max()
+            .unwrap_or(0)
     }
 
-    /// Gives `name` the next number unless it has one.
+    /// `name`'s number, kept in full or compacted.
+    fn number(&self, name: &str) -> Option<u64> {
+        self.names
+            .get(name)
+            .or_else(|| self.compacted.get(&fingerprint(name)))
+            .copied()
+    }
+
+    /// Gives `name` the next number unless it has one; moves the oldest full names to the
+    /// compacted ones beyond [`FULL`].
     fn accept(&mut self, name: &str) {
-        if self.names.contains_key(name) {
+        if self.number(name).is_some() {
             return;
         }
         let next = self.high() + 1;
         self.names.insert(name.to_string(), next);
-        while self.names.len() > KEEP {
-            let oldest = self
+        while self.names.len() > FULL {
+            let (oldest, seq) = self
                 .names
                 .iter()
                 .min_by_key(|(_, &seq)| seq)
-                .map(|(n, _)| n.clone())
+                .map(|(n, &s)| (n.clone(), s))
                 .expect("not empty");
             self.names.remove(&oldest);
+            self.compacted.insert(fingerprint(&oldest), seq);
         }
     }
 
     /// `Some((its number, the newest name and its number))` when `name` is older than the
     /// newest accepted name and is not `current`.
     fn older(&self, name: &str, current: Option<&str>) -> Option<(u64, String, u64)> {
-        let seq = *self.names.get(name)?;
+        let seq = self.number(name)?;
         if Some(name) == current {
             return None;
         }
@@ -281,26 +314,41 @@ mod tests {
     }
 
     #[test]
-    fn the_ledger_stays_bounded() {
+    fn the_ledger_compacts_and_forgets_nothing() {
         let mut l = Ledger::default();
-        for i in 0..(KEEP + 50) {
+        let long = "x".repeat(200);
+        for i in 0..(FULL + 50) {
             l.record(
-                &format!("m{i}"),
+                &format!("m{i}-{long}"),
                 &[change(&format!("a{i}"), &format!("a{}", i + 1))],
                 &[],
             );
         }
-        assert_eq!(l.manifests.names.len(), KEEP);
+        assert_eq!(l.manifests.names.len(), FULL);
+        assert_eq!(l.manifests.compacted.len(), 50);
         assert!(
-            !l.manifests.names.contains_key("m0"),
-            "the oldest is forgotten"
+            !l.manifests.names.contains_key(&format!("m0-{long}")),
+            "the oldest is compacted"
         );
-        assert_eq!(l.components[&component_key("ecu", "e1")].names.len(), KEEP);
+        // ... and still refused as a replay, as is an old component Artifact.
+        let newest = format!("m{}-{long}", FULL + 49);
+        let replay = l.check(&format!("m0-{long}"), Some(&newest), &[]);
+        assert!(
+            matches!(replay.as_slice(), [Downgrade::Manifest { seq: 1, .. }]),
+            "{replay:?}"
+        );
+        let back = change(&format!("a{}", FULL + 50), "a0");
+        assert_eq!(l.check("new", Some(&newest), &[back]).len(), 1);
+        assert_eq!(l.components[&component_key("ecu", "e1")].names.len(), FULL);
         // The newest still rank above the rest.
-        let last = format!("m{}", KEEP + 48);
-        assert_eq!(
-            l.check(&last, Some(&format!("m{}", KEEP + 49)), &[]).len(),
-            1
-        );
+        let last = format!("m{}-{long}", FULL + 48);
+        assert_eq!(l.check(&last, Some(&newest), &[]).len(), 1);
+        // A compacted name costs a few bytes however long it was.
+        let json = serde_json::to_string(&l.manifests.compacted).unwrap();
+        assert!(json.len() < 50 * 32, "{} bytes", json.len());
+        // Accepting a compacted name again keeps its number.
+        let before = l.clone();
+        l.record(&format!("m3-{long}"), &[], &[]);
+        assert_eq!(l, before);
     }
 }

@@ -7,50 +7,21 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use super::fault;
+use std::time::{Duration, SystemTime};
+
+use super::ending;
+use super::gate::{Gate, GateContext, GatePhase, GatePoint, Verdict};
 use super::journal::{Journal, JournalError};
-use super::machine::{
-    Boundary, CallResult, Deployment, Interruption, Outcome, Recovery, Step, StepResult,
-};
-use super::plan::Plan;
-use super::store::StoredMeta;
-use crate::model::ComponentType;
-
-/// Everything the journal holds about the deployment in progress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeploymentRecord {
-    /// Unique per deployment (seconds since the epoch and a counter).
-    pub id: String,
-    pub manifest: StoredMeta,
-    pub plan: Plan,
-    /// The local file each component type's Artifact was resolved to at planning time.
-    pub artifacts: Vec<(ComponentType, PathBuf)>,
-    pub machine: Deployment,
-    /// The host's boot id when the last host reboot started.
-    pub boot_id_at_reboot: Option<String>,
-    /// The last host reboot was left to the caller (`--exit-on-reboot`), who vouches for it
-    /// by resuming. Only then does an explicit `resume` count as proof of a reboot.
-    #[serde(default)]
-    pub reboot_delegated: bool,
-    /// Set while the deployment waits at a `--stop-before` boundary.
-    pub paused: Option<Boundary>,
-    /// Seconds since the epoch.
-    pub started_at: u64,
-}
-
-impl DeploymentRecord {
-    pub fn artifact_path(&self, t: &ComponentType) -> Option<&PathBuf> {
-        self.artifacts
-            .iter()
-            .find(|(ct, _)| ct == t)
-            .map(|(_, p)| p)
-    }
-}
+use super::machine::{Boundary, CallResult, Interruption, Recovery, Step, StepResult};
+use super::problem::Problem;
+use super::progress::{Progress, ProgressSink};
+use super::record::DeploymentRecord;
+use super::report::End;
+use super::states::State;
+use crate::durable::fault;
 
 /// How one step is carried out.
 pub trait Executor {
@@ -75,29 +46,94 @@ pub struct RunOptions {
     pub allow_downgrade: bool,
 }
 
-/// How an invocation of the driver ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunEnd {
-    Finished(Outcome),
-    Paused(Boundary),
-    /// The host must be rebooted (`--exit-on-reboot`); `resume` continues afterwards.
-    AwaitingReboot,
+/// The longest wait before a waiting gate is asked again.
+pub const RECHECK: Duration = Duration::from_secs(30);
+/// The shortest: a gate answering `Wait` with a time already past is not asked in a loop.
+const MIN_WAIT: Duration = Duration::from_secs(1);
+
+/// Asks `gate` at `ctx.point` until it proceeds or refuses, reporting every wait through
+/// `progress`; `Err` with the refusal.
+///
+/// This is the engine's safe point: between two steps, with the journal up to date. A
+/// cancellation ("supersede at the next safe point") belongs here too, as one more check
+/// before the gate is asked.
+pub(super) async fn pass(
+    gate: &dyn Gate,
+    mut ctx: GateContext,
+    progress: &dyn ProgressSink,
+) -> Result<(), Problem> {
+    let started = tokio::time::Instant::now();
+    loop {
+        ctx.waited = started.elapsed();
+        match gate.check(&ctx).await {
+            Verdict::Proceed => return Ok(()),
+            Verdict::Refuse { reason, message } => {
+                tracing::warn!(point = %ctx.point, %reason, %message, "a gate refused the deployment");
+                return Err(Problem::new(reason, format!("{}: {message}", ctx.point)));
+            }
+            Verdict::Wait {
+                reason,
+                until,
+                message,
+            } => {
+                // A gate's `until` is a wall-clock instant (a maintenance window's end); the
+                // wait itself is tokio's.
+                #[allow(clippy::disallowed_methods)]
+                let wait = until
+                    .and_then(|u| u.duration_since(SystemTime::now()).ok())
+                    .unwrap_or(RECHECK)
+                    .clamp(MIN_WAIT, RECHECK);
+                tracing::info!(point = %ctx.point, %reason, %message, ?wait, "a gate holds the deployment");
+                progress.emit(Progress::Waiting {
+                    point: ctx.point,
+                    reason,
+                    until,
+                    message,
+                });
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum DriveError {
-    #[error(transparent)]
-    Journal(#[from] JournalError),
+/// The gates the deployment passes (see [`super::gate`]) and where their waits are told.
+pub struct SafePoints<'a> {
+    pub gate: &'a dyn Gate,
+    pub progress: &'a dyn ProgressSink,
 }
 
-/// What the driver reports as it goes (status, metrics, logs).
+impl SafePoints<'_> {
+    /// Asks the gate at `point` for `record`'s deployment; `Err` with its refusal.
+    async fn pass(&self, point: GatePoint, record: &DeploymentRecord) -> Result<(), Problem> {
+        let ctx = GateContext {
+            point,
+            deployment: Some(record.id.clone()),
+            manifest: record.manifest.name.clone(),
+            components: ending::changes(&record.plan),
+            waited: Default::default(),
+        };
+        pass(self.gate, ctx, self.progress).await
+    }
+}
+
+/// What the driver reports as it goes (status, metrics, logs), each time right after the
+/// journal write of `generation`.
 pub trait Observer {
-    fn step_started(&mut self, _record: &DeploymentRecord, _step: &Step) {}
-    fn step_finished(&mut self, _record: &DeploymentRecord, _step: &Step, _result: &StepResult) {}
+    fn step_started(&mut self, _generation: u64, _record: &DeploymentRecord, _step: &Step) {}
+    fn step_finished(
+        &mut self,
+        _generation: u64,
+        _record: &DeploymentRecord,
+        _step: &Step,
+        _result: &StepResult,
+    ) {
+    }
 }
 
 /// An observer that ignores everything.
+#[cfg(test)]
 pub struct Quiet;
+#[cfg(test)]
 impl Observer for Quiet {}
 
 /// Recover a record found with a step in flight. `explicit_resume` is true when a person or
@@ -107,7 +143,7 @@ pub fn recover(
     record: &mut DeploymentRecord,
     current_boot_id: Option<String>,
     explicit_resume: bool,
-) -> Result<Recovery, DriveError> {
+) -> Result<Recovery, JournalError> {
     let boot_changed = match (&record.boot_id_at_reboot, &current_boot_id) {
         (Some(then), Some(now)) => then != now,
         _ => false,
@@ -125,14 +161,73 @@ pub fn recover(
     Ok(recovery)
 }
 
+/// The gate points `step` is the first of, in the order they are asked (see
+/// [`super::gate`]); none once the deployment is failing.
+fn gate_points(record: &DeploymentRecord, step: &Step) -> Vec<GatePoint> {
+    let m = &record.machine;
+    if m.failure.is_some() {
+        return vec![];
+    }
+    let none = |f: fn(&super::machine::Facts) -> bool| !m.members.iter().any(|x| f(&x.facts));
+    let activate = GatePoint::BeforePhase(GatePhase::Activate);
+    match step {
+        Step::Call {
+            state: State::ArtifactInstall,
+            ..
+        } if none(|f| f.install_started) => vec![
+            GatePoint::BeforePhase(GatePhase::Install),
+            GatePoint::BeforeDisruptive,
+        ],
+        Step::Call {
+            state: State::ArtifactReboot,
+            ..
+        }
+        | Step::HostReboot {
+            rollback: false, ..
+        } if none(|f| f.rebooted) => vec![activate],
+        Step::Boundary(Boundary::ArtifactCommit) if none(|f| f.rebooted) => {
+            vec![activate, GatePoint::BeforeCommit]
+        }
+        Step::Boundary(Boundary::ArtifactCommit) => vec![GatePoint::BeforeCommit],
+        _ => vec![],
+    }
+}
+
+/// Passes every gate point `step` is the first of; `false` when one refused (the
+/// deployment then rolls back, and the refusal is in the journal).
+async fn gates_pass(
+    journal: &mut Journal,
+    record: &mut DeploymentRecord,
+    step: &Step,
+    safe: &SafePoints<'_>,
+) -> Result<bool, JournalError> {
+    for point in gate_points(record, step) {
+        if let Err(p) = safe.pass(point, record).await {
+            match record.machine.refuse(point.as_str(), p.reason, &p.message) {
+                Ok(()) => {
+                    journal.write(Some(&*record))?;
+                    return Ok(false);
+                }
+                // Gates are asked only where a rollback may start; should that ever not
+                // hold, the refusal is logged and the step runs.
+                Err(e) => {
+                    tracing::error!(error = %e, %point, "a gate's refusal cannot stop the deployment here")
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
 /// Run the deployment until it finishes, pauses, or needs the host rebooted.
 pub async fn drive<E: Executor, O: Observer>(
     journal: &mut Journal,
     record: &mut DeploymentRecord,
     exec: &E,
     opts: &RunOptions,
+    safe: &SafePoints<'_>,
     observer: &mut O,
-) -> Result<RunEnd, DriveError> {
+) -> Result<End, JournalError> {
     // A boundary we were paused at is crossed by this very invocation (that is what resume
     // and rollback mean), whatever its own `--stop-before` list says.
     let mut resuming_at = record.paused.take();
@@ -146,15 +241,23 @@ pub async fn drive<E: Executor, O: Observer>(
     }
     loop {
         let step = record.machine.next_step();
+        if matches!(step, Step::Call { .. } | Step::HostReboot { .. })
+            && !gates_pass(journal, record, &step, safe).await?
+        {
+            continue;
+        }
         match step {
-            Step::Done(outcome) => return Ok(RunEnd::Finished(outcome)),
+            Step::Done(outcome) => return Ok(ending::finished(record, &outcome)),
             Step::Boundary(b) => {
                 if opts.stop_before.contains(&b) && resuming_at != Some(b) {
                     record.paused = Some(b);
                     journal.write(Some(&*record))?;
-                    return Ok(RunEnd::Paused(b));
+                    return Ok(ending::paused(record, b));
                 }
                 resuming_at = None;
+                if !gates_pass(journal, record, &step, safe).await? {
+                    continue;
+                }
                 record.machine.cross(b);
                 fault::point(format_args!("boundary.before:{b:?}"));
                 // Crossing the commit boundary is the commit decision: it must be durable
@@ -167,20 +270,17 @@ pub async fn drive<E: Executor, O: Observer>(
                 record.boot_id_at_reboot = exec.boot_id();
                 record.reboot_delegated = opts.exit_on_reboot;
                 journal.write(Some(&*record))?;
-                observer.step_started(record, &step);
+                observer.step_started(journal.generation(), record, &step);
                 if opts.exit_on_reboot {
-                    return Ok(RunEnd::AwaitingReboot);
+                    return Ok(End::AwaitingReboot);
                 }
                 fault::point("reboot.before");
-                let result = exec
-                    .reboot()
-                    .instrument(crate::telemetry::spans::step(record, &step))
-                    .await;
+                let result = exec.reboot().instrument(step_span(record, &step)).await;
                 // Still alive: the reboot did not happen.
                 let result = StepResult::HostReboot(result);
                 record.machine.finish(&step, result.clone());
                 journal.write(Some(&*record))?;
-                observer.step_finished(record, &step, &result);
+                observer.step_finished(journal.generation(), record, &step, &result);
             }
             Step::Call { .. } | Step::Query { .. } => {
                 run_step(journal, record, exec, &step, observer).await?;
@@ -195,23 +295,37 @@ async fn run_step<E: Executor, O: Observer>(
     exec: &E,
     step: &Step,
     observer: &mut O,
-) -> Result<(), DriveError> {
+) -> Result<(), JournalError> {
     let name = step_name(step);
     record.machine.start(step);
     fault::point(format_args!("intent.before:{name}"));
     journal.write(Some(&*record))?;
     fault::point(format_args!("intent.after:{name}"));
-    observer.step_started(record, step);
+    observer.step_started(journal.generation(), record, step);
     let result = exec
         .run(record, step)
-        .instrument(crate::telemetry::spans::step(record, step))
+        .instrument(step_span(record, step))
         .await;
     fault::point(format_args!("outcome.before:{name}"));
     record.machine.finish(step, result.clone());
     journal.write(Some(&*record))?;
     fault::point(format_args!("outcome.after:{name}"));
-    observer.step_finished(record, step, &result);
+    observer.step_finished(journal.generation(), record, step, &result);
     Ok(())
+}
+
+/// The span of `step`: its order group and its name.
+fn step_span(record: &DeploymentRecord, step: &Step) -> tracing::Span {
+    let group = match step {
+        Step::Call { group, .. } | Step::Query { group, .. } | Step::HostReboot { group, .. } => {
+            Some(*group)
+        }
+        Step::Boundary(_) | Step::Done(_) => None,
+    };
+    let order = group
+        .and_then(|g| record.plan.orders.get(g))
+        .map(|o| o.get());
+    super::spans::step(order, &step_name(step))
 }
 
 /// A stable name for fault points and logs: the state or query.

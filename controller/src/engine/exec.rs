@@ -17,12 +17,15 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use super::api::{ComponentRef, Progress, ProgressSink};
-use super::driver::{step_name, DeploymentRecord, Executor};
+use super::driver::Executor;
 use super::machine::{CallResult, MemberId, QueryResult, Step, StepResult};
 use super::plan::PlannedComponent;
-use super::states::{Query, State};
-use crate::artifact::source::{SourceKind, SourceLocations};
+use super::progress::{Progress, ProgressSink};
+use super::record::DeploymentRecord;
+use super::report::ComponentRef;
+use super::spans;
+use super::states::{Call, Query, State};
+use crate::artifact::source::SourceLocations;
 use crate::artifact::{self, ArtifactHeader, ArtifactReader, Limits, PayloadSink, VerifyPolicy};
 use crate::interface::download::{download, DownloadMode};
 use crate::interface::file_api::{
@@ -32,7 +35,6 @@ use crate::interface::file_api::{
 use crate::interface::runner::{Invocation, Runner};
 use crate::metrics::Metrics;
 use crate::model::{ComponentSpec, ComponentType};
-use crate::telemetry::spans;
 
 /// What the live executor needs from the configuration.
 #[derive(Clone)]
@@ -49,6 +51,8 @@ pub struct ExecSettings {
     pub boot_id_path: PathBuf,
     /// Where the Artifact sources keep their files (metrics count bytes by source).
     pub sources: SourceLocations,
+    /// Bytes read and Artifacts refused are counted here.
+    pub metrics: Metrics,
 }
 
 impl ExecSettings {
@@ -214,7 +218,8 @@ impl Inner {
             whole_artifact,
         };
         let path = self.artifact(record, c)?;
-        let source = self.settings.sources.kind_of(&path);
+        let source = self.settings.sources.kind_of(&path).label();
+        let metrics = self.settings.metrics.clone();
         let policy = self.settings.policy.clone();
         let limits = self.settings.limits.clone();
         let progress = self.progress.clone();
@@ -231,17 +236,19 @@ impl Inner {
                 progress,
                 last: Instant::now(),
             };
+            let rejected =
+                |e: &artifact::ArtifactError| metrics.artifact_rejected(e.verification_failure());
             if whole_artifact {
-                feed_whole(&path, source, &policy, &limits, &mut counted)
+                feed_whole(&path, &metrics, source, &policy, &limits, &mut counted)
             } else {
                 let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let file = Metrics::global().count_reads(source, file);
+                let file = metrics.count_reads(source, file);
                 let reader = ArtifactReader::open(file, &policy, &limits)
-                    .inspect_err(|e| Metrics::global().artifact_rejected(e))
+                    .inspect_err(rejected)
                     .map_err(|e| e.to_string())?;
                 reader
                     .stream_payload(&mut counted)
-                    .inspect_err(|e| Metrics::global().artifact_rejected(e))
+                    .inspect_err(rejected)
                     .map_err(|e| e.to_string())
             }
         };
@@ -359,17 +366,23 @@ impl Executor for LiveExecutor {
                 })
                 .collect()
         };
-        let (group, members) = match step {
-            Step::Call { group, members, .. } | Step::Query { group, members, .. } => {
-                (*group, members)
-            }
+        let (group, members, call) = match step {
+            Step::Call {
+                group,
+                members,
+                state,
+            } => (*group, members, Call::State(*state)),
+            Step::Query {
+                group,
+                members,
+                query,
+            } => (*group, members, Call::Query(*query)),
             _ => unreachable!("the driver runs only calls and queries here"),
         };
         let order = record.plan.orders.get(group).map_or(0, |o| o.get());
-        let state = step_name(step);
         inner.progress.emit(Progress::StepStarted {
             order,
-            state: state.clone(),
+            call,
             components: refs(members),
         });
         let result = match step {
@@ -431,7 +444,7 @@ impl Executor for LiveExecutor {
         };
         inner.progress.emit(Progress::StepFinished {
             order,
-            state,
+            call,
             failed,
             seconds: started.elapsed().as_secs_f64(),
         });
@@ -491,7 +504,8 @@ fn header_files(h: &ArtifactHeader) -> HeaderFiles {
 /// same pass: a second thread reads and verifies, and hands the raw bytes over a pipe.
 fn feed_whole(
     path: &Path,
-    source: SourceKind,
+    metrics: &Metrics,
+    source: &'static str,
     policy: &VerifyPolicy,
     limits: &Limits,
     sink: &mut dyn PayloadSink,
@@ -501,7 +515,7 @@ fn feed_whole(
         .metadata()
         .map_err(|e| format!("{}: {e}", path.display()))?
         .len();
-    let file = Metrics::global().count_reads(source, file);
+    let file = metrics.count_reads(source, file);
     let (mut rx, tx) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
     let (policy, limits) = (policy.clone(), limits.clone());
     let verifier = std::thread::spawn(move || {
@@ -517,7 +531,7 @@ fn feed_whole(
         .map_err(|_| "the Artifact verifier panicked".to_string())?;
     sent.map_err(|e| e.to_string())?;
     verdict
-        .inspect_err(|e| Metrics::global().artifact_rejected(e))
+        .inspect_err(|e| metrics.artifact_rejected(e.verification_failure()))
         .map_err(|e| e.to_string())
 }
 

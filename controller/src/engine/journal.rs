@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::fault;
+use crate::durable::fault;
 
 const MAGIC: &str = "baton-journal v1";
 /// Larger records are refused on write and on load.
@@ -73,64 +73,52 @@ impl Journal {
         self.dir.join("previous")
     }
 
-    /// Open (creating the directory if needed) and load the newest valid record.
+    /// Open (creating the directory if needed) and load the newest valid record. Only the
+    /// holder of the datastore lock may open: loading removes a write that never became a
+    /// record.
     pub fn open<T: DeserializeOwned>(dir: &Path) -> Result<(Self, Loaded<T>), JournalError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let mut journal = Self {
+        let (generation, loaded) = Self::peek(dir)?;
+        // A temporary file is a write that never became a record.
+        let _ = fs::remove_file(dir.join("current.tmp"));
+        let journal = Self {
             dir: dir.to_path_buf(),
-            generation: 0,
+            generation,
         };
-        let current = read_record(&journal.current_path());
-        let previous = read_record(&journal.previous_path());
+        Ok((journal, loaded))
+    }
+
+    /// The newest valid record and its generation, read as [`Journal::open`] reads it but
+    /// changing nothing: for looking while another baton holds the lock (a rename is
+    /// atomic, so what is read is a whole record, possibly already replaced).
+    pub fn peek<T: DeserializeOwned>(dir: &Path) -> Result<(u64, Loaded<T>), JournalError> {
+        let current = read_record(&dir.join("current"));
+        let previous = read_record(&dir.join("previous"));
+        let corrupt = |current: String, previous: String| JournalError::Corrupt {
+            path: dir.to_path_buf(),
+            current,
+            previous,
+        };
         let (chosen, fell_back) = match (current, previous) {
             (Ok(Some(c)), _) => (Some(c), None),
             (Ok(None), Ok(p)) => (p, None),
             (Err(why), Ok(Some(p))) => (Some(p), Some(why)),
             // The only record, or the last one, is unusable: what was in progress is unknown.
-            (Err(current), Ok(None)) => {
-                let previous = "absent".to_string();
-                return Err(JournalError::Corrupt {
-                    path: dir.to_path_buf(),
-                    current,
-                    previous,
-                });
-            }
-            (Ok(None), Err(previous)) => {
-                let current = "absent".to_string();
-                return Err(JournalError::Corrupt {
-                    path: dir.to_path_buf(),
-                    current,
-                    previous,
-                });
-            }
-            (Err(current), Err(previous)) => {
-                return Err(JournalError::Corrupt {
-                    path: dir.to_path_buf(),
-                    current,
-                    previous,
-                })
-            }
+            (Err(current), Ok(None)) => return Err(corrupt(current, "absent".into())),
+            (Ok(None), Err(previous)) => return Err(corrupt("absent".into(), previous)),
+            (Err(current), Err(previous)) => return Err(corrupt(current, previous)),
         };
-        // A temporary file is a write that never became a record.
-        let _ = fs::remove_file(dir.join("current.tmp"));
-        let record = match chosen {
+        let (generation, record) = match chosen {
+            Some((generation, body)) if body.is_empty() => (generation, None),
             Some((generation, body)) => {
-                journal.generation = generation;
-                if body.is_empty() {
-                    None
-                } else {
-                    let value =
-                        serde_json::from_slice(&body).map_err(|e| JournalError::Corrupt {
-                            path: dir.to_path_buf(),
-                            current: format!("record does not decode: {e}"),
-                            previous: "not tried".into(),
-                        })?;
-                    Some(value)
-                }
+                let value = serde_json::from_slice(&body).map_err(|e| {
+                    corrupt(format!("record does not decode: {e}"), "not tried".into())
+                })?;
+                (generation, Some(value))
             }
-            None => None,
+            None => (0, None),
         };
-        Ok((journal, Loaded { record, fell_back }))
+        Ok((generation, Loaded { record, fell_back }))
     }
 
     /// Replace the record durably. `None` records that nothing is in progress.

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
+use super::api::oracle::*;
 use super::machine::*;
-use super::oracle::*;
 use super::states::{RebootAnswer, State};
 
 fn trace_entry(step: &Step) -> (usize, Ev, Vec<MemberId>) {

@@ -1,31 +1,44 @@
 //! The deployment engine: plan, execute and journal one deployment from a Manifest.
 //!
-//! The pure core ([`machine`], [`plan`]) decides; the edges ([`journal`], [`store`],
-//! [`lock`]) persist. Nothing here talks to an Interface directly.
+//! The rest of baton uses it only through [`api`] (and [`Engine`] and [`DatastoreReader`],
+//! which implement [`api::Deployer`]). The pure core ([`machine`], [`plan`]) decides; the edges
+//! ([`journal`], [`store`]) persist; [`driver`] runs the machine's steps through an
+//! executor with the journal written before and after each; [`live`] is the engine over
+//! the datastore. Nothing here talks to an Interface except through `interface::runner`.
 
-pub mod accepted;
+mod accepted;
 pub mod api;
-pub mod bundle;
-pub mod downgrade;
-pub mod driver;
-pub mod durable;
-pub mod exec;
-pub mod fault;
-pub mod journal;
-pub mod live;
-pub mod lock;
-pub mod machine;
-#[cfg(any(test, feature = "testkit"))]
-pub mod oracle;
-pub mod plan;
-pub mod states;
-pub mod store;
-pub mod sweep;
+mod bundle;
+mod downgrade;
+mod driver;
+mod ending;
+mod error;
+mod exec;
+mod gate;
+mod journal;
+mod kept;
+mod live;
+mod machine;
+mod plan;
+mod prepare;
+mod problem;
+mod progress;
+mod read;
+mod reader;
+mod record;
+mod report;
+mod spans;
+mod states;
+mod store;
+mod sweep;
 
 pub use api::Deployer;
 pub use live::Engine;
+pub use reader::DatastoreReader;
 
 #[cfg(test)]
 mod driver_tests;
 #[cfg(test)]
 mod machine_tests;
+#[cfg(test)]
+mod read_tests;

@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use super::machine::*;
-use super::states::{Query, RebootAnswer, State};
+use crate::engine::machine::*;
+use crate::engine::states::{Query, RebootAnswer, State};
 
 /// What a simulated component answers and where it fails.
 #[derive(Debug, Clone)]

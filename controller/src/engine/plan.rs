@@ -10,8 +10,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::problem::Problem;
 use crate::model::{
-    ComponentId, ComponentType, InterfaceName, Manifest, Order, Provides, Topology,
+    ComponentId, ComponentType, InterfaceName, Manifest, Order, Provides, Reason, Topology,
 };
 
 /// What a component answered to `Identity` and `Provides`.
@@ -102,9 +103,11 @@ pub enum PlanProblem {
         id: ComponentId,
         indexes: Vec<usize>,
     },
+    /// No usable Artifact: not found, unsigned, not verifying...
     Artifact {
         component_type: ComponentType,
-        reason: String,
+        reason: Reason,
+        message: String,
     },
     Incompatible {
         index: usize,
@@ -141,8 +144,8 @@ impl fmt::Display for PlanProblem {
                 "components #{} of type '{component_type}' all answered Identity with id={id}; IDs must be unique",
                 indexes.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(", #")
             ),
-            PlanProblem::Artifact { component_type, reason } => {
-                write!(f, "the Artifact for component type '{component_type}': {reason}")
+            PlanProblem::Artifact { component_type, message, .. } => {
+                write!(f, "the Artifact for component type '{component_type}': {message}")
             }
             PlanProblem::Incompatible { index, component_type, id, artifact_name, reasons } => write!(
                 f,
@@ -154,13 +157,37 @@ impl fmt::Display for PlanProblem {
     }
 }
 
+impl PlanProblem {
+    /// Why, as one of the closed set of reasons.
+    pub fn reason(&self) -> Reason {
+        match self {
+            PlanProblem::SystemTypeIncompatible { .. } | PlanProblem::Incompatible { .. } => {
+                Reason::Incompatible
+            }
+            PlanProblem::NotInManifest { .. } | PlanProblem::NotInTopology { .. } => {
+                Reason::InvalidManifest
+            }
+            // The components' own answers are what is wrong.
+            PlanProblem::Observation { .. } | PlanProblem::DuplicateId { .. } => {
+                Reason::QueryFailed
+            }
+            PlanProblem::Artifact { reason, .. } => *reason,
+        }
+    }
+
+    /// The problem as callers get it.
+    pub fn to_problem(&self) -> Problem {
+        Problem::new(self.reason(), self.to_string())
+    }
+}
+
 /// Plan a deployment. `observations[i]` belongs to `topology.components[i]`; `artifacts`
 /// holds, per component type of the Manifest, the checked header or why there is none.
 pub fn plan<C: Candidate>(
     topology: &Topology,
     manifest: &Manifest,
     observations: &[Result<Observed, String>],
-    artifacts: &BTreeMap<ComponentType, Result<C, String>>,
+    artifacts: &BTreeMap<ComponentType, Result<C, Problem>>,
 ) -> Result<Plan, Vec<PlanProblem>> {
     assert_eq!(
         observations.len(),
@@ -191,11 +218,12 @@ pub fn plan<C: Candidate>(
         }
     }
     for (t, a) in artifacts {
-        if let Err(reason) = a {
+        if let Err(p) = a {
             if topology_types.contains(t) {
                 problems.push(PlanProblem::Artifact {
                     component_type: t.clone(),
-                    reason: reason.clone(),
+                    reason: p.reason,
+                    message: p.message.clone(),
                 });
             }
         }
@@ -369,7 +397,7 @@ mod tests {
         })
     }
 
-    fn arts(entries: &[(&str, &str)]) -> BTreeMap<ComponentType, Result<Fake, String>> {
+    fn arts(entries: &[(&str, &str)]) -> BTreeMap<ComponentType, Result<Fake, Problem>> {
         entries
             .iter()
             .map(|(t, n)| {
@@ -456,17 +484,35 @@ mod tests {
             .collect::<Vec<_>>()
             .join("\n");
         assert!(text.contains("id=R1"), "{text}");
+        let reasons: Vec<Reason> = problems.iter().map(PlanProblem::reason).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                Reason::Incompatible,
+                Reason::InvalidManifest,
+                Reason::QueryFailed,
+                Reason::Incompatible,
+                Reason::InvalidManifest
+            ]
+        );
     }
 
     #[test]
     fn an_unresolvable_artifact_is_a_problem() {
         let t = topology(&["ecu"]);
         let m = manifest(&[("ecu", "ecu-2", 10)]);
-        let mut a: BTreeMap<ComponentType, Result<Fake, String>> = BTreeMap::new();
-        a.insert(ct("ecu"), Err("no source has Artifact 'ecu-2'".into()));
+        let mut a: BTreeMap<ComponentType, Result<Fake, Problem>> = BTreeMap::new();
+        a.insert(
+            ct("ecu"),
+            Err(Problem::new(
+                Reason::ArtifactNotFound,
+                "no source has Artifact 'ecu-2'",
+            )),
+        );
         let problems = plan(&t, &m, &[obs("E1", "ecu-1")], &a).unwrap_err();
         assert!(
-            matches!(&problems[0], PlanProblem::Artifact { reason, .. } if reason.contains("no source"))
+            matches!(&problems[0], PlanProblem::Artifact { message, .. } if message.contains("no source"))
         );
+        assert_eq!(problems[0].reason(), Reason::ArtifactNotFound);
     }
 }

@@ -1,3 +1,3 @@
 //! The protocol words the engine schedules, from the Interface room.
 
-pub use crate::interface::protocol::{Query, RebootAnswer, State};
+pub use crate::interface::protocol::{Call, Query, RebootAnswer, State};

@@ -10,13 +10,15 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::durable::{sync_dir, write_atomic};
-use super::fault;
+use crate::durable::fault;
+use crate::durable::{sync_dir, write_atomic};
 
 /// Which slot of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
     Current,
+    /// Staged by a deployment in flight (read by tests; the engine reads it by name).
+    #[cfg_attr(not(test), allow(dead_code))]
     Pending,
     Previous,
 }

@@ -12,7 +12,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::driver::DeploymentRecord;
+use super::record::DeploymentRecord;
 use super::store::ManifestStore;
 
 /// Where leftovers may be, under the datastore.

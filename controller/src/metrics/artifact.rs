@@ -1,19 +1,19 @@
-//! Artifacts: bytes read by the kind of source they came from, cache lookups, and
-//! verification failures by reason.
+//! Artifacts: bytes read by the kind of source they came from, cache lookups, failures to
+//! resolve one by source and reason, and verification failures by reason.
 
 use std::io::{self, Read};
 
 use prometheus::{IntCounter, IntCounterVec};
 
 use super::labels;
-use super::{Def, Metrics};
-use crate::artifact::source::SourceKind;
-use crate::artifact::ArtifactError;
+use super::{Def, Metrics, Vocabulary};
+use crate::model::Reason;
 
 #[derive(Clone)]
 pub(super) struct Families {
     read_bytes_total: IntCounterVec,
     cache_lookups_total: IntCounterVec,
+    fetch_failures_total: IntCounterVec,
     verification_failures_total: IntCounterVec,
 }
 
@@ -30,6 +30,11 @@ impl Families {
                 "ArtifactsCache lookups: hit (no download) or miss (downloaded)",
                 &["result"],
             ),
+            fetch_failures_total: d.counters(
+                "baton_artifact_fetch_failures_total",
+                "Artifacts that could not be resolved (found, fetched and their header checked), by the kind of source and reason",
+                &["source", "reason"],
+            ),
             verification_failures_total: d.counters(
                 "baton_artifact_verification_failures_total",
                 "Artifacts refused by the strict reader, by reason",
@@ -38,36 +43,40 @@ impl Families {
         }
     }
 
-    pub(super) fn init(&self) {
-        for s in SourceKind::ALL {
-            self.read_bytes_total.with_label_values(&[s.label()]);
+    pub(super) fn init(&self, v: &Vocabulary) {
+        for s in &v.artifact_sources {
+            self.read_bytes_total.with_label_values(&[s]);
+        }
+        for s in &v.artifact_sources {
+            for r in &v.fetch_failure_reasons {
+                self.fetch_failures_total
+                    .with_label_values(&[s, r.as_str()]);
+            }
         }
         for r in labels::CACHE_RESULTS {
             self.cache_lookups_total.with_label_values(&[r]);
         }
-        for r in labels::VERIFICATION_REASONS {
+        for r in &v.verification_reasons {
             self.verification_failures_total.with_label_values(&[r]);
         }
     }
 }
 
 impl Metrics {
-    /// `n` bytes of an Artifact were read from a source of kind `source`.
-    pub fn artifact_bytes_read(&self, source: SourceKind, n: u64) {
+    /// `n` bytes of an Artifact were read from a source of kind `source`
+    /// (`SourceKind::label`).
+    pub fn artifact_bytes_read(&self, source: &'static str, n: u64) {
         self.artifact
             .read_bytes_total
-            .with_label_values(&[source.label()])
+            .with_label_values(&[source])
             .inc_by(n);
     }
 
     /// `r`, counting every byte read through it as read from `source`.
-    pub fn count_reads<R: Read>(&self, source: SourceKind, r: R) -> CountedRead<R> {
+    pub fn count_reads<R: Read>(&self, source: &'static str, r: R) -> CountedRead<R> {
         CountedRead {
             inner: r,
-            counter: self
-                .artifact
-                .read_bytes_total
-                .with_label_values(&[source.label()]),
+            counter: self.artifact.read_bytes_total.with_label_values(&[source]),
         }
     }
 
@@ -80,9 +89,19 @@ impl Metrics {
             .inc();
     }
 
-    /// The strict reader refused an Artifact.
-    pub fn artifact_rejected(&self, e: &ArtifactError) {
-        if let Some(reason) = labels::verification_reason(e) {
+    /// No Artifact could be resolved: the kind of source that failed (`SourceKind::label`),
+    /// and why.
+    pub fn artifact_fetch_failed(&self, source: &'static str, reason: Reason) {
+        self.artifact
+            .fetch_failures_total
+            .with_label_values(&[source, reason.as_str()])
+            .inc();
+    }
+
+    /// The strict reader refused an Artifact for `reason` (`ArtifactError::verification_failure`;
+    /// `None` when the Artifact is not to blame, and nothing is counted).
+    pub fn artifact_rejected(&self, reason: Option<&'static str>) {
+        if let Some(reason) = reason {
             self.artifact
                 .verification_failures_total
                 .with_label_values(&[reason])
@@ -107,18 +126,16 @@ impl<R: Read> Read for CountedRead<R> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::value;
+    use super::super::testing::{value, vocabulary};
     use super::*;
-    use crate::artifact::source::{HttpOptions, Resolver, SourceSpec};
-    use crate::artifact::{Limits, VerifyPolicy};
 
     #[test]
     fn bytes_read_through_a_counted_reader_are_counted_by_source() {
-        let m = Metrics::new();
-        let mut r = m.count_reads(SourceKind::Cache, &b"0123456789"[..]);
+        let m = Metrics::new(vocabulary());
+        let mut r = m.count_reads("cache", &b"0123456789"[..]);
         let mut out = Vec::new();
         r.read_to_end(&mut out).unwrap();
-        m.artifact_bytes_read(SourceKind::Url, 5);
+        m.artifact_bytes_read("url", 5);
         let text = m.render();
         let get = |s: &str| value(&text, s);
         assert_eq!(
@@ -137,15 +154,12 @@ mod tests {
 
     #[test]
     fn cache_lookups_and_refusals_count_but_a_failing_interface_is_no_refusal() {
-        let m = Metrics::new();
+        let m = Metrics::new(vocabulary());
         m.artifact_cache_lookup(true);
         m.artifact_cache_lookup(true);
         m.artifact_cache_lookup(false);
-        m.artifact_rejected(&ArtifactError::Unsigned);
-        m.artifact_rejected(&ArtifactError::Sink {
-            name: "rootfs".into(),
-            source: io::Error::other("Interface went away"),
-        });
+        m.artifact_rejected(Some("unsigned"));
+        m.artifact_rejected(None);
         let text = m.render();
         let get = |s: &str| value(&text, s);
         assert_eq!(
@@ -168,36 +182,5 @@ mod tests {
             get("baton_artifact_verification_failures_total{reason=\"sink\"}"),
             None
         );
-    }
-
-    #[test]
-    fn a_files_source_is_told_by_where_it_lives() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("artifacts");
-        let downloads = tmp.path().join("downloads");
-        std::fs::create_dir_all(&dir).unwrap();
-        let resolver = Resolver::new(
-            vec![
-                SourceSpec::Url {
-                    template: "http://127.0.0.1:9/{artifact_name}".into(),
-                },
-                SourceSpec::Directory { path: dir.clone() },
-            ],
-            VerifyPolicy::default(),
-            Limits::default(),
-            HttpOptions::default(),
-            &downloads,
-            None,
-        )
-        .unwrap();
-        let at = resolver.locations();
-        assert_eq!(at.kind_of(&dir.join("a.mender")), SourceKind::Directory);
-        assert_eq!(at.kind_of(&downloads.join("d-1.mender")), SourceKind::Url);
-        assert_eq!(
-            at.kind_of(&dir.join("sub").join("a.mender")),
-            SourceKind::Path,
-            "a directory source is not searched recursively"
-        );
-        assert_eq!(at.kind_of(&tmp.path().join("x.mender")), SourceKind::Path);
     }
 }

@@ -8,9 +8,8 @@ use std::time::Duration;
 use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 
 use super::labels::{self, ReconcileResult};
-use super::{one_hot, Def, Metrics, CONTROLLER};
-use crate::daemon::conditions::Phase;
-use crate::model::{HistoryEntry, Outcome, Status, Topology};
+use super::{one_hot, Def, Metrics, Vocabulary, CONTROLLER};
+use crate::model::{ConditionStatus, ConditionType, HistoryEntry, Outcome, Status, Topology};
 
 /// controller-runtime's buckets stop at 60 s; a reconcile that deploys can take hours.
 const RECONCILE_BUCKETS: [f64; 17] = [
@@ -123,7 +122,7 @@ impl Families {
         }
     }
 
-    pub(super) fn init(&self) {
+    pub(super) fn init(&self, v: &Vocabulary) {
         for r in ReconcileResult::ALL {
             self.reconcile_total
                 .with_label_values(&[CONTROLLER, r.label()]);
@@ -133,27 +132,24 @@ impl Families {
         self.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
-        one_hot(
-            &self.phase,
-            &labels::CONTROLLER_PHASES,
-            labels::controller_phase(&Phase::Recovering),
-        );
-        for t in labels::CONDITION_TYPES {
-            for s in labels::CONDITION_STATUSES {
-                self.condition
-                    .with_label_values(&[labels::condition_type(t), labels::condition_status(s)]);
+        for p in &v.controller_phases {
+            self.phase.with_label_values(&[p]);
+        }
+        for t in ConditionType::ALL {
+            for s in ConditionStatus::ALL {
+                self.condition.with_label_values(&[t.as_str(), s.as_str()]);
             }
         }
         for a in labels::DRIFT_ACTIONS {
             self.drift_total.with_label_values(&[a]);
         }
         for d in labels::DRIVERS {
-            for r in labels::DEPLOYMENT_RESULTS {
-                self.deployments_total.with_label_values(&[d, r]);
+            for r in Outcome::ALL {
+                self.deployments_total.with_label_values(&[d, r.label()]);
             }
         }
-        for r in labels::DEPLOYMENT_RESULTS {
-            self.deployment_seconds.with_label_values(&[r]);
+        for r in Outcome::ALL {
+            self.deployment_seconds.with_label_values(&[r.label()]);
         }
     }
 
@@ -165,10 +161,9 @@ impl Families {
         self.failures.set(i64::from(s.failures));
         self.suspended.set(i64::from(s.suspended));
         for c in &s.conditions {
-            let t = labels::condition_type(c.type_);
-            for st in labels::CONDITION_STATUSES {
+            for st in ConditionStatus::ALL {
                 self.condition
-                    .with_label_values(&[t, labels::condition_status(st)])
+                    .with_label_values(&[c.type_.as_str(), st.as_str()])
                     .set(i64::from(st == c.status));
             }
         }
@@ -208,12 +203,12 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// The controller entered `phase`.
-    pub fn phase(&self, phase: &Phase) {
+    /// The controller entered the phase labelled `phase` (its `Phase::label`).
+    pub fn phase(&self, phase: &'static str) {
         one_hot(
             &self.controller.phase,
-            &labels::CONTROLLER_PHASES,
-            labels::controller_phase(phase),
+            &self.vocabulary.controller_phases,
+            phase,
         );
     }
 
@@ -229,7 +224,7 @@ impl Metrics {
     /// A deployment finished and went into the history.
     pub fn deployment_finished(&self, e: &HistoryEntry) {
         let c = &self.controller;
-        let result = labels::deployment_result(e.outcome);
+        let result = e.outcome.label();
         c.deployments_total
             .with_label_values(&[labels::driver(&e.driver), result])
             .inc();
@@ -245,19 +240,19 @@ impl Metrics {
     /// counters created at 0 (so the first failure of a call shows in `increase()`).
     pub fn topology_loaded(&self, t: &Topology) {
         self.controller.system(&t.system_type);
-        self.interface.init(t);
+        self.interface.init(t, &self.vocabulary);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::value;
+    use super::super::testing::{condition, status, value, vocabulary, PHASES};
     use super::*;
-    use crate::daemon::conditions;
 
     #[test]
     fn the_phase_and_the_conditions_are_one_hot() {
-        let m = Metrics::new();
+        let m = Metrics::new(vocabulary());
+        m.phase("recovering");
         let text = m.render();
         assert_eq!(
             value(&text, "baton_controller_phase{phase=\"recovering\"}"),
@@ -268,19 +263,20 @@ mod tests {
             Some(0.0),
             "{text}"
         );
-        let stalled = Phase::Stalled {
-            reason: "RetryLimitReached".into(),
-            message: "gave up".into(),
-        };
-        m.phase(&stalled);
-        let mut s = crate::daemon::board::Board::new().get();
-        s.conditions = conditions::merge(&[], &stalled, 3, "t");
+        m.phase("stalled");
+        let mut s = status();
+        s.conditions = vec![
+            condition(ConditionType::Ready, ConditionStatus::False),
+            condition(ConditionType::Progressing, ConditionStatus::False),
+            condition(ConditionType::Degraded, ConditionStatus::True),
+            condition(ConditionType::Stalled, ConditionStatus::True),
+        ];
         s.generation = 3;
         s.observed_generation = 2;
         s.failures = 3;
         m.status(&s);
         let text = m.render();
-        let phases: Vec<f64> = labels::CONTROLLER_PHASES
+        let phases: Vec<f64> = PHASES
             .iter()
             .map(|p| value(&text, &format!("baton_controller_phase{{phase=\"{p}\"}}")).unwrap())
             .collect();
@@ -328,7 +324,7 @@ mod tests {
 
     #[test]
     fn finished_deployments_count_by_driver_and_result_and_rollbacks_apart() {
-        let m = Metrics::new();
+        let m = Metrics::default();
         m.deployment_finished(&entry(Outcome::Succeeded, "controller", 12));
         m.deployment_finished(&entry(Outcome::RolledBack, "update-module", 40));
         m.deployment_finished(&entry(Outcome::Failed, "controller", 7));
@@ -364,7 +360,7 @@ mod tests {
 
     #[test]
     fn the_system_type_follows_the_topology() {
-        let m = Metrics::new();
+        let m = Metrics::default();
         let topology = |t: &str| Topology {
             system_type: t.into(),
             components: vec![],
@@ -382,7 +378,7 @@ mod tests {
 
     #[test]
     fn an_error_counts_in_both_counters_and_the_histogram() {
-        let m = Metrics::new();
+        let m = Metrics::default();
         m.reconciled(ReconcileResult::Error, Duration::from_millis(20));
         m.reconciled(ReconcileResult::Success, Duration::from_millis(3));
         m.drift_detected(true);

@@ -11,8 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use prometheus::{IntGauge, IntGaugeVec};
 
-use super::labels;
-use super::{one_hot, Def, Metrics};
+use super::{one_hot, Def, Metrics, Vocabulary};
 use crate::model::Status;
 
 /// (component_type, component, artifact_name) of an `_info` series, and the first two for
@@ -60,25 +59,22 @@ impl Families {
         }
     }
 
-    pub(super) fn init(&self) {
-        one_hot(&self.phase, &labels::DEPLOYMENT_PHASES, "idle");
-        for w in labels::protocol_words() {
+    pub(super) fn init(&self, v: &Vocabulary) {
+        one_hot(&self.phase, &v.deployment_phases, v.deployment_phase(None));
+        for w in &v.protocol_words {
             self.state.with_label_values(&[w]).set(0);
         }
     }
 
-    pub(super) fn mirror(&self, s: &Status) {
+    pub(super) fn mirror(&self, s: &Status, v: &Vocabulary) {
         let d = s.deployment.as_ref();
-        one_hot(
-            &self.phase,
-            &labels::DEPLOYMENT_PHASES,
-            labels::deployment_phase(d),
-        );
-        let now = d.and_then(|d| labels::protocol_word(&d.state));
-        for w in labels::protocol_words() {
+        let phase = v.deployment_phase(d.map(|d| (d.state.as_str(), d.rolling_back)));
+        one_hot(&self.phase, &v.deployment_phases, phase);
+        let now = d.and_then(|d| v.protocol_word(&d.state));
+        for w in &v.protocol_words {
             self.state
                 .with_label_values(&[w])
-                .set(i64::from(Some(w) == now));
+                .set(i64::from(Some(*w) == now));
         }
         self.order_group
             .set(d.and_then(|d| d.order_group).map_or(0, i64::from));
@@ -124,13 +120,13 @@ impl Metrics {
     /// Mirrors the status document (the status board calls this after every change).
     pub fn status(&self, s: &Status) {
         self.controller.mirror(s);
-        self.deployment.mirror(s);
+        self.deployment.mirror(s, &self.vocabulary);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::value;
+    use super::super::testing::{deploying, status, value, vocabulary};
     use super::*;
     use crate::model::ComponentStatus;
 
@@ -148,16 +144,11 @@ mod tests {
         }
     }
 
-    fn status() -> Status {
-        crate::daemon::board::Board::new().get()
-    }
-
     #[test]
     fn the_deployment_in_flight_and_back_to_idle() {
-        let m = Metrics::new();
+        let m = Metrics::new(vocabulary());
         let mut s = status();
-        let mut d = crate::daemon::progress::starting(2);
-        d.state = "ArtifactCommit".into();
+        let mut d = deploying("ArtifactCommit", false);
         d.order_group = Some(20);
         s.deployment = Some(d);
         m.status(&s);
@@ -186,7 +177,7 @@ mod tests {
 
     #[test]
     fn one_info_series_per_component_and_old_versions_go() {
-        let m = Metrics::new();
+        let m = Metrics::default();
         let mut s = status();
         s.components = vec![
             component("rtos", Some("R1"), "rtos-v1", false),
@@ -224,7 +215,7 @@ mod tests {
 
     #[test]
     fn unidentified_components_share_an_empty_id_and_are_out_of_sync() {
-        let m = Metrics::new();
+        let m = Metrics::default();
         let mut s = status();
         s.components = vec![
             component("rtos", None, "", false),

@@ -2,16 +2,13 @@
 
 use std::time::Duration;
 
-use super::testing::{families, value};
+use super::testing::{families, status, value, vocabulary};
 use super::*;
-use crate::artifact::source::SourceKind;
-use crate::interface::protocol::{Call, Query};
-use crate::interface::runner::{CallReport, Exit};
 use crate::model::{ComponentSpec, ComponentStatus, ComponentType, InterfaceName, Topology};
 
 /// A registry in which every family has at least one series.
 fn everything() -> Metrics {
-    let m = Metrics::new();
+    let m = Metrics::new(vocabulary());
     let mock = InterfaceName::new("mock").unwrap();
     m.topology_loaded(&Topology {
         system_type: "car".into(),
@@ -21,17 +18,9 @@ fn everything() -> Metrics {
             interface_args: vec![],
         }],
     });
-    let report = CallReport {
-        exit: Exit::Code(0),
-        stdout: vec![],
-        stderr: vec![],
-        stdout_dropped: 0,
-        stderr_dropped: 0,
-        duration: Duration::from_millis(4),
-        strays_terminated: false,
-    };
-    m.interface_call(&mock, Call::Query(Query::Identity), &Ok(report));
-    let mut s = crate::daemon::board::Board::new().get();
+    m.interface_call(&mock, "Identity", "success", Some(Duration::from_millis(4)));
+    m.phase("recovering");
+    let mut s = status();
     s.components = vec![ComponentStatus {
         component_type: "rtos".into(),
         id: Some("R1".into()),
@@ -59,13 +48,13 @@ fn everything() -> Metrics {
         message: None,
         components: vec![],
     });
-    m.artifact_bytes_read(SourceKind::Directory, 1);
+    m.artifact_bytes_read("directory", 1);
     m
 }
 
 #[test]
 fn every_label_set_exists_before_its_first_event() {
-    let text = Metrics::new().render();
+    let text = Metrics::new(vocabulary()).render();
     for r in ReconcileResult::ALL {
         let s = format!(
             "controller_runtime_reconcile_total{{controller=\"baton\",result=\"{}\"}}",
@@ -146,5 +135,21 @@ fn the_readme_lists_every_metric_with_its_type() {
     assert_eq!(
         listed, exported,
         "README.md's `### Metrics` table must list every exported family (name | type | ...)"
+    );
+}
+
+#[test]
+fn a_phase_outside_the_vocabulary_is_still_one_hot() {
+    let m = Metrics::default();
+    m.phase("stalled");
+    m.phase("recovering");
+    let text = m.render();
+    assert_eq!(
+        value(&text, "baton_controller_phase{phase=\"stalled\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&text, "baton_controller_phase{phase=\"recovering\"}"),
+        Some(1.0)
     );
 }

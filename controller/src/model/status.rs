@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::Reason;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Status {
@@ -39,8 +41,8 @@ pub struct Condition {
     #[serde(rename = "type")]
     pub type_: ConditionType,
     pub status: ConditionStatus,
-    /// CamelCase, machine-readable.
-    pub reason: String,
+    /// Machine-readable, one of the closed set (`crds/status.schema.json` lists it).
+    pub reason: Reason,
     pub message: String,
     /// RFC 3339, UTC: when `status` last changed.
     pub last_transition_time: String,
@@ -137,9 +139,9 @@ pub struct HistoryEntry {
     pub finished_at: String,
     pub duration_seconds: u64,
     pub outcome: Outcome,
-    /// CamelCase, machine-readable (the state that failed, `Rejected`, ...).
+    /// Why it did not succeed (`InstallFailed`, `Inconsistent`, ...); none on success.
     #[serde(default)]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     #[serde(default)]
     pub message: Option<String>,
     #[serde(default)]
@@ -168,4 +170,85 @@ pub enum Outcome {
     Failed,
     /// The Manifest could not be deployed; nothing was touched.
     Rejected,
+}
+
+impl ConditionType {
+    pub const ALL: [ConditionType; 4] = [
+        ConditionType::Ready,
+        ConditionType::Progressing,
+        ConditionType::Degraded,
+        ConditionType::Stalled,
+    ];
+
+    /// The word itself (the JSON form and the metric label).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConditionType::Ready => "Ready",
+            ConditionType::Progressing => "Progressing",
+            ConditionType::Degraded => "Degraded",
+            ConditionType::Stalled => "Stalled",
+        }
+    }
+}
+
+impl ConditionStatus {
+    pub const ALL: [ConditionStatus; 3] = [
+        ConditionStatus::True,
+        ConditionStatus::False,
+        ConditionStatus::Unknown,
+    ];
+
+    /// The word itself (the JSON form and the metric label).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConditionStatus::True => "True",
+            ConditionStatus::False => "False",
+            ConditionStatus::Unknown => "Unknown",
+        }
+    }
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Succeeded,
+        Outcome::UpToDate,
+        Outcome::RolledBack,
+        Outcome::Failed,
+        Outcome::Rejected,
+    ];
+
+    /// The metric label (`baton_deployments_total{result}`).
+    pub const fn label(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::UpToDate => "up_to_date",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::Failed => "failed",
+            Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+#[cfg(test)]
+mod word_tests {
+    use super::*;
+
+    #[test]
+    fn condition_words_are_their_json_form() {
+        for t in ConditionType::ALL {
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("\"{}\"", t.as_str())
+            );
+        }
+        for s in ConditionStatus::ALL {
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        let labels: std::collections::BTreeSet<_> =
+            Outcome::ALL.iter().map(|o| o.label()).collect();
+        assert_eq!(labels.len(), Outcome::ALL.len());
+    }
 }

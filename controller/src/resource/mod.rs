@@ -1,4 +1,4 @@
-//! Reading Topologies and Manifests: budgeted YAML, JSON Schema, semantic checks, diagnostics.
+//! Reading Topologies, Manifests and constraints: budgeted YAML, JSON Schema, semantic checks, diagnostics.
 //!
 //! One pipeline for every document: bounded read -> [`yaml`] (positioned tree, hostile input
 //! refused) -> [`schema`] (structure, types, unknown fields) -> [`semantic`] (rules a schema
@@ -6,6 +6,7 @@
 //! file, line, column and field path. This room reads files and never writes any; it knows
 //! nothing about Interfaces, Artifacts or deployments.
 
+pub mod constraints;
 pub mod diagnostic;
 pub mod schema;
 pub mod semantic;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub use constraints::{load_constraints, parse_constraints};
 pub use diagnostic::{Diagnostic, Diagnostics, Pos};
 pub use schema::Schema;
 pub use yaml::{Place, Tree, LIMITS};
@@ -36,6 +38,8 @@ pub enum Kind {
     /// The separate Topology components file (no `kind:`, only `components:`).
     TopologyComponents,
     Manifest,
+    /// baton's own `kind: constraints` (end states and transitions).
+    Constraints,
 }
 
 impl Kind {
@@ -44,6 +48,7 @@ impl Kind {
             Kind::Topology => "topology",
             Kind::TopologyComponents => "topology-components",
             Kind::Manifest => "manifest",
+            Kind::Constraints => "constraints",
         }
     }
     fn schema(self) -> Schema {
@@ -51,6 +56,7 @@ impl Kind {
             Kind::Topology => Schema::Topology,
             Kind::TopologyComponents => Schema::TopologyComponents,
             Kind::Manifest => Schema::Manifest,
+            Kind::Constraints => Schema::Constraints,
         }
     }
 }
@@ -238,7 +244,8 @@ pub struct Validated {
 }
 
 /// Validates one document whatever its kind (told from `kind:`), as `baton validate` does.
-/// A Manifest is also checked against `topology` when one is given; a Topology is read with
+/// A Manifest or constraints document is also checked against `topology` when one is given
+/// (constraints: their entries name only its component types); a Topology is read with
 /// `components` (`(origin, bytes)` of its components file) when one is given.
 pub fn validate(
     origin: &str,
@@ -279,6 +286,10 @@ pub fn validate(
             Ok(_) => Diagnostics::default(),
             Err(d) => d,
         },
+        Kind::Constraints => match parse_constraints(origin, bytes, topology) {
+            Ok(_) => Diagnostics::default(),
+            Err(d) => d,
+        },
         Kind::TopologyComponents => {
             let mut d = Diagnostics::default();
             if let Some(t) = parse_as(origin, bytes, Kind::TopologyComponents, &mut d) {
@@ -304,11 +315,12 @@ pub fn detect_kind(origin: &str, tree: &Tree) -> Result<Kind, Diagnostic> {
             "a YAML mapping with a `kind` field",
         ));
     };
-    let expected =
-        "`kind: topology` or `kind: manifest` (a Topology components file has only `components`)";
+    let expected = "`kind: topology`, `kind: manifest` or `kind: constraints` (a Topology \
+                    components file has only `components`)";
     match map.get("kind") {
         Some(Value::String(k)) if k == "topology" => Ok(Kind::Topology),
         Some(Value::String(k)) if k == "manifest" => Ok(Kind::Manifest),
+        Some(Value::String(k)) if k == "constraints" => Ok(Kind::Constraints),
         None if map.contains_key("components") => Ok(Kind::TopologyComponents),
         None => Err(Diagnostic::new(
             origin,
@@ -322,7 +334,7 @@ pub fn detect_kind(origin: &str, tree: &Tree) -> Result<Kind, Diagnostic> {
                 .as_str()
                 .map(str::to_owned)
                 .unwrap_or_else(|| other.to_string());
-            let hint = suggest::closest(&shown, ["topology", "manifest"])
+            let hint = suggest::closest(&shown, ["topology", "manifest", "constraints"])
                 .map(|s| format!(", did you mean `{s}`?"))
                 .unwrap_or_default();
             Err(Diagnostic::new(

@@ -23,15 +23,17 @@ pub enum Schema {
     Manifest,
     Status,
     Config,
+    Constraints,
 }
 
 impl Schema {
-    pub const ALL: [Schema; 5] = [
+    pub const ALL: [Schema; 6] = [
         Schema::Topology,
         Schema::TopologyComponents,
         Schema::Manifest,
         Schema::Status,
         Schema::Config,
+        Schema::Constraints,
     ];
 
     /// The file name under `crds/`.
@@ -42,6 +44,7 @@ impl Schema {
             Schema::Manifest => "manifest.schema.json",
             Schema::Status => "status.schema.json",
             Schema::Config => "config.schema.json",
+            Schema::Constraints => "constraints.schema.json",
         }
     }
 
@@ -55,12 +58,14 @@ impl Schema {
             Schema::Manifest => include_str!("../../../crds/manifest.schema.json"),
             Schema::Status => include_str!("../../../crds/status.schema.json"),
             Schema::Config => include_str!("../../../crds/config.schema.json"),
+            Schema::Constraints => include_str!("../../../crds/constraints.schema.json"),
         }
     }
 
     /// The parsed schema.
     pub fn json(self) -> &'static Value {
-        static CELLS: [OnceLock<Value>; 5] = [const { OnceLock::new() }; 5];
+        static CELLS: [OnceLock<Value>; Schema::ALL.len()] =
+            [const { OnceLock::new() }; Schema::ALL.len()];
         CELLS[self as usize].get_or_init(|| {
             serde_json::from_str(self.source())
                 .unwrap_or_else(|e| panic!("crds/{} is not JSON: {e}", self.file_name()))
@@ -68,7 +73,8 @@ impl Schema {
     }
 
     fn validator(self) -> &'static Validator {
-        static CELLS: [OnceLock<Validator>; 5] = [const { OnceLock::new() }; 5];
+        static CELLS: [OnceLock<Validator>; Schema::ALL.len()] =
+            [const { OnceLock::new() }; Schema::ALL.len()];
         CELLS[self as usize].get_or_init(|| {
             jsonschema::draft202012::new(self.json())
                 .unwrap_or_else(|e| panic!("crds/{} is not a valid schema: {e}", self.file_name()))

@@ -64,3 +64,30 @@ pub struct ComponentTypeDoc {
 pub struct UpdateStrategyDoc {
     pub order: i64,
 }
+
+/// `kind: constraints` (baton's own resource, `api_version: baton/v1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConstraintsDoc {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_states: Option<Vec<EndStateDoc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transitions: Option<Vec<TransitionDoc>>,
+}
+
+/// One entry of `end_states`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndStateDoc {
+    pub name: String,
+    pub artifacts: BTreeMap<String, String>,
+}
+
+/// One entry of `transitions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionDoc {
+    pub artifacts: BTreeMap<String, String>,
+}

@@ -6,9 +6,9 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use crate::daemon_support::*;
-use baton::daemon::wire::{InstallRequest, RunOpts};
 use baton::engine::api::End;
 use baton::model::{ConditionStatus::*, ConditionType::*};
+use baton::wire::{InstallRequest, RunOpts};
 
 /// One raw HTTP/1.1 exchange; returns the status code and the whole answer.
 fn raw(socket: &std::path::Path, request: &[u8]) -> (u16, String) {
@@ -190,68 +190,249 @@ async fn bodies_over_the_limit_and_slow_clients_are_cut_off() {
     d.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tcp_needs_loopback_and_a_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "a-long-enough-token-1234\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// One raw request over loopback TCP; returns the status code.
+fn tcp(port: u16, method: &str, path: &str, host: &str, token: Option<&str>, body: &str) -> u16 {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_whitespace()
+        .nth(1)
+        .unwrap_or("0")
+        .parse::<u16>()
+        .unwrap()
+}
+
+/// A token file as it must be: owned by us, mode 0600.
+fn token_file(path: &std::path::Path, token: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("{token}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+const WRITE: &str = "a-long-enough-token-1234";
+const READ: &str = "a-reading-token-5678-abcd";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_needs_loopback_and_a_token_of_the_right_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    token_file(&dir.path().join("token"), WRITE, 0o600);
+    token_file(&dir.path().join("read-token"), READ, 0o600);
+    let port = free_port();
     let fake = Fake::new();
     let eff = effective(
         dir.path(),
-        serde_json::json!({"Api": {"Socket": dir.path().join("run/baton.sock"), "Tcp": format!("127.0.0.1:{port}"), "TokenFile": token}}),
+        serde_json::json!({"Api": {
+            "Socket": dir.path().join("run/baton.sock"),
+            "Tcp": format!("127.0.0.1:{port}"),
+            "TokenFile": dir.path().join("token"),
+            "ReadTokenFile": dir.path().join("read-token"),
+        }}),
     );
     let d = Daemon::start(eff, &fake).await;
-    let ask = move |req: String| {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.write_all(req.as_bytes()).unwrap();
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out.split_whitespace()
-            .nth(1)
-            .unwrap_or("0")
-            .parse::<u16>()
-            .unwrap()
-    };
-    let req = move |path: &str, auth: &str| {
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Connection: close\r\n\r\n")
-    };
+    let host = format!("127.0.0.1:{port}");
+    let install = serde_json::to_string(&InstallRequest {
+        manifest: VALID.to_string(),
+        origin: "/m.yaml".into(),
+        base_dir: None,
+        options: RunOpts {
+            allow_downgrade: true,
+            ..RunOpts::default()
+        },
+    })
+    .unwrap();
     let codes = tokio::task::spawn_blocking(move || {
+        let h = host.as_str();
+        let ask = |m: &str, p: &str, t: Option<&str>, b: &str| tcp(port, m, p, h, t, b);
         vec![
-            ask(req("/v1/status", "")),
-            ask(req("/v1/status", "Authorization: Bearer wrong-token-wrong-token\r\n")),
-            ask(req("/v1/status", "Authorization: Bearer a-long-enough-token-1234\r\n")),
-            ask(req("/healthz", "")),
-            ask(format!("GET /v1/status HTTP/1.1\r\nHost: attacker.example:{port}\r\nAuthorization: Bearer a-long-enough-token-1234\r\nConnection: close\r\n\r\n")),
+            // What there was before the scopes.
+            ask("GET", "/v1/status", None, ""),
+            ask("GET", "/v1/status", Some("wrong-token-wrong-token"), ""),
+            ask("GET", "/v1/status", Some(WRITE), ""),
+            ask("GET", "/healthz", None, ""),
+            tcp(
+                port,
+                "GET",
+                "/v1/status",
+                &format!("attacker.example:{port}"),
+                Some(WRITE),
+                "",
+            ),
+            // The read token reads...
+            ask("GET", "/v1/status", Some(READ), ""),
+            ask("GET", "/metrics", Some(READ), ""),
+            ask("GET", "/v1/history", Some(READ), ""),
+            // ...and changes nothing.
+            ask("PUT", "/v1/manifest", Some(READ), VALID),
+            ask("POST", "/v1/actions/suspend", Some(READ), ""),
+            // The hand-off is not served over TCP, whatever the token.
+            ask("POST", "/v1/deployments/install", Some(READ), &install),
+            ask("POST", "/v1/deployments/install", Some(WRITE), &install),
+            ask("POST", "/v1/deployments/rollback", Some(WRITE), "{}"),
+            // The write token changes the desired state.
+            ask("PUT", "/v1/manifest", Some(WRITE), VALID),
         ]
     })
     .await
     .unwrap();
-    assert_eq!(codes, [401, 401, 200, 200, 403]);
+    assert_eq!(
+        codes,
+        [401, 401, 200, 200, 403, 200, 200, 200, 403, 403, 403, 403, 403, 201]
+    );
+    let s = d
+        .until("applied over TCP and deployed", |s| {
+            s.observed_generation == 1
+        })
+        .await;
+    assert!(!s.suspended, "the read token suspended reconciliation");
+    // Only the write token's Manifest was deployed: the hand-off never reached the engine.
+    assert_eq!(fake.installs().len(), 1);
+    assert_eq!(s.history[0].driver, "controller");
     d.stop().await;
 
     // A non-loopback address refuses to start.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("token"), "a-long-enough-token-1234\n").unwrap();
+    token_file(&dir.path().join("token"), WRITE, 0o600);
     let eff = effective(
         dir.path(),
         serde_json::json!({"Api": {"Socket": dir.path().join("run/baton.sock"), "Tcp": "0.0.0.0:7373", "TokenFile": dir.path().join("token")}}),
     );
+    let err = run_once(&eff).await.unwrap_err();
+    assert!(err.to_string().contains("loopback"), "{err}");
+}
+
+async fn run_once(eff: &baton::config::Effective) -> Result<(), baton::daemon::DaemonError> {
     let deployer: std::sync::Arc<dyn baton::engine::Deployer> = std::sync::Arc::new(Fake::new());
-    let err = baton::daemon::run(
-        &eff,
+    baton::daemon::run(
+        eff,
         deployer,
+        Default::default(),
         Duration::from_secs(1),
         None,
         Default::default(),
     )
     .await
-    .unwrap_err();
-    assert!(err.to_string().contains("loopback"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_file_others_can_read_stops_the_start_naming_it() {
+    for (key, mode) in [
+        ("TokenFile", 0o644),
+        ("TokenFile", 0o640),
+        ("ReadTokenFile", 0o604),
+        ("ReadTokenFile", 0o620),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        token_file(&file, WRITE, mode);
+        let eff = effective(
+            dir.path(),
+            serde_json::json!({"Api": {
+                "Socket": dir.path().join("run/baton.sock"),
+                "Tcp": format!("127.0.0.1:{}", free_port()),
+                key: file,
+            }}),
+        );
+        let err = run_once(&eff).await.unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("Api.{key}")) && err.contains(&file.display().to_string()),
+            "{key} {mode:o}: {err}"
+        );
+        assert!(err.contains("chmod 600"), "{err}");
+        // Nothing was left listening.
+        assert!(!dir.path().join("run/baton.sock").exists());
+    }
+}
+
+/// `curl` as another user against the daemon's socket: the HTTP status.
+fn curl_as(uid: u32, gid: u32, socket: &std::path::Path, path: &str) -> u16 {
+    use std::os::unix::process::CommandExt;
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--unix-socket",
+        ])
+        .arg(socket)
+        .arg(format!("http://localhost{path}"))
+        .uid(uid)
+        .gid(gid)
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&out.stdout).parse().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_socket_only_root_the_owner_and_the_group_may_call() {
+    let root = rustix::process::geteuid().is_root();
+    let curl = std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !(root && curl) {
+        let why = "needs root (to call as another user) and curl";
+        assert!(
+            std::env::var_os("BATON_TEST_STRICT").is_none(),
+            "cannot run: {why}"
+        );
+        eprintln!("\n*** SKIPPING: {why} ***\n");
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(dir.path().join("run")).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("run"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    // A socket anyone can connect to: the peer check is what stands in the way.
+    let fake = Fake::new();
+    let eff = effective(
+        dir.path(),
+        serde_json::json!({"Api": {
+            "Socket": dir.path().join("run/baton.sock"),
+            "SocketMode": "0666",
+        }}),
+    );
+    let d = Daemon::start(eff, &fake).await;
+    let group = std::fs::metadata(&d.socket).unwrap().gid();
+    let nobody = 65534;
+    assert_ne!(group, nobody);
+    let socket = d.socket.clone();
+    let codes = tokio::task::spawn_blocking(move || {
+        [
+            curl_as(0, 0, &socket, "/v1/status"),
+            curl_as(nobody, nobody, &socket, "/v1/status"),
+            curl_as(nobody, nobody, &socket, "/healthz"),
+            curl_as(nobody, group, &socket, "/v1/status"),
+        ]
+    })
+    .await
+    .unwrap();
+    assert_eq!(codes, [200, 403, 403, 200]);
+    d.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,5 +462,20 @@ async fn the_update_module_hand_off_goes_through_the_daemon() {
     assert_eq!(err.code(), Some("NothingInProgress"), "{err}");
     let err = c.rollback(&Default::default()).await.unwrap_err();
     assert_eq!(err.code(), Some("NothingInProgress"));
+    // The hand-off's Manifest passes the same admission as every door: one for another
+    // System is refused before the engine sees it.
+    let installs = fake.installs().len();
+    let err = c
+        .install(&InstallRequest {
+            manifest: VALID.replace("[sys]", "[other]"),
+            origin: "/data/mender/manifest.yaml".into(),
+            base_dir: None,
+            options: RunOpts::default(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("Invalid"), "{err}");
+    assert!(err.to_string().contains("system_types_compatible"), "{err}");
+    assert_eq!(fake.installs().len(), installs);
     d.stop().await;
 }

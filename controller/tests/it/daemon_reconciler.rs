@@ -8,10 +8,9 @@ use std::time::Duration;
 use crate::daemon_support::*;
 use baton::config::DriftPolicy;
 use baton::daemon::commands::{Action, Handoff, HandoffError};
+use baton::engine::api::{Boundary, RunOptions};
 use baton::engine::api::{End, InFlight};
-use baton::engine::driver::RunOptions;
-use baton::engine::machine::Boundary;
-use baton::model::{ConditionStatus::*, ConditionType::*, Outcome};
+use baton::model::{ConditionStatus::*, ConditionType::*, Outcome, Reason};
 use tokio::sync::Notify;
 
 #[tokio::test(start_paused = true)]
@@ -139,8 +138,10 @@ async fn failures_back_off_with_growing_gaps_then_stall_until_retry_or_a_new_gen
         );
     }
     assert_eq!(s.history.len(), (limit + 1) as usize);
-    assert!(s.history.iter().all(|h| h.outcome == Outcome::RolledBack
-        && h.reason.as_deref() == Some("ArtifactInstallFailed")));
+    assert!(s
+        .history
+        .iter()
+        .all(|h| h.outcome == Outcome::RolledBack && h.reason == Some(Reason::InstallFailed)));
     // Stalled means no more attempts, however long we wait.
     tokio::time::sleep(Duration::from_secs(3600)).await;
     assert_eq!(fake.installs().len(), (limit + 1) as usize);
@@ -158,7 +159,7 @@ async fn failures_back_off_with_growing_gaps_then_stall_until_retry_or_a_new_gen
         .until("m3 failed once", |s| s.generation == g3 && s.failures == 1)
         .await;
     assert!(s.next_attempt_at.is_some());
-    assert_eq!(condition(&s, Degraded).1, "ArtifactInstallFailed");
+    assert_eq!(condition(&s, Degraded).1, "InstallFailed");
     r.stop().await;
 }
 
@@ -312,7 +313,9 @@ async fn the_journal_is_resumed_before_anything_else() {
     {
         // A desired state from before the crash, and the deployment it left in the journal.
         let store = baton::daemon::desired::DesiredStore::open(dir.path()).unwrap();
-        store.apply(manifest("m2", "v2"), "test", None).unwrap();
+        store
+            .apply(manifest("m2", "v2"), baton::model::Origin::Api, None)
+            .unwrap();
     }
     fake.state().in_flight = Some(in_flight(None));
     let r = start(dir.path(), &fake, settings(3, DriftPolicy::Warn), None);

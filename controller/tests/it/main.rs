@@ -7,6 +7,7 @@
 // Blocking clients on real sockets, timed by the wall clock (slow bodies, slowloris).
 #[allow(clippy::disallowed_methods)]
 mod daemon_api;
+mod daemon_reads;
 mod daemon_reconciler;
 // Stamps the fake Deployer's reports with the wall clock, as the engine does.
 #[allow(clippy::disallowed_methods)]
@@ -27,3 +28,4 @@ mod resource_corpus;
 #[allow(clippy::disallowed_methods)]
 mod resource_hostile;
 mod resource_schema_agreement;
+mod rooms;

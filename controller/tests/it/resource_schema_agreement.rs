@@ -16,8 +16,8 @@ use baton::model::{
     DeploymentStatus, HistoryComponent, HistoryEntry, Outcome, Status,
 };
 use baton::resource::wire::{
-    ComponentDoc, ComponentTypeDoc, ManifestDoc, TopologyComponentsDoc, TopologyDoc,
-    UpdateStrategyDoc,
+    ComponentDoc, ComponentTypeDoc, ConstraintsDoc, EndStateDoc, ManifestDoc,
+    TopologyComponentsDoc, TopologyDoc, TransitionDoc, UpdateStrategyDoc,
 };
 use baton::resource::{schema, yaml, Schema};
 use serde::de::DeserializeOwned;
@@ -179,6 +179,30 @@ fn manifest_schema_and_types_agree() {
 }
 
 #[test]
+fn constraints_schema_and_types_agree() {
+    let artifacts = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(t, a)| (t.to_string(), a.to_string()))
+            .collect()
+    };
+    check(
+        Schema::Constraints,
+        &ConstraintsDoc {
+            api_version: "baton/v1".into(),
+            kind: "constraints".into(),
+            end_states: Some(vec![EndStateDoc {
+                name: "v.2".into(),
+                artifacts: artifacts(&[("gateway", "gateway-v2"), ("rtos", "rtos-v3*")]),
+            }]),
+            transitions: Some(vec![TransitionDoc {
+                artifacts: artifacts(&[("gateway", "gateway-v2")]),
+            }]),
+        },
+    );
+}
+
+#[test]
 fn status_schema_and_types_agree() {
     let sha = "ab".repeat(32);
     let status = Status {
@@ -191,7 +215,7 @@ fn status_schema_and_types_agree() {
         conditions: vec![Condition {
             type_: ConditionType::Progressing,
             status: ConditionStatus::True,
-            reason: "Installing".into(),
+            reason: baton::model::Reason::Deploying,
             message: "order group 20".into(),
             last_transition_time: "2026-01-01T00:00:00Z".into(),
             observed_generation: 4,
@@ -241,7 +265,7 @@ fn status_schema_and_types_agree() {
             finished_at: "2026-01-01T00:05:00Z".into(),
             duration_seconds: 300,
             outcome: Outcome::RolledBack,
-            reason: Some("ArtifactCommit".into()),
+            reason: Some(baton::model::Reason::CommitFailed),
             message: Some("R456 failed".into()),
             components: vec![HistoryComponent {
                 component_type: "rtos".into(),
@@ -299,6 +323,7 @@ fn config_schema_and_types_agree() {
             socket_mode: "0660".into(),
             tcp: Some("127.0.0.1:7373".into()),
             token_file: Some("/etc/baton/token".into()),
+            read_token_file: Some("/etc/baton/read-token".into()),
         },
         watch_dir: "/var/lib/mo/watch".into(),
         retry: Retry {

@@ -4,7 +4,8 @@
 //!
 //! Each scenario lives in its own file and returns a [`report::Section`]: `engine`
 //! (orchestration overhead), `install` (a single-component install, and the peak memory of a
-//! large one), `artifact` (verification), `controller` (`baton run` at rest and at work).
+//! large one), `artifact` (verification), `server` (an Artifact fetched from the Mender
+//! Server), `controller` (`baton run` at rest and at work).
 //! `measure` times whole processes, `stats` summarises runs, `report` renders and judges,
 //! `machine` describes where it ran. The binaries `bench-*` in `src/bin/` are thin command
 //! lines over these; `bench-all` (through `e2e/bench`) runs them all.
@@ -24,6 +25,7 @@ pub mod page;
 pub mod payload;
 pub mod plan;
 pub mod report;
+pub mod server;
 pub mod stats;
 
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{artifact, controller, dirs, engine, install, Args};
+use super::{artifact, controller, dirs, engine, install, server, Args};
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -12,6 +12,7 @@ pub struct Plan {
     pub engine: engine::Options,
     pub install: install::Options,
     pub artifact: artifact::Options,
+    pub server: server::Options,
     /// Payload of the large streamed install whose peak RSS is measured, and its runs.
     pub peak_mib: u64,
     pub peak_runs: usize,
@@ -53,6 +54,11 @@ impl Plan {
             },
             artifact: artifact::Options {
                 mib: if quick { 4 } else { 256 },
+                runs: runs(5),
+                dir: tmpfs.clone(),
+            },
+            server: server::Options {
+                mib: if quick { 16 } else { 256 },
                 runs: runs(5),
                 dir: tmpfs,
             },

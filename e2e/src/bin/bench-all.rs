@@ -1,7 +1,7 @@
 //! `bench-all`: every benchmark in one run, written up as BENCHMARKS.md. Run it through
 //! `e2e/bench`, which builds the release binaries first.
 //!
-//!     bench-all [--quick] [--out FILE] [--only engine,install,artifact,controller]
+//!     bench-all [--quick] [--out FILE] [--only engine,install,artifact,server,controller]
 //!               [--sizes 3,30,300,1000]
 //!               [--runs N] [--tmpfs-dir /dev/shm] [--disk-dir /var/tmp]
 //!               [--bin-dir target/release]
@@ -19,9 +19,9 @@ use std::time::Instant;
 use e2e::bench::machine::{now_utc, Machine};
 use e2e::bench::measure::load_average;
 use e2e::bench::page::{self, Run};
-use e2e::bench::{artifact, controller, die, engine, install, plan, Args, Bins};
+use e2e::bench::{artifact, controller, die, engine, install, plan, server, Args, Bins};
 
-const SECTIONS: [&str; 4] = ["engine", "install", "artifact", "controller"];
+const SECTIONS: [&str; 5] = ["engine", "install", "artifact", "server", "controller"];
 
 fn main() {
     let values = [plan::VALUES, &["--out", "--only"]].concat();
@@ -57,6 +57,7 @@ fn main() {
             "engine" => engine::section(&bins, &plan.engine),
             "install" => install::section(&bins, &plan.install),
             "artifact" => artifact::section(&bins, &plan.artifact),
+            "server" => server::section(&plan.server),
             _ => {
                 let peak =
                     install::peak_rss_rows(&bins, &plan.peak_dir, plan.peak_mib, plan.peak_runs);

@@ -303,7 +303,7 @@ fn headers_read_back_what_mender_artifact_wrote() {
     assert!(clears.contains(&"custom.*".to_string()), "{clears:?}");
     assert_eq!(h.meta_data.as_ref().unwrap()["board"], "rev-c");
     assert_eq!(h.header_compression, Compression::Gzip);
-    let mut names: Vec<_> = v.files.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+    let mut names: Vec<_> = v.files().iter().map(|(n, s)| (n.as_str(), *s)).collect();
     names.sort();
     let mut want = vec![("p1", 70_000), ("p2", 12), ("empty", 0), (LONG, 10)];
     want.sort();
@@ -369,7 +369,7 @@ fn zstd_artifacts_are_read() {
         (h.header_compression, h.data_compression),
         (Compression::Zstd, Some(Compression::Zstd))
     );
-    assert_eq!(v.payload_bytes, 300_000);
+    assert_eq!(v.payload_bytes(), 300_000);
     // The zstd CLI reads the test kit's frames too.
     let x = fx.dir.join("x");
     std::fs::create_dir(&x).unwrap();
@@ -434,5 +434,5 @@ fn zstd_artifacts_are_read() {
     let (h, v) = verify_file(&out, &VerifyPolicy::none(), &Limits::default()).unwrap();
     assert_eq!(h.name, "n1");
     assert_eq!(h.data_compression, Some(Compression::Zstd));
-    assert_eq!(v.payload_bytes, 70_000 + 12);
+    assert_eq!(v.payload_bytes(), 70_000 + 12);
 }

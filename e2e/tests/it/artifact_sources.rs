@@ -49,6 +49,7 @@ fn resolver(
         http,
         staging,
         cache,
+        baton::metrics::Metrics::default(),
     )
     .unwrap()
 }
@@ -220,6 +221,7 @@ fn artifact_path_wins_and_falls_back_to_the_name() {
             artifact_path: Some(rel),
             artifact_name: Some("named-v1"),
             base_dir: Some(base),
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(
@@ -232,6 +234,7 @@ fn artifact_path_wins_and_falls_back_to_the_name() {
             artifact_path: Some(missing),
             artifact_name: Some("named-v1"),
             base_dir: Some(base),
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(found[0].header.name, "named-v1");
@@ -240,6 +243,7 @@ fn artifact_path_wins_and_falls_back_to_the_name() {
             artifact_path: Some(missing),
             artifact_name: None,
             base_dir: Some(base),
+            ..Default::default()
         })
         .unwrap_err();
     assert_eq!(err.reason(), "not_found");
@@ -439,7 +443,7 @@ fn components_sharing_an_artifact_fetch_it_once_through_the_cache() {
         path: Some(cache_dir.clone()),
         max_size_bytes: 0,
     };
-    let cache = ArtifactsCache::open(&cfg, &cache_dir).unwrap();
+    let cache = ArtifactsCache::open(&cfg, &cache_dir, baton::metrics::Metrics::default()).unwrap();
     let r = Arc::new(resolver(
         vec![SourceSpec::Url {
             template: format!("http://{}/a/{{artifact_name}}.mender", server.addr),
@@ -598,7 +602,7 @@ fn https_with_a_private_ca() {
     .unwrap_err();
     assert_eq!(err.reason(), "http", "{err}");
     let trusting = HttpOptions {
-        ca_certificate: Some(ca.clone()),
+        server_certificate: Some(ca.clone()),
         ..fast()
     };
     let got = resolver(vec![SourceSpec::Url { template }], &staging, trusting, None)

@@ -158,7 +158,7 @@ fn a_failing_component_rolls_back_retries_with_backoff_then_stalls_until_retry()
     assert_eq!(h.len(), 3);
     assert!(
         h.iter()
-            .all(|e| e["outcome"] == "RolledBack" && e["reason"] == "ArtifactCommitFailed"),
+            .all(|e| e["outcome"] == "RolledBack" && e["reason"] == "CommitFailed"),
         "{s:#}"
     );
     // The retries are spaced by a growing backoff (1..2 s, then 2..4 s capped at 2..4 s).

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use baton::engine::oracle::{expected_steps, Ev, QueryKind, Sim};
+use baton::engine::api::oracle::{expected_steps, Ev, QueryKind, Sim};
 use baton::interface::protocol::{RebootAnswer, State};
 use e2e::fixture::{killed, Component, System};
 use proptest::prelude::*;

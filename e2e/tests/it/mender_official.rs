@@ -8,7 +8,7 @@
 use e2e::mender::Module;
 use e2e::need;
 
-fn official() -> Option<Module> {
+pub(crate) fn official() -> Option<Module> {
     need::require(need::official_module()).map(Module::Other)
 }
 

@@ -134,19 +134,22 @@ fn dashboards_and_alerts_show_real_data_from_a_scripted_run() {
         "Api": {
             "Socket": "PLACEHOLDER",
             "Tcp": format!("127.0.0.1:{api_port}"),
-            "TokenFile": "PLACEHOLDER",
+            "ReadTokenFile": "PLACEHOLDER",
         },
     })) else {
         return;
     };
     let token = sys.root().join("token");
     std::fs::write(&token, "metrics-reader-0123456789\n").unwrap();
+    // A token file others could read would stop baton from starting.
+    let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+    std::fs::set_permissions(&token, private).unwrap();
     // The socket and token paths live in the System's directory, known only now.
     let conf_path = sys.config_path();
     let mut conf: Value =
         serde_json::from_str(&std::fs::read_to_string(&conf_path).unwrap()).unwrap();
     conf["Api"]["Socket"] = json!(sys.socket());
-    conf["Api"]["TokenFile"] = json!(token);
+    conf["Api"]["ReadTokenFile"] = json!(token);
     std::fs::write(&conf_path, conf.to_string()).unwrap();
     // Not an Artifact: the directory source must refuse it (a verification failure).
     std::fs::write(sys.artifacts_dir().join("junk.mender"), "not a tar\n").unwrap();

@@ -134,6 +134,10 @@ fn the_package_holds_the_binary_the_unit_the_mender_pieces_and_the_reference_int
             "-rwxr-xr-x",
         ),
         (
+            "/usr/share/mender-orchestrator/interfaces/v1/update-module",
+            "-rwxr-xr-x",
+        ),
+        (
             "/usr/share/mender/modules/v3/mender-orchestrator-manifest",
             "-rwxr-xr-x",
         ),
@@ -183,6 +187,10 @@ fn the_package_holds_the_binary_the_unit_the_mender_pieces_and_the_reference_int
         (
             "usr/share/mender-orchestrator/interfaces/v1/directory",
             "interfaces/directory",
+        ),
+        (
+            "usr/share/mender-orchestrator/interfaces/v1/update-module",
+            "interfaces/update-module",
         ),
     ] {
         assert_eq!(

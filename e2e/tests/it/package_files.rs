@@ -127,6 +127,7 @@ fn shell_scripts_parse_as_posix_sh() {
     let scripts = [
         deploy("mender/mender-orchestrator-manifest"),
         deploy("mender/mender-inventory-baton"),
+        e2e::repo_root().join("interfaces/update-module"),
     ];
     for s in &scripts {
         let head = fs::read_to_string(s).unwrap();

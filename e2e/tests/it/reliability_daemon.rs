@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e::fixture::{http, ready, System};
+use e2e::fixture::{http, keys, ready, System};
 use e2e::need;
 use e2e::reliability::Tally;
 use serde_json::json;
@@ -512,64 +512,21 @@ fn ten_thousand_concurrent_requests_and_slowloris_leave_it_responsive() {
     assert!(ready(&d.status()), "still ready after all that");
 }
 
-/// An RSA key pair from openssl: (private PEM path, public PEM path).
-fn openssl_keys(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let key = dir.join(format!("{name}.key"));
-    let public = dir.join(format!("{name}.pub"));
-    e2e::ok(
-        Command::new("openssl")
-            .args(["genrsa", "-traditional", "-out"])
-            .arg(&key)
-            .arg("2048"),
-    );
-    e2e::ok(
-        Command::new("openssl")
-            .args(["rsa", "-pubout", "-in"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&public),
-    );
-    (key, public)
-}
-
-/// `openssl dgst -sha256 -sign key file | base64 -w0`: the documented way to sign.
-fn sign(key: &Path, file: &Path) -> Vec<u8> {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl dgst -sha256 -sign '{}' '{}' | base64 -w0",
-            key.display(),
-            file.display()
-        ))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
-}
-
 #[test]
 fn signed_manifests_are_required_from_the_directory_and_the_api() {
     if !need::have(need::tools(&["openssl", "base64"])) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let (key, public) = openssl_keys(tmp.path(), "ours");
-    let (theirs, _) = openssl_keys(tmp.path(), "theirs");
+    let (key, public) = keys::rsa(tmp.path(), "ours");
+    let (theirs, _) = keys::rsa(tmp.path(), "theirs");
     let Some(sys) =
         System::served(json!({"RequireSignedManifests": true, "ArtifactVerifyKey": public}))
     else {
         return;
     };
-    // The same key verifies the Artifacts: sign them with mender-artifact.
-    for e in std::fs::read_dir(sys.artifacts_dir()).unwrap().flatten() {
-        let out = Command::new("mender-artifact")
-            .args(["sign", "-k"])
-            .arg(&key)
-            .arg(e.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", e2e::stderr(&out));
-    }
+    // The same key verifies the Artifacts.
+    sys.sign_artifacts(&key);
     let d = sys.start();
     let mut tally = Tally::new();
     let stage = |name: &str, version: &str| {
@@ -582,7 +539,7 @@ fn signed_manifests_are_required_from_the_directory_and_the_api() {
         tally.case(|| {
             let f = stage("sys-bad", "v2");
             if let Some(k) = signer {
-                std::fs::write(sys.watch().join("bad.yaml.sig"), sign(k, &f)).unwrap();
+                std::fs::write(sys.watch().join("bad.yaml.sig"), keys::sign(k, &f)).unwrap();
             }
             sys.drop_manifest("bad.yaml", &std::fs::read_to_string(&f).unwrap());
             let error = sys.watch().join("rejected/bad.yaml.error");
@@ -602,7 +559,7 @@ fn signed_manifests_are_required_from_the_directory_and_the_api() {
     // Signed, the signature dropped first: applied and deployed; the .sig moves along.
     tally.case(|| {
         let f = stage("sys-v2", "v2");
-        std::fs::write(sys.watch().join("v2.yaml.sig"), sign(&key, &f)).unwrap();
+        std::fs::write(sys.watch().join("v2.yaml.sig"), keys::sign(&key, &f)).unwrap();
         sys.drop_manifest("v2.yaml", &std::fs::read_to_string(&f).unwrap());
         d.until("v2 deployed", |s| ready(s) && s["observedGeneration"] == 1);
         assert!(sys.watch().join("applied/1-v2.yaml.sig").exists());
@@ -615,7 +572,7 @@ fn signed_manifests_are_required_from_the_directory_and_the_api() {
         let (code, text) = http(&sys.socket(), "PUT", "/v1/manifest", &body).unwrap();
         assert_eq!(code, 422, "{text}");
         assert!(text.contains("not signed"), "{text}");
-        let sig = String::from_utf8(sign(&key, &f)).unwrap();
+        let sig = keys::sign(&key, &f);
         let mut s = UnixStream::connect(sys.socket()).unwrap();
         write!(
             s,
@@ -637,7 +594,11 @@ fn signed_manifests_are_required_from_the_directory_and_the_api() {
             "{}",
             e2e::stderr(&out)
         );
-        std::fs::write(baton::signed_manifest::signature_path(&f), sign(&key, &f)).unwrap();
+        std::fs::write(
+            baton::signed_manifest::signature_path(&f),
+            keys::sign(&key, &f),
+        )
+        .unwrap();
         let out = sys.baton().args(["apply", "-f"]).arg(&f).output().unwrap();
         assert!(out.status.success(), "{}", e2e::stderr(&out));
         d.until("v2b deployed", |s| ready(s) && s["observedGeneration"] == 3);

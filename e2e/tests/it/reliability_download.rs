@@ -140,6 +140,7 @@ fn fetch(
         opts(),
         staging,
         None,
+        baton::metrics::Metrics::default(),
     )
     .unwrap();
     r.resolve(&ArtifactLocator {

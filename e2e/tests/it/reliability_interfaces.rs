@@ -66,7 +66,7 @@ fn rolled_back(s: &System, e: &Ended, state: &str, why: &str, what: &str) {
     );
     let at = e.report["end"]["failed_at"].as_str().unwrap_or_default();
     assert_eq!(at, format!("{state} ecu e1"), "{what}: {}", e.report);
-    let reason = e.report["end"]["reason"].as_str().unwrap_or_default();
+    let reason = e.report["end"]["message"].as_str().unwrap_or_default();
     assert!(
         reason.contains(why),
         "{what}: reason {reason:?} lacks {why:?}"

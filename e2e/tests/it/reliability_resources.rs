@@ -85,7 +85,8 @@ fn the_disk_fills_up_during_a_download() {
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         let r = report(&out);
         assert_eq!(r["end"]["result"], "rolledBack", "{r}");
-        let reason = r["end"]["reason"].as_str().unwrap_or_default();
+        assert_eq!(r["end"]["reason"], "DownloadFailed", "{r}");
+        let reason = r["end"]["message"].as_str().unwrap_or_default();
         assert!(
             reason.contains("No space left"),
             "the reason says why: {reason}"

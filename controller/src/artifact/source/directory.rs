@@ -7,11 +7,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::SystemTime;
 
-use crate::artifact::{read_header, ArtifactHeader, Limits, VerifyPolicy};
-
-use super::SourceError;
+use super::{ArtifactLocator, ArtifactSource, Fetcher, Origin, Resolved, SourceError, SourceKind};
+use crate::artifact::{read_header, ArtifactHeader};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Stamp {
@@ -19,22 +19,30 @@ struct Stamp {
     size: u64,
 }
 
-/// Headers already read, by file.
-#[derive(Default)]
-pub(crate) struct DirIndex {
-    seen: HashMap<PathBuf, (Stamp, Option<ArtifactHeader>)>,
+/// `{"Type": "directory", "Path": DIR}`.
+pub struct DirectorySource {
+    dir: PathBuf,
+    /// Headers already read, by file.
+    seen: Mutex<HashMap<PathBuf, (Stamp, Option<ArtifactHeader>)>>,
 }
 
-impl DirIndex {
-    /// The Artifacts in `dir` whose header names `name`, smallest first.
-    pub fn find(
-        &mut self,
-        dir: &Path,
+impl DirectorySource {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The Artifacts in the directory whose header names `name`, smallest first.
+    fn scan(
+        &self,
         name: &str,
-        policy: &VerifyPolicy,
-        limits: &Limits,
+        fetch: &Fetcher,
     ) -> Result<Vec<(PathBuf, ArtifactHeader)>, SourceError> {
+        let dir = &self.dir;
         let entries = std::fs::read_dir(dir).map_err(|e| SourceError::io(dir, e))?;
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         let mut found = Vec::new();
         let mut present = Vec::new();
         for entry in entries {
@@ -51,18 +59,18 @@ impl DirIndex {
                 mtime: meta.modified().ok(),
                 size: meta.len(),
             };
-            let header = match self.seen.get(&path) {
+            let header = match seen.get(&path) {
                 Some((s, h)) if *s == stamp => h.clone(),
                 _ => {
-                    let h = match read_header(&path, policy, limits) {
+                    let h = match read_header(&path, fetch.policy(), fetch.limits()) {
                         Ok(h) => Some(h),
                         Err(e) => {
-                            crate::metrics::Metrics::global().artifact_rejected(&e);
+                            fetch.metrics().artifact_rejected(e.verification_failure());
                             tracing::warn!(path = %path.display(), reason = e.reason(), error = %e, "skipping a file that is not a usable Artifact");
                             None
                         }
                     };
-                    self.seen.insert(path.clone(), (stamp, h.clone()));
+                    seen.insert(path.clone(), (stamp, h.clone()));
                     h
                 }
             };
@@ -70,9 +78,46 @@ impl DirIndex {
                 found.push((path, h));
             }
         }
-        self.seen
-            .retain(|p, _| !p.starts_with(dir) || present.contains(p));
+        seen.retain(|p, _| present.contains(p));
         found.sort_by_key(|(p, h)| (h.total_size, p.clone()));
         Ok(found)
+    }
+}
+
+impl ArtifactSource for DirectorySource {
+    fn kind(&self) -> SourceKind {
+        SourceKind::Directory
+    }
+
+    fn describe(&self, _: &str) -> String {
+        self.dir.display().to_string()
+    }
+
+    /// Every matching file, smallest first (the planner narrows them). An unreadable
+    /// directory is skipped with a warning, as a stray file is.
+    fn find(
+        &self,
+        name: &str,
+        _: &ArtifactLocator<'_>,
+        fetch: &Fetcher,
+    ) -> Result<Vec<Resolved>, SourceError> {
+        match self.scan(name, fetch) {
+            Ok(v) => Ok(v
+                .into_iter()
+                .map(|(path, header)| Resolved {
+                    path: path.clone(),
+                    header,
+                    origin: Origin::Directory(path),
+                })
+                .collect()),
+            Err(e) => {
+                tracing::warn!(error = %e, "Artifact directory unusable");
+                Ok(vec![])
+            }
+        }
+    }
+
+    fn local_dir(&self) -> Option<&Path> {
+        Some(&self.dir)
     }
 }

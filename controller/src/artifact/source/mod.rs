@@ -5,52 +5,63 @@
 //!   wins; if it does not exist, `artifact_name` (if set) is resolved instead.
 //! - `{"Type": "directory", "Path": DIR}`: the Artifacts in DIR whose header
 //!   `artifact_name` is the name (headers only are read; see [`directory`]).
-//! - `{"Type": "url", "Template": "https://.../{artifact_name}.mender"}`: one GET (HTTP or
-//!   HTTPS with rustls), resumable with Range, with a stall timeout, a size cap and bounded
-//!   retries (see [`http`]). Downloads land in the [`ArtifactsCache`] when it is enabled
-//!   (one fetch for every component that shares the Artifact), else in the caller's private
-//!   staging directory.
+//! - `{"Type": "url", "Template": "https://.../{artifact_name}.mender"}`: one GET (see
+//!   [`url`] and [`http`]).
+//! - `{"Type": "mender-server"}`: the Release of that name on the Mender Server the Mender
+//!   client is connected to, through the client's mender-auth over D-Bus (see
+//!   [`mender_server`]). With no `ArtifactSources` key in the configuration this is the only
+//!   source, as in Mender Orchestrator.
+//!
+//! The seam: each kind of source is an [`ArtifactSource`], built from its [`SourceSpec`] by
+//! the [`Resolver`], which asks them in order. A source is told the name, the component type
+//! and the observed Provides of the components of that type ([`ArtifactLocator`]): the Mender
+//! Server picks among a Release's Artifacts by them. A source that does not have the Artifact
+//! answers "none" and the next one is asked; any other failure stops the resolution, typed
+//! ([`SourceError`]), before any component is touched. Downloads share one machinery
+//! ([`Fetcher`]): Range resume, stall timeout, minimum rate, size cap, bounded retries, the
+//! [`ArtifactsCache`](super::cache::ArtifactsCache) when it is on (one fetch for every
+//! component that shares the Artifact), else the caller's private staging directory; every
+//! TLS connection trusts the system roots plus `ServerCertificate` and presents
+//! `HttpsClient`'s certificate ([`tls`]).
 //!
 //! The result is a local file and its header. The header is read here for planning only:
 //! the engine reads the file again through `ArtifactReader` for the Download state, which
-//! checks everything again, so a file swapped after planning is caught before
-//! ArtifactInstall.
+//! checks everything again (signature policy and every checksum, whatever the source), so a
+//! file swapped after planning is caught before ArtifactInstall.
 //!
-//! # Not built: the Mender Server source
-//!
-//! In Mender Orchestrator, `artifact_name` is resolved by the Mender Server: the candidates
-//! are the Artifacts of that Release compatible with the component type. The design, for
-//! when baton gets it (nothing in baton pretends to reach a server today):
-//! - Credentials: the device's JWT from the Mender client's auth daemon over D-Bus
-//!   (`io.mender.AuthenticationManager.GetJwtToken` returns token and server URL; the
-//!   `JwtTokenStateChange` signal announces a new one). baton never authenticates itself
-//!   and never stores the token; a 401 asks for a fresh token once, then fails.
-//! - Lookup: the deployments API's device endpoint, asked for the Release name and the
-//!   component type (as device type) with the component's Provides, answers a signed
-//!   download link per compatible Artifact; several candidates are narrowed by the
-//!   planner's rules (already installed, depends, smallest), as for a directory.
-//! - Download: the link goes through the same [`http`] downloader and cache; the link's
-//!   expiry only limits when a download may *start*; a resumed Range request after expiry
-//!   asks for a fresh link.
-//! - Verification is unchanged: signature policy and every checksum, as for any source.
+//! This room never installs anything, never writes outside its staging directory and the
+//! cache, and never lets a credential (the device's token, a signed link's query) reach a
+//! log line, an error message or a metric label.
 
 pub mod directory;
+mod error;
+mod fetch;
 pub mod http;
+#[cfg(test)]
+mod locations_tests;
+pub mod mender_server;
 pub mod rate;
+mod resolver;
+pub mod tls;
+pub mod url;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::cache::{ArtifactsCache, CacheOutcome};
-use super::{read_header, ArtifactError, ArtifactHeader, Limits, VerifyPolicy};
-pub use http::{url_for, HttpOptions};
+use super::ArtifactHeader;
+use crate::model::{ComponentType, Provides};
+
+pub use error::{ServerError, ServerFailure, SourceError};
+pub use fetch::Fetcher;
+pub use http::{HttpOptions, Link};
+pub use resolver::Resolver;
+pub use tls::ClientCertificate;
+pub use url::url_for;
 
 /// One entry of `ArtifactSources` in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "Type", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(tag = "Type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum SourceSpec {
     Directory {
         #[serde(rename = "Path")]
@@ -60,15 +71,31 @@ pub enum SourceSpec {
         #[serde(rename = "Template")]
         template: String,
     },
+    /// The Mender Server the Mender client is connected to (no settings: the server's URL
+    /// and the device's token come from the client's mender-auth).
+    MenderServer {},
 }
 
-/// What a Manifest says about one component type's Artifact.
+impl SourceSpec {
+    /// What Mender Orchestrator does when the configuration names no source.
+    pub fn default_list() -> Vec<SourceSpec> {
+        vec![SourceSpec::MenderServer {}]
+    }
+}
+
+/// The question put to the sources: what a Manifest says about one component type's
+/// Artifact, and the components of that type as observed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ArtifactLocator<'a> {
     pub artifact_path: Option<&'a Path>,
     pub artifact_name: Option<&'a str>,
     /// The Manifest's directory, for a relative `artifact_path`.
     pub base_dir: Option<&'a Path>,
+    /// The component type the Artifact is for (the Mender Server's `device_type`).
+    pub component_type: Option<&'a ComponentType>,
+    /// The observed Provides of every component of that type (depends are checked against
+    /// each of them).
+    pub provides: &'a [Provides],
 }
 
 /// Where a resolved Artifact came from.
@@ -76,7 +103,15 @@ pub struct ArtifactLocator<'a> {
 pub enum Origin {
     Path,
     Directory(PathBuf),
+    /// A URL source, or a Mender Server's signed link (without its query: it is a
+    /// credential).
     Url(String),
+    /// The Mender Server: the Release and the Artifact's id there.
+    MenderServer {
+        release: String,
+        id: String,
+    },
+    /// The cache, filled from the source named.
     Cache(String),
 }
 
@@ -86,14 +121,16 @@ pub enum SourceKind {
     Path,
     Directory,
     Url,
+    MenderServer,
     Cache,
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 4] = [
+    pub const ALL: [SourceKind; 5] = [
         SourceKind::Path,
         SourceKind::Directory,
         SourceKind::Url,
+        SourceKind::MenderServer,
         SourceKind::Cache,
     ];
 
@@ -102,6 +139,7 @@ impl SourceKind {
             SourceKind::Path => "path",
             SourceKind::Directory => "directory",
             SourceKind::Url => "url",
+            SourceKind::MenderServer => "mender-server",
             SourceKind::Cache => "cache",
         }
     }
@@ -118,13 +156,19 @@ pub struct SourceLocations {
 
 impl SourceLocations {
     /// The cache first (its files are also downloads), then the private download
-    /// directory, then the directory sources; anything else came from an `artifact_path`.
+    /// directory (the Mender Server's files by their prefix), then the directory sources;
+    /// anything else came from an `artifact_path`.
     pub fn kind_of(&self, path: &Path) -> SourceKind {
         let dir = path.parent().unwrap_or(path);
         if self.cache.as_deref() == Some(dir) {
             SourceKind::Cache
         } else if self.downloads == dir {
-            SourceKind::Url
+            let file = path.file_name().unwrap_or_default().to_string_lossy();
+            if file.starts_with(fetch::SERVER_PREFIX) {
+                SourceKind::MenderServer
+            } else {
+                SourceKind::Url
+            }
         } else if self.directories.iter().any(|d| d == dir) {
             SourceKind::Directory
         } else {
@@ -141,285 +185,27 @@ pub struct Resolved {
     pub origin: Origin,
 }
 
-/// Why no Artifact could be resolved.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error("no Manifest entry names an artifact_path or an artifact_name")]
-    NoLocator,
-    #[error("Artifact {name:?} not found (tried: {})", tried.join(", "))]
-    NotFound { name: String, tried: Vec<String> },
-    #[error("{}: {source}", path.display())]
-    Artifact {
-        path: PathBuf,
-        #[source]
-        source: ArtifactError,
-    },
-    #[error("{url}: {message}")]
-    Http {
-        url: String,
-        message: String,
-        transient: bool,
-    },
-    #[error("{url}: larger than the limit of {limit} bytes")]
-    TooLarge { url: String, limit: u64 },
-    #[error("{origin}: holds Artifact {found:?}, expected {expected:?}")]
-    NameMismatch {
-        origin: String,
-        expected: String,
-        found: String,
-    },
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("source configuration: {message}")]
-    Config { message: String },
-}
+/// One kind of source. Built by the [`Resolver`] from a [`SourceSpec`]; asked in order.
+pub trait ArtifactSource: Send + Sync {
+    fn kind(&self) -> SourceKind;
 
-impl SourceError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.to_owned(),
-            source,
-        }
-    }
+    /// Where it looks for `name`, for "not found (tried: ...)": no credential, no signed
+    /// query.
+    fn describe(&self, name: &str) -> String;
 
-    /// A bounded label for metrics.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::NoLocator => "no_locator",
-            Self::NotFound { .. } => "not_found",
-            Self::Artifact { source, .. } => source.reason(),
-            Self::Http { .. } => "http",
-            Self::TooLarge { .. } => "size_limit",
-            Self::NameMismatch { .. } => "name_mismatch",
-            Self::Io { .. } => "io",
-            Self::Config { .. } => "config",
-        }
-    }
-
-    /// Worth another attempt (network trouble), as opposed to a definite answer.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Http {
-                transient: true,
-                ..
-            }
-        )
-    }
-}
-
-/// Resolves locators through the configured sources.
-pub struct Resolver {
-    sources: Vec<SourceSpec>,
-    policy: VerifyPolicy,
-    limits: Limits,
-    http: HttpOptions,
-    staging: PathBuf,
-    cache: Option<ArtifactsCache>,
-    index: Mutex<directory::DirIndex>,
-    counter: AtomicU64,
-}
-
-impl Resolver {
-    /// `staging` is a private directory for downloads when the cache is off; it is created
-    /// with mode 0700 if missing and must not be a symlink.
-    pub fn new(
-        sources: Vec<SourceSpec>,
-        policy: VerifyPolicy,
-        limits: Limits,
-        http: HttpOptions,
-        staging: &Path,
-        cache: Option<ArtifactsCache>,
-    ) -> Result<Self, SourceError> {
-        use std::os::unix::fs::DirBuilderExt;
-        match std::fs::symlink_metadata(staging) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(SourceError::Config {
-                    message: format!("{} is not a directory", staging.display()),
-                })
-            }
-            Err(_) => std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(staging)
-                .map_err(|e| SourceError::io(staging, e))?,
-        }
-        Ok(Self {
-            sources,
-            policy,
-            limits,
-            http,
-            staging: staging.to_owned(),
-            cache,
-            index: Mutex::new(directory::DirIndex::default()),
-            counter: AtomicU64::new(0),
-        })
-    }
-
-    /// Where the sources keep their files (see [`SourceLocations`]).
-    pub fn locations(&self) -> SourceLocations {
-        SourceLocations {
-            cache: self.cache.as_ref().map(|c| c.dir().to_owned()),
-            downloads: self.staging.clone(),
-            directories: self
-                .sources
-                .iter()
-                .filter_map(|s| match s {
-                    SourceSpec::Directory { path } => Some(path.clone()),
-                    SourceSpec::Url { .. } => None,
-                })
-                .collect(),
-        }
-    }
-
-    /// The cache, for the end-of-deployment eviction.
-    pub fn cache(&self) -> Option<&ArtifactsCache> {
-        self.cache.as_ref()
-    }
-
-    /// The candidate Artifacts for `loc`: one for a path or URL, every matching file
-    /// (smallest first) for a directory. The planner narrows them (installed? depends?).
-    pub fn resolve(&self, loc: &ArtifactLocator<'_>) -> Result<Vec<Resolved>, SourceError> {
-        if let Some(p) = loc.artifact_path {
-            let path = match loc.base_dir {
-                Some(base) if p.is_relative() => base.join(p),
-                _ => p.to_owned(),
-            };
-            if path.exists() {
-                let header = self.header(&path)?;
-                return Ok(vec![Resolved {
-                    path,
-                    header,
-                    origin: Origin::Path,
-                }]);
-            }
-            if loc.artifact_name.is_none() {
-                return Err(SourceError::NotFound {
-                    name: p.display().to_string(),
-                    tried: vec![path.display().to_string()],
-                });
-            }
-        }
-        let name = loc.artifact_name.ok_or(SourceError::NoLocator)?;
-        let mut tried = Vec::new();
-        for source in &self.sources {
-            match source {
-                SourceSpec::Directory { path } => {
-                    tried.push(path.display().to_string());
-                    let found = self.index.lock().unwrap_or_else(|p| p.into_inner()).find(
-                        path,
-                        name,
-                        &self.policy,
-                        &self.limits,
-                    );
-                    match found {
-                        Ok(v) if !v.is_empty() => {
-                            return Ok(v
-                                .into_iter()
-                                .map(|(path, header)| Resolved {
-                                    path: path.clone(),
-                                    header,
-                                    origin: Origin::Directory(path),
-                                })
-                                .collect())
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "Artifact directory unusable"),
-                    }
-                }
-                SourceSpec::Url { template } => {
-                    let url = url_for(template, name);
-                    tried.push(url.clone());
-                    match self.fetch(&url, name) {
-                        Ok(r) => return Ok(vec![r]),
-                        Err(SourceError::NotFound { .. }) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-        }
-        Err(SourceError::NotFound {
-            name: name.to_owned(),
-            tried,
-        })
-    }
-
-    fn header(&self, path: &Path) -> Result<ArtifactHeader, SourceError> {
-        read_header(path, &self.policy, &self.limits)
-            .inspect_err(|e| crate::metrics::Metrics::global().artifact_rejected(e))
-            .map_err(|source| SourceError::Artifact {
-                path: path.to_owned(),
-                source,
-            })
-    }
-
-    /// Downloads to `dest` and checks that it is the Artifact that was asked for.
-    fn download_checked(
+    /// The candidates for `loc` (its `artifact_name` is set): empty when this source does
+    /// not have the Artifact (the next source is asked), an error when it must answer and
+    /// cannot. Downloads go through `fetch`.
+    fn find(
         &self,
-        url: &str,
-        dest: &Path,
         name: &str,
-    ) -> Result<ArtifactHeader, SourceError> {
-        http::download(url, dest, &self.http)?;
-        let checked = self.header(dest).and_then(|h| {
-            if h.name == name {
-                Ok(h)
-            } else {
-                Err(SourceError::NameMismatch {
-                    origin: url.to_owned(),
-                    expected: name.to_owned(),
-                    found: h.name,
-                })
-            }
-        });
-        if checked.is_err() {
-            let _ = std::fs::remove_file(dest);
-        }
-        checked
-    }
+        loc: &ArtifactLocator<'_>,
+        fetch: &Fetcher,
+    ) -> Result<Vec<Resolved>, SourceError>;
 
-    fn fetch(&self, url: &str, name: &str) -> Result<Resolved, SourceError> {
-        if let Some(cache) = &self.cache {
-            match cache.get_or_fetch(name, |dest| {
-                self.download_checked(url, dest, name).map(drop)
-            }) {
-                Ok(path) => {
-                    let header = self.header(&path)?;
-                    return Ok(Resolved {
-                        path,
-                        header,
-                        origin: Origin::Cache(url.to_owned()),
-                    });
-                }
-                // A local write failed: caching must never fail the deployment.
-                Err(CacheOutcome::Fetch(SourceError::Io { path, source })) => {
-                    tracing::warn!(path = %path.display(), error = %source, "cannot cache the Artifact; downloading without the cache")
-                }
-                Err(CacheOutcome::Store(e)) => {
-                    tracing::warn!(error = %e, "cannot cache the Artifact; downloading without the cache")
-                }
-                Err(CacheOutcome::Fetch(e)) => return Err(e),
-            }
-        }
-        let dest = loop {
-            let n = self.counter.fetch_add(1, Ordering::Relaxed);
-            let d = self
-                .staging
-                .join(format!("download-{}-{n}.mender", std::process::id()));
-            if !d.exists() {
-                break d;
-            }
-        };
-        let header = self.download_checked(url, &dest, name)?;
-        Ok(Resolved {
-            path: dest,
-            header,
-            origin: Origin::Url(url.to_owned()),
-        })
+    /// The directory this source reads Artifacts from in place, if any (see
+    /// [`SourceLocations`]).
+    fn local_dir(&self) -> Option<&Path> {
+        None
     }
 }

@@ -1,8 +1,13 @@
 //! The checks every request passes before a handler sees it (pure).
 //!
-//! `Host` must name this machine (stops DNS rebinding from a browser); over TCP a bearer
-//! token is required except for the health probes; a declared body over the limit is
-//! refused before it is read.
+//! `Host` must name this machine (stops DNS rebinding from a browser). On the Unix socket
+//! the peer must be root, the socket's owner or in its group. Over TCP a bearer token is
+//! required except for the health probes: the read token reads, the write token also
+//! changes the desired state, and the Update Module hand-off is refused whatever the token
+//! (it is served on the Unix socket only). A declared body over the limit is refused before
+//! it is read. The table test in `security.rs` shows every combination.
+
+use super::auth::{Scope, Tokens};
 
 /// Largest request body: a Manifest is at most 1 MiB, and so is anything else.
 pub const BODY_LIMIT: u64 = 1024 * 1024;
@@ -26,16 +31,49 @@ fn refuse(status: u16, code: &'static str, message: impl Into<String>) -> Refusa
 /// How the request arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
-    /// The Unix socket: its file mode is the access control.
+    /// The Unix socket: its file mode and the peer's credentials are the access control.
     Unix,
     /// Loopback TCP: a bearer token is required.
     Tcp,
 }
 
+/// One connection: its transport, and for the Unix socket whether the peer may call
+/// ([`super::auth::peer_allowed`]; always true over TCP, where the token decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conn {
+    pub transport: Transport,
+    pub peer_allowed: bool,
+}
+
+impl Conn {
+    pub const TCP: Conn = Conn {
+        transport: Transport::Tcp,
+        peer_allowed: true,
+    };
+    pub fn unix(peer_allowed: bool) -> Conn {
+        Conn {
+            transport: Transport::Unix,
+            peer_allowed,
+        }
+    }
+}
+
+/// What a route needs of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `/healthz`, `/readyz`: anyone who may connect (no token over TCP).
+    Probe,
+    /// Reads what baton says: over TCP the read or the write token.
+    Read,
+    /// Changes the desired state or the controller's rules: over TCP the write token.
+    Write,
+    /// The Update Module hand-off: the Unix socket only, never TCP, whatever the token.
+    UnixOnly,
+}
+
 /// What the guard needs from a request.
 #[derive(Debug, Clone, Default)]
 pub struct Facts<'a> {
-    pub path: &'a str,
     pub host: Option<&'a str>,
     pub authorization: Option<&'a str>,
     pub content_length: Option<&'a str>,
@@ -67,13 +105,9 @@ fn is_port(tail: &str) -> bool {
         .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Compares without stopping at the first difference, so timing tells nothing.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Checks a request; `token` is the bearer token TCP requests must carry.
-pub fn check(f: &Facts<'_>, transport: Transport, token: Option<&str>) -> Result<(), Refusal> {
+/// Checks a request for a route of `access` on `conn`: the Host first (even for probes),
+/// then who is calling, then the declared body length.
+pub fn check(f: &Facts<'_>, access: Access, conn: Conn, tokens: &Tokens) -> Result<(), Refusal> {
     match f.host {
         None => return Err(refuse(400, "MissingHost", "a Host header is required")),
         Some(h) if !host_allowed(h) => {
@@ -85,23 +119,44 @@ pub fn check(f: &Facts<'_>, transport: Transport, token: Option<&str>) -> Result
         }
         Some(_) => {}
     }
-    let probe = matches!(
-        f.path,
-        super::super::wire::paths::HEALTHZ | super::super::wire::paths::READYZ
-    );
-    if transport == Transport::Tcp && !probe {
-        let given = f
-            .authorization
-            .and_then(|a| a.strip_prefix("Bearer "))
-            .map(str::trim);
-        match (given, token) {
-            (Some(g), Some(t)) if same(g.as_bytes(), t.as_bytes()) => {}
-            _ => {
-                return Err(refuse(
-                    401,
-                    "Unauthorized",
-                    "a valid `Authorization: Bearer <token>` header is required over TCP",
-                ))
+    match conn.transport {
+        Transport::Unix if !conn.peer_allowed => {
+            return Err(refuse(
+                403,
+                "ForbiddenPeer",
+                "only root, the socket's owner and members of its group may call baton",
+            ))
+        }
+        Transport::Unix => {}
+        Transport::Tcp if access == Access::Probe => {}
+        Transport::Tcp => {
+            let given = f
+                .authorization
+                .and_then(|a| a.strip_prefix("Bearer "))
+                .map(str::trim);
+            match (access, tokens.scope(given)) {
+                (_, None) => {
+                    return Err(refuse(
+                        401,
+                        "Unauthorized",
+                        "a valid `Authorization: Bearer <token>` header is required over TCP",
+                    ))
+                }
+                (Access::UnixOnly, Some(_)) => {
+                    return Err(refuse(
+                        403,
+                        "UnixSocketOnly",
+                        "the Update Module hand-off is served on the Unix socket only",
+                    ))
+                }
+                (Access::Write, Some(Scope::Read)) => {
+                    return Err(refuse(
+                        403,
+                        "ReadOnlyToken",
+                        "the read token cannot change anything; this needs Api.TokenFile's token",
+                    ))
+                }
+                _ => {}
             }
         }
     }
@@ -147,101 +202,5 @@ mod tests {
         ] {
             assert_eq!(host_allowed(h), ok, "{h}");
         }
-    }
-
-    fn facts<'a>(
-        path: &'a str,
-        host: Option<&'a str>,
-        auth: Option<&'a str>,
-        len: Option<&'a str>,
-    ) -> Facts<'a> {
-        Facts {
-            path,
-            host,
-            authorization: auth,
-            content_length: len,
-        }
-    }
-
-    #[test]
-    fn table() {
-        use Transport::*;
-        let t = Some("s3cret");
-        let cases: Vec<(Facts, Transport, Option<u16>)> = vec![
-            (
-                facts("/v1/status", Some("localhost"), None, None),
-                Unix,
-                None,
-            ),
-            (facts("/v1/status", None, None, None), Unix, Some(400)),
-            (
-                facts("/v1/status", Some("evil.example"), None, None),
-                Unix,
-                Some(403),
-            ),
-            (
-                facts("/v1/status", Some("localhost"), None, None),
-                Tcp,
-                Some(401),
-            ),
-            (
-                facts("/v1/status", Some("localhost"), Some("Bearer wrong"), None),
-                Tcp,
-                Some(401),
-            ),
-            (
-                facts("/v1/status", Some("localhost"), Some("Bearer s3cret"), None),
-                Tcp,
-                None,
-            ),
-            (
-                facts("/v1/status", Some("localhost"), Some("Basic s3cret"), None),
-                Tcp,
-                Some(401),
-            ),
-            (facts("/healthz", Some("localhost"), None, None), Tcp, None),
-            (facts("/readyz", Some("localhost"), None, None), Tcp, None),
-            (
-                facts("/metrics", Some("localhost"), None, None),
-                Tcp,
-                Some(401),
-            ),
-            // The Host check comes first, even for probes.
-            (
-                facts("/healthz", Some("evil.example"), None, None),
-                Tcp,
-                Some(403),
-            ),
-            (
-                facts("/v1/manifest", Some("localhost"), None, Some("1048576")),
-                Unix,
-                None,
-            ),
-            (
-                facts("/v1/manifest", Some("localhost"), None, Some("1048577")),
-                Unix,
-                Some(413),
-            ),
-            (
-                facts("/v1/manifest", Some("localhost"), None, Some("x")),
-                Unix,
-                Some(400),
-            ),
-        ];
-        for (f, tr, want) in cases {
-            let got = check(&f, tr, t).err().map(|r| r.status);
-            assert_eq!(got, want, "{f:?} over {tr:?}");
-        }
-        // TCP without a configured token refuses everything but the probes.
-        assert_eq!(
-            check(
-                &facts("/v1/status", Some("localhost"), Some("Bearer "), None),
-                Tcp,
-                None
-            )
-            .unwrap_err()
-            .status,
-            401
-        );
     }
 }

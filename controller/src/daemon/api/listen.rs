@@ -1,15 +1,18 @@
 //! Opening the API's listeners: the Unix socket (default) and optional loopback TCP.
 //!
 //! The socket's directory is created, a stale socket from a dead baton is replaced, and the
-//! mode is set before anyone can use it (bound under a private umask, then chmod). TCP must be
-//! a loopback address and comes with a token from `Api.TokenFile`; anything else refuses to
-//! start rather than expose the API.
+//! mode is set before anyone can use it (bound in a private directory, then moved into
+//! place); its owner and group, as the file then says, are who may call ([`super::auth`]).
+//! TCP must be a loopback address and needs a token ([`super::auth::Tokens`]); anything
+//! else refuses to start rather than expose the API.
 
 use std::net::SocketAddr;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::net::{TcpListener, UnixListener};
+
+use super::auth::{SocketOwner, TokenError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
@@ -20,12 +23,12 @@ pub enum ListenError {
     },
     #[error("Api.Tcp `{addr}`: {why}")]
     Tcp { addr: String, why: String },
-    #[error("Api.TokenFile {path}: {why}")]
-    Token { path: PathBuf, why: String },
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
 
-/// Binds the Unix socket at `path` with `mode` (e.g. 0o660).
-pub fn unix(path: &Path, mode: u32) -> Result<UnixListener, ListenError> {
+/// Binds the Unix socket at `path` with `mode` (e.g. 0o660); says who owns it.
+pub fn unix(path: &Path, mode: u32) -> Result<(UnixListener, SocketOwner), ListenError> {
     let err = |source| ListenError::Socket {
         path: path.to_path_buf(),
         source,
@@ -45,12 +48,39 @@ pub fn unix(path: &Path, mode: u32) -> Result<UnixListener, ListenError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(err(e)),
     }
-    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
-    let bound = UnixListener::bind(path);
-    rustix::process::umask(old);
+    // Bound inside a private directory, given its mode, then renamed into place: nobody can
+    // connect before the mode is right, and the process umask (shared by every thread, so by
+    // Interfaces being spawned meanwhile) is never touched.
+    let private = private_dir_next_to(path).map_err(err)?;
+    let staged = private.join("sock");
+    let bound = UnixListener::bind(&staged).and_then(|l| {
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))?;
+        std::fs::rename(&staged, path)?;
+        Ok(l)
+    });
+    let _ = std::fs::remove_file(&staged);
+    let _ = std::fs::remove_dir(&private);
     let listener = bound.map_err(err)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(err)?;
-    Ok(listener)
+    let meta = std::fs::metadata(path).map_err(err)?;
+    Ok((
+        listener,
+        SocketOwner {
+            uid: meta.uid(),
+            gid: meta.gid(),
+        },
+    ))
+}
+
+/// A new directory of mode 0700 next to `path`.
+fn private_dir_next_to(path: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let private = dir.join(format!(".{name}.{}.bind", std::process::id()));
+    // A leftover of a crashed start of this same pid number: ours to replace.
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    Ok(private)
 }
 
 /// Checks that `addr` is a loopback address.
@@ -77,28 +107,6 @@ pub async fn tcp(addr: &str) -> Result<TcpListener, ListenError> {
     })
 }
 
-/// Reads the bearer token (required for TCP).
-pub fn token(path: Option<&Path>) -> Result<String, ListenError> {
-    let Some(path) = path else {
-        return Err(ListenError::Token {
-            path: PathBuf::new(),
-            why: "Api.Tcp needs Api.TokenFile (a file holding the bearer token)".into(),
-        });
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| ListenError::Token {
-        path: path.into(),
-        why: e.to_string(),
-    })?;
-    let t = text.trim();
-    if t.len() < 16 {
-        return Err(ListenError::Token {
-            path: path.into(),
-            why: "the token must be at least 16 characters".into(),
-        });
-    }
-    Ok(t.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,9 +130,16 @@ mod tests {
     async fn the_socket_gets_its_mode_and_a_stale_one_is_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run/baton.sock");
-        let l = unix(&path, 0o660).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o660);
+        let (l, owner) = unix(&path, 0o660).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+        assert_eq!(
+            owner,
+            SocketOwner {
+                uid: rustix::process::geteuid().as_raw(),
+                gid: meta.gid(),
+            }
+        );
         drop(l);
         // The file stays after the listener is gone; binding again replaces it.
         assert!(path.exists());
@@ -138,16 +153,5 @@ mod tests {
         std::fs::write(&other, "x").unwrap();
         assert!(unix(&other, 0o660).is_err());
         assert!(other.exists());
-    }
-
-    #[test]
-    fn tokens() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("t");
-        std::fs::write(&p, "short\n").unwrap();
-        assert!(token(Some(&p)).is_err());
-        std::fs::write(&p, "0123456789abcdef0123\n").unwrap();
-        assert_eq!(token(Some(&p)).unwrap(), "0123456789abcdef0123");
-        assert!(token(None).is_err());
     }
 }

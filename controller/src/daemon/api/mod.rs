@@ -1,16 +1,21 @@
 //! The local HTTP API (hyper, HTTP/1.1): resource-style paths over a Unix socket, and
-//! optionally loopback TCP with a bearer token.
+//! optionally loopback TCP with bearer tokens of two scopes ([`auth`]; who may call what is
+//! [`guard`]'s table).
 //!
 //! Limits that keep a misbehaving client from hurting the device: request headers must
 //! arrive within [`HEADER_TIMEOUT`] and a body within [`BODY_TIMEOUT`] (408), a body is at
 //! most 1 MiB (413), at most [`MAX_IN_FLIGHT`] requests are handled at once (others wait up
 //! to [`QUEUE_WAIT`], then 503), and at most [`MAX_CONNECTIONS`] connections are open. The
 //! API only reads the status board, writes the desired-state store, and sends commands to
-//! the reconciler; it never calls the engine itself.
+//! the reconciler (reads of the engine included: they go through the reconciler's handle);
+//! it never calls the engine itself.
 
+pub mod auth;
 pub mod guard;
 pub mod listen;
 mod routes;
+#[cfg(test)]
+mod security;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,11 +29,12 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use guard::Transport;
+pub use guard::{Conn, Transport};
 
+use super::admission::Admission;
 use super::commands::Handle;
-use super::desired::Admission;
 use crate::metrics::Metrics;
+use auth::{SocketOwner, Tokens};
 
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,10 +45,12 @@ pub const MAX_CONNECTIONS: usize = 1024;
 /// What handlers share.
 pub struct ApiState {
     pub handle: Handle,
-    pub admission: Admission,
+    pub admission: Arc<Admission>,
     pub metrics: Metrics,
-    /// Required from TCP clients.
-    pub token: Option<String>,
+    /// Whose System this daemon acts on (`GET /v1/identity`).
+    pub identity: crate::wire::Identity,
+    /// What TCP clients must present.
+    pub tokens: Tokens,
     in_flight: Semaphore,
     connections: Arc<Semaphore>,
 }
@@ -50,15 +58,17 @@ pub struct ApiState {
 impl ApiState {
     pub fn new(
         handle: Handle,
-        admission: Admission,
+        admission: Arc<Admission>,
         metrics: Metrics,
-        token: Option<String>,
+        identity: crate::wire::Identity,
+        tokens: Tokens,
     ) -> Arc<Self> {
         Arc::new(Self {
             handle,
             admission,
             metrics,
-            token,
+            identity,
+            tokens,
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
         })
@@ -69,7 +79,7 @@ impl ApiState {
 /// gives open connections a moment to finish.
 pub async fn serve(
     state: Arc<ApiState>,
-    unix: UnixListener,
+    (unix, owner): (UnixListener, SocketOwner),
     tcp: Option<TcpListener>,
     shutdown: CancellationToken,
 ) {
@@ -84,8 +94,20 @@ pub async fn serve(
             tracker.clone(),
         );
         tracker.spawn(async move {
-            accept_loop(st, sd, tr, Transport::Unix, || async {
-                l.accept().await.map(|(s, _)| s)
+            accept_loop(st, sd, tr, || async {
+                let (s, _) = l.accept().await?;
+                let allowed = auth::peer_of(&s, owner).is_some_and(|p| {
+                    let ok = auth::peer_allowed(&p, owner);
+                    if !ok {
+                        tracing::warn!(
+                            uid = p.uid,
+                            gid = p.gid,
+                            "API: a caller that is not root, the socket's owner or in its group"
+                        );
+                    }
+                    ok
+                });
+                Ok((s, Conn::unix(allowed)))
             })
             .await
         });
@@ -94,8 +116,8 @@ pub async fn serve(
         let (st, sd, tr) = (state.clone(), shutdown.clone(), tracker.clone());
         let tcp = Arc::new(tcp);
         tracker.spawn(async move {
-            accept_loop(st, sd, tr, Transport::Tcp, || async {
-                tcp.accept().await.map(|(s, _)| s)
+            accept_loop(st, sd, tr, || async {
+                tcp.accept().await.map(|(s, _)| (s, Conn::TCP))
             })
             .await
         });
@@ -109,12 +131,11 @@ async fn accept_loop<S, F, Fut>(
     state: Arc<ApiState>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
-    transport: Transport,
     accept: F,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = std::io::Result<S>>,
+    Fut: std::future::Future<Output = std::io::Result<(S, Conn)>>,
 {
     loop {
         let permit = tokio::select! {
@@ -124,7 +145,7 @@ async fn accept_loop<S, F, Fut>(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             r = accept() => match r {
-                Ok(s) => { tracker.spawn(connection(state.clone(), s, transport, permit, shutdown.clone())); }
+                Ok((s, conn)) => { tracker.spawn(connection(state.clone(), s, conn, permit, shutdown.clone())); }
                 Err(e) => {
                     // Out of file descriptors, typically: back off instead of spinning.
                     tracing::warn!(error = %e, "API: accept failed");
@@ -138,7 +159,7 @@ async fn accept_loop<S, F, Fut>(
 async fn connection<S>(
     state: Arc<ApiState>,
     stream: S,
-    transport: Transport,
+    conn: Conn,
     _permit: tokio::sync::OwnedSemaphorePermit,
     shutdown: CancellationToken,
 ) where
@@ -146,7 +167,7 @@ async fn connection<S>(
 {
     let svc = service_fn(move |req| {
         let state = state.clone();
-        async move { Ok::<_, std::convert::Infallible>(routes::handle(state, req, transport).await) }
+        async move { Ok::<_, std::convert::Infallible>(routes::handle(state, req, conn).await) }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())

@@ -12,15 +12,18 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 
-use super::guard::{self, Facts, Refusal, Transport, BODY_LIMIT};
+use super::guard::{self, Access, Conn, Facts, Refusal, BODY_LIMIT};
 use super::{ApiState, BODY_TIMEOUT, QUEUE_WAIT};
-use crate::daemon::commands::{Action, ActionError, Handoff, HandoffError};
-use crate::daemon::wire::{
-    paths, Applied, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
+use crate::daemon::admission::Door;
+use crate::daemon::commands::{Action, ActionError, Answer, HandoffError, Query};
+use crate::daemon::sources::{self, handoff, Offer, OfferError};
+use crate::engine::api::EngineError;
+use crate::model::Origin;
+use crate::resource::Diagnostics;
+use crate::wire::{
+    paths, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
     GENERATION_HEADER, SIGNATURE_HEADER,
 };
-use crate::engine::api::EngineError;
-use crate::resource::Diagnostics;
 
 type Resp = Response<Full<Bytes>>;
 
@@ -35,6 +38,9 @@ pub enum Route {
     Status,
     Components,
     History,
+    /// A read the engine answers without waiting for a deployment.
+    Read(Query),
+    Identity,
     Action(Action),
     Install,
     Resume,
@@ -61,6 +67,10 @@ pub fn route(method: &Method, path: &str) -> Route {
         paths::STATUS => pick(get, Status),
         paths::COMPONENTS => pick(get, Components),
         paths::HISTORY => pick(get, History),
+        paths::PROVIDES => pick(get, Read(Query::Provides)),
+        paths::INVENTORY => pick(get, Read(Query::Inventory)),
+        paths::JOURNAL => pick(get, Read(Query::Journal)),
+        paths::IDENTITY => pick(get, Identity),
         p => {
             if let Some(a) = p.strip_prefix(paths::ACTIONS) {
                 match crate::daemon::commands::Action::parse(a) {
@@ -78,6 +88,25 @@ pub fn route(method: &Method, path: &str) -> Route {
                 NotFound
             }
         }
+    }
+}
+
+/// What a route needs of its caller (see [`guard::check`]). A path that does not exist
+/// needs what reading needs, so a caller without a token learns nothing about paths.
+pub fn access(r: Route) -> Access {
+    match r {
+        Route::Healthz | Route::Readyz => Access::Probe,
+        Route::Metrics
+        | Route::GetManifest
+        | Route::Status
+        | Route::Components
+        | Route::History
+        | Route::Read(_)
+        | Route::Identity
+        | Route::MethodNotAllowed
+        | Route::NotFound => Access::Read,
+        Route::PutManifest | Route::Action(_) => Access::Write,
+        Route::Install | Route::Resume | Route::Rollback => Access::UnixOnly,
     }
 }
 
@@ -124,7 +153,7 @@ fn refused(r: Refusal) -> Resp {
 }
 
 /// Answers one request.
-pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Transport) -> Resp {
+pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) -> Resp {
     let st = state.clone();
     // The common case takes a permit at once; only a full house starts a timer.
     let _permit = match st.in_flight.try_acquire() {
@@ -140,15 +169,15 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Tra
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
     let facts = Facts {
-        path: req.uri().path(),
         host: h(hyper::header::HOST),
         authorization: h(hyper::header::AUTHORIZATION),
         content_length: h(hyper::header::CONTENT_LENGTH),
     };
-    if let Err(r) = guard::check(&facts, transport, state.token.as_deref()) {
-        return refused(r);
-    }
     let r = route(req.method(), req.uri().path());
+    if let Err(refusal) = guard::check(&facts, access(r), conn, &state.tokens) {
+        tracing::debug!(method = %req.method(), path = req.uri().path(), transport = ?conn.transport, code = refusal.code, "API request refused");
+        return refused(refusal);
+    }
     tracing::debug!(method = %req.method(), path = req.uri().path(), route = ?r, "API request");
     match r {
         Route::Healthz => text(StatusCode::OK, "text/plain", "ok\n"),
@@ -176,6 +205,15 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Tra
         }
         Route::Components => json(&state.handle.board.get().components),
         Route::History => json(&state.handle.board.get().history),
+        Route::Identity => json(&state.identity),
+        Route::Read(q) => match state.handle.query(q).await {
+            Ok(Answer::Provides(o)) => json(&o),
+            Ok(Answer::Inventory(i)) => json(&i),
+            Ok(Answer::Journal(j)) => json(&j),
+            Err(e @ EngineError::NoObservation(_)) => error(503, "NoObservation", e.to_string()),
+            Err(e @ EngineError::Topology(_)) => error(422, "TopologyInvalid", e.to_string()),
+            Err(e) => error(500, "EngineError", e.to_string()),
+        },
         Route::GetManifest => match state.handle.desired.current() {
             None => error(404, "NoDesiredState", "no Manifest has been applied"),
             Some(d) => {
@@ -193,50 +231,26 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, transport: Tra
             }
             Err(e) => error(500, "ActionFailed", e.to_string()),
         },
+        // The hand-off: only ever here from the Unix socket (the guard refuses it over TCP),
+        // so its options (`--allow-downgrade` included) are the local operator's.
         Route::Install => match body_json::<InstallRequest>(req).await {
             Err(r) => r,
             Ok(i) => {
-                let parsed = crate::resource::parse_manifest(&i.origin, i.manifest.as_bytes());
-                match parsed {
-                    Err(d) => invalid(&d),
-                    Ok(mut m) => {
-                        m.base_dir = i.base_dir;
-                        handoff(
-                            &state,
-                            Handoff::Install {
-                                manifest: m,
-                                opts: i.options.into(),
-                            },
-                        )
-                        .await
-                    }
+                let (admission, handle) = (state.admission.clone(), state.handle.clone());
+                match handoff::install(admission, handle, i).await {
+                    Ok(report) => json(&report),
+                    Err(handoff::InstallError::Refused(r)) => invalid(&r.diagnostics),
+                    Err(handoff::InstallError::Handoff(e)) => handoff_error(e),
                 }
             }
         },
         Route::Resume => match body_json::<ResumeRequest>(req).await {
             Err(r) => r,
-            Ok(r) => {
-                handoff(
-                    &state,
-                    Handoff::Resume {
-                        opts: r.options.into(),
-                        explicit: r.explicit,
-                    },
-                )
-                .await
-            }
+            Ok(r) => answer_handoff(handoff::resume(&state.handle, r).await),
         },
         Route::Rollback => match body_json::<RollbackRequest>(req).await {
             Err(r) => r,
-            Ok(r) => {
-                handoff(
-                    &state,
-                    Handoff::Rollback {
-                        opts: r.options.into(),
-                    },
-                )
-                .await
-            }
+            Ok(r) => answer_handoff(handoff::rollback(&state.handle, r).await),
         },
         Route::MethodNotAllowed => error(
             405,
@@ -256,23 +270,25 @@ fn invalid(d: &Diagnostics) -> Resp {
     )
 }
 
-async fn handoff(state: &ApiState, h: Handoff) -> Resp {
-    match state.handle.handoff(h).await {
+fn answer_handoff(r: Result<crate::engine::api::DeploymentReport, HandoffError>) -> Resp {
+    match r {
         Ok(report) => json(&report),
-        Err(e) => {
-            let (status, code) = match &e {
-                HandoffError::Busy { .. } => (409, "Busy"),
-                HandoffError::ShuttingDown => (503, "ShuttingDown"),
-                HandoffError::Engine(EngineError::InProgress { .. }) => (409, "InProgress"),
-                HandoffError::Engine(EngineError::NothingInProgress) => (409, "NothingInProgress"),
-                HandoffError::Engine(EngineError::NotAllowed(_)) => (409, "NotAllowed"),
-                HandoffError::Engine(EngineError::Topology(_)) => (422, "TopologyInvalid"),
-                HandoffError::Engine(EngineError::Lock(_)) => (409, "Locked"),
-                HandoffError::Engine(_) => (500, "EngineError"),
-            };
-            error(status, code, e.to_string())
-        }
+        Err(e) => handoff_error(e),
     }
+}
+
+fn handoff_error(e: HandoffError) -> Resp {
+    let (status, code) = match &e {
+        HandoffError::Busy { .. } => (409, "Busy"),
+        HandoffError::ShuttingDown => (503, "ShuttingDown"),
+        HandoffError::Engine(EngineError::InProgress { .. }) => (409, "InProgress"),
+        HandoffError::Engine(EngineError::NothingInProgress) => (409, "NothingInProgress"),
+        HandoffError::Engine(EngineError::NotAllowed(_)) => (409, "NotAllowed"),
+        HandoffError::Engine(EngineError::Topology(_)) => (422, "TopologyInvalid"),
+        HandoffError::Engine(EngineError::Lock(_)) => (409, "Locked"),
+        HandoffError::Engine(_) => (500, "EngineError"),
+    };
+    error(status, code, e.to_string())
 }
 
 /// Reads the whole body within the limits.
@@ -316,32 +332,26 @@ async fn put_manifest(state: Arc<ApiState>, req: Request<Incoming>) -> Resp {
         Err(r) => return r,
     };
     let st = state.clone();
-    // Admission reads the Topology and the store fsyncs: off the async workers.
+    // Admission reads the Topology and the store fsyncs: off the async workers. Nothing in
+    // the request but the Manifest, its signature and its base directory reaches the
+    // admission: no header or field can switch a protection off.
     let r = tokio::task::spawn_blocking(move || {
-        let m = st
-            .admission
-            .admit("api", &bytes, signature.as_deref(), base_dir)
-            .map_err(Ok)?;
-        let (name, sha) = (m.manifest.name.clone(), m.sha256.clone());
-        let (generation, changed) = st
-            .handle
-            .desired
-            .apply(m, "api", None)
-            .map_err(|e| Err(e.to_string()))?;
-        Ok::<_, Result<Diagnostics, String>>(Applied {
-            generation,
-            name,
-            sha256: sha,
-            changed,
-        })
+        sources::offer(
+            &st.admission,
+            &st.handle,
+            Offer {
+                door: Door::Api,
+                origin: Origin::Api,
+                shown_as: "api",
+                bytes: &bytes,
+                signature: signature.as_deref(),
+                base_dir,
+            },
+        )
     })
     .await;
     match r {
         Ok(Ok(applied)) => {
-            if applied.changed {
-                tracing::info!(generation = applied.generation, manifest = %applied.name, "new desired state from the API");
-                state.handle.poke();
-            }
             let status = if applied.changed {
                 StatusCode::CREATED
             } else {
@@ -349,8 +359,8 @@ async fn put_manifest(state: Arc<ApiState>, req: Request<Incoming>) -> Resp {
             };
             json_status(status, &applied)
         }
-        Ok(Err(Ok(d))) => invalid(&d),
-        Ok(Err(Err(e))) => error(500, "StoreFailed", e),
+        Ok(Err(OfferError::Refused(r))) => invalid(&r.diagnostics),
+        Ok(Err(OfferError::Store(e))) => error(500, "StoreFailed", e.to_string()),
         Err(e) => error(500, "Internal", e.to_string()),
     }
 }
@@ -373,6 +383,11 @@ mod tests {
             (&po, "/v1/status", Route::MethodNotAllowed),
             (&g, "/v1/components", Route::Components),
             (&g, "/v1/history", Route::History),
+            (&g, "/v1/provides", Route::Read(Query::Provides)),
+            (&g, "/v1/inventory", Route::Read(Query::Inventory)),
+            (&g, "/v1/journal", Route::Read(Query::Journal)),
+            (&po, "/v1/journal", Route::MethodNotAllowed),
+            (&g, "/v1/identity", Route::Identity),
             (&po, "/v1/actions/retry", Route::Action(Action::Retry)),
             (&po, "/v1/actions/rollback", Route::Action(Action::Rollback)),
             (&po, "/v1/actions/suspend", Route::Action(Action::Suspend)),

@@ -12,4 +12,4 @@ pub use answer::{
     parse_identity, parse_inventory, parse_provides, parse_reboot, parse_yes_no, provides_version,
     AnswerProblem, BadAnswer, Inventory, RebootAnswer, VersionKey, YesNo, OUTPUT_EXCERPT_CHARS,
 };
-pub use words::{Call, Query, State, UnknownWord};
+pub use words::{all_words, word, Call, Query, State, UnknownWord};

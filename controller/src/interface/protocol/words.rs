@@ -91,6 +91,19 @@ protocol_words! {
     }
 }
 
+/// Every protocol word, states then queries (the `state` label of metrics).
+pub fn all_words() -> impl Iterator<Item = &'static str> {
+    State::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .chain(Query::ALL.iter().map(|q| q.as_str()))
+}
+
+/// The protocol word `s` is, if it is one (exact spelling).
+pub fn word(s: &str) -> Option<&'static str> {
+    all_words().find(|w| *w == s)
+}
+
 impl State {
     /// The states that stream a payload (the streams tree exists only during these).
     pub const fn is_download(self) -> bool {
@@ -144,6 +157,15 @@ impl From<Query> for Call {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protocol_words_are_bounded_to_the_protocol() {
+        assert_eq!(all_words().count(), State::ALL.len() + Query::ALL.len());
+        assert_eq!(word("ArtifactCommit"), Some("ArtifactCommit"));
+        assert_eq!(word("Provides"), Some("Provides"));
+        assert_eq!(word("Rebooting"), None);
+        assert_eq!(word("artifactcommit"), None);
+    }
 
     #[test]
     fn spellings_are_the_protocols() {

@@ -30,11 +30,12 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-pub use report::{CallContext, CallReport, Exit, InterfaceError};
+pub use report::{result_label, CallContext, CallReport, Exit, InterfaceError, USUAL_RESULTS};
 
 use crate::interface::protocol::{
     self, BadAnswer, Call, Inventory, Query, RebootAnswer, State, VersionKey, YesNo,
 };
+use crate::metrics::Metrics;
 use crate::model::{ComponentId, ComponentSpec, ComponentType, InterfaceName, Provides};
 use process::{Ending, Limits};
 
@@ -144,6 +145,8 @@ impl Invocation {
 pub struct Runner {
     config: Arc<RunnerConfig>,
     env: Arc<[(OsString, OsString)]>,
+    /// Every call is counted here ([`Metrics::interface_call`]).
+    metrics: Metrics,
 }
 
 impl Runner {
@@ -161,7 +164,14 @@ impl Runner {
         Self {
             config: Arc::new(config),
             env: env.into(),
+            metrics: Metrics::default(),
         }
+    }
+
+    /// This runner, counting its calls in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn config(&self) -> &RunnerConfig {
@@ -333,7 +343,13 @@ impl Runner {
             .call_inner(inv, call, cancel)
             .instrument(span.clone())
             .await;
-        crate::metrics::Metrics::global().interface_call(&inv.interface, call, &result);
+        let took = match &result {
+            Ok(report) => Some(report.duration),
+            // A call that never started (no such Interface) has no duration to tell.
+            Err(e) => e.report().map(|r| r.duration),
+        };
+        self.metrics
+            .interface_call(&inv.interface, call.as_str(), result_label(&result), took);
         let _entered = span.enter();
         match &result {
             // States are a deployment's milestones; queries are asked on every observation
@@ -401,9 +417,9 @@ impl Runner {
             eof_wait: self.config.eof_wait,
             cap: self.config.output_cap,
         };
-        crate::engine::fault::point(format_args!("interface.before:{call}"));
+        crate::durable::fault::point(format_args!("interface.before:{call}"));
         let finished = process::run(cmd, limits, cancel).await;
-        crate::engine::fault::point(format_args!("interface.after:{call}"));
+        crate::durable::fault::point(format_args!("interface.after:{call}"));
         let finished = finished.map_err(|source| match source.kind() {
             std::io::ErrorKind::PermissionDenied => InterfaceError::NotExecutable {
                 ctx: ctx(),

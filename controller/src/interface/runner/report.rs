@@ -165,7 +165,36 @@ pub enum InterfaceError {
     },
 }
 
+/// How an Interface call ends, as `baton_interface_calls_total{result}` counts it: the
+/// usual endings, created at 0 for every Interface (see [`InterfaceError::result_label`]
+/// for the others).
+pub const USUAL_RESULTS: [&str; 3] = ["success", "failed", "timeout"];
+
+/// The `result` label of a call's outcome: `success`, or the error's.
+pub fn result_label(r: &Result<CallReport, InterfaceError>) -> &'static str {
+    match r {
+        Ok(_) => "success",
+        Err(e) => e.result_label(),
+    }
+}
+
 impl InterfaceError {
+    /// How the call ended, as a bounded metric label (never the message).
+    pub const fn result_label(&self) -> &'static str {
+        match self {
+            InterfaceError::Failed { .. } => "failed",
+            InterfaceError::Timeout { .. } => "timeout",
+            InterfaceError::Killed { .. } => "killed",
+            InterfaceError::Cancelled { .. } => "cancelled",
+            InterfaceError::BadAnswer { .. } => "bad_answer",
+            // The Interface never ran.
+            InterfaceError::NotFound { .. }
+            | InterfaceError::NotExecutable { .. }
+            | InterfaceError::WorkDir { .. }
+            | InterfaceError::Spawn { .. } => "not_run",
+        }
+    }
+
     /// A bounded label for metrics and status conditions.
     pub const fn reason(&self) -> &'static str {
         match self {
@@ -204,6 +233,73 @@ impl InterfaceError {
             | InterfaceError::Failed { report, .. }
             | InterfaceError::Killed { report, .. } => Some(report),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interface::protocol::{Query, State};
+
+    fn report(ms: u64, code: i32) -> Box<CallReport> {
+        Box::new(CallReport {
+            exit: Exit::Code(code),
+            stdout: vec![],
+            stderr: b"the flash tool said: something long and free-form".to_vec(),
+            stdout_dropped: 0,
+            stderr_dropped: 0,
+            duration: Duration::from_millis(ms),
+            strays_terminated: false,
+        })
+    }
+
+    fn ctx(call: Call) -> Box<CallContext> {
+        Box::new(CallContext {
+            interface: InterfaceName::new("rtos-flash").unwrap(),
+            component_type: ComponentType::new("rtos").unwrap(),
+            component: None,
+            call,
+        })
+    }
+
+    #[test]
+    fn result_labels_are_bounded_words_with_no_free_text() {
+        let install = Call::State(State::ArtifactInstall);
+        let provides = Call::Query(Query::Provides);
+        let cases = [
+            (Ok(*report(300, 0)), "success"),
+            (
+                Err(InterfaceError::Failed {
+                    ctx: ctx(install),
+                    code: 3,
+                    report: report(2000, 3),
+                }),
+                "failed",
+            ),
+            (
+                Err(InterfaceError::Timeout {
+                    ctx: ctx(install),
+                    after: Duration::from_secs(1),
+                    report: report(1000, -1),
+                }),
+                "timeout",
+            ),
+            (
+                Err(InterfaceError::NotFound {
+                    ctx: ctx(provides),
+                    path: PathBuf::from("/usr/share/x"),
+                }),
+                "not_run",
+            ),
+        ];
+        for (r, want) in cases {
+            let label = result_label(&r);
+            assert_eq!(label, want);
+            assert!(!label.contains("flash tool") && !label.contains("/usr/share"));
+        }
+        for usual in USUAL_RESULTS {
+            assert!(["success", "failed", "timeout"].contains(&usual));
         }
     }
 }

@@ -17,12 +17,12 @@ use baton::daemon::memory::MemoryFile;
 use baton::daemon::reconciler::{Reconciler, Settings};
 use baton::daemon::sd_notify::Notifier;
 use baton::engine::api::{
-    BoxFuture, ComponentObservation, ComponentOutcome, ComponentRef, ComponentResult, Deployer,
-    DeploymentReport, End, EngineError, InFlight, Observation, PlannedChange, Preview, Progress,
-    ProgressSink,
+    BoxFuture, Call as Word, ComponentObservation, ComponentOutcome, ComponentRef, ComponentResult,
+    Deployer, DeploymentReport, End, EngineError, InFlight, Inventory, JournalView, Observation,
+    PlannedChange, Preview, Problem, Progress, ProgressSink, RunOptions, State as ProtocolState,
 };
-use baton::engine::driver::RunOptions;
 use baton::metrics::Metrics;
+use baton::model::Reason;
 use baton::model::{ConditionStatus, ConditionType, Provides, Status};
 use baton::resource::{parse_manifest, LoadedManifest};
 use tokio::sync::Notify;
@@ -161,6 +161,36 @@ impl Deployer for Fake {
                         error: None,
                     })
                     .collect(),
+                taken_at: 0,
+                live: true,
+            })
+        })
+    }
+
+    fn inventory(&self) -> BoxFuture<'_, Result<Inventory, EngineError>> {
+        Box::pin(async move {
+            let s = self.state();
+            let mut lines = vec![("system_type".to_string(), "sys".to_string())];
+            for ((t, id), v) in &s.system {
+                lines.push(("component".into(), format!("{t}.{id}")));
+                lines.push((format!("{t}.{id}.rootfs-image.mock.version"), v.clone()));
+            }
+            Ok(Inventory {
+                lines,
+                taken_at: 0,
+                live: true,
+            })
+        })
+    }
+
+    fn journal(&self) -> BoxFuture<'_, Result<JournalView, EngineError>> {
+        Box::pin(async move {
+            Ok(JournalView {
+                journal: "fake".into(),
+                generation: 0,
+                fell_back: None,
+                deployment: self.state().in_flight.clone(),
+                locked: true,
             })
         })
     }
@@ -197,7 +227,7 @@ impl Deployer for Fake {
             });
             progress.emit(Progress::StepStarted {
                 order: 1,
-                state: "Download".into(),
+                call: Word::State(ProtocolState::Download),
                 components: changes.iter().map(|c| c.component.clone()).collect(),
             });
             let (wait, gate) = {
@@ -240,15 +270,19 @@ impl Deployer for Fake {
                 Script::FailAt(state) => report(
                     &name,
                     End::RolledBack {
+                        reason: Reason::InstallFailed,
                         failed_at: state.into(),
-                        reason: format!("rtos A: {state} exited with status 1"),
+                        message: format!("rtos A: {state} exited with status 1"),
                     },
                     outcome(ComponentResult::RolledBack),
                 ),
                 Script::Reject => report(
                     &name,
                     End::Rejected {
-                        problems: vec!["rtos: no Artifact named v9".into()],
+                        problems: vec![Problem::new(
+                            Reason::ArtifactNotFound,
+                            "rtos: no Artifact named v9",
+                        )],
                     },
                     vec![],
                 ),
@@ -270,8 +304,9 @@ impl Deployer for Fake {
             Ok(report(
                 &f.manifest,
                 End::RolledBack {
+                    reason: Reason::RebootFailed,
                     failed_at: "ArtifactVerifyReboot".into(),
-                    reason: "interrupted".into(),
+                    message: "interrupted".into(),
                 },
                 vec![],
             ))
@@ -291,8 +326,9 @@ impl Deployer for Fake {
             Ok(report(
                 &f.manifest,
                 End::RolledBack {
+                    reason: Reason::RollbackRequested,
                     failed_at: "ArtifactCommit".into(),
-                    reason: "rollback asked".into(),
+                    message: "rollback asked".into(),
                 },
                 vec![],
             ))
@@ -355,7 +391,7 @@ pub fn start(
         Arc::new(DesiredStore::open(dir).unwrap()),
         MemoryFile::open(dir).unwrap(),
         History::open(dir).unwrap(),
-        Metrics::new(),
+        Metrics::default(),
         settings,
         notifier,
         shutdown.clone(),
@@ -371,7 +407,11 @@ pub fn start(
 impl Running {
     /// Applies a Manifest as a source would.
     pub fn apply(&self, m: LoadedManifest) -> u64 {
-        let (g, _) = self.handle.desired.apply(m, "test", None).unwrap();
+        let (g, _) = self
+            .handle
+            .desired
+            .apply(m, baton::model::Origin::Api, None)
+            .unwrap();
         self.handle.poke();
         g
     }
@@ -404,7 +444,7 @@ pub fn condition(s: &Status, t: ConditionType) -> (ConditionStatus, String) {
     s.conditions
         .iter()
         .find(|c| c.type_ == t)
-        .map(|c| (c.status, c.reason.clone()))
+        .map(|c| (c.status, c.reason.to_string()))
         .unwrap()
 }
 
@@ -472,13 +512,20 @@ impl Daemon {
         let deployer: Arc<dyn Deployer> = Arc::new(fake.clone());
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
-            baton::daemon::run(&eff, deployer, Duration::from_secs(5), None, token)
-                .await
-                .unwrap();
+            baton::daemon::run(
+                &eff,
+                deployer,
+                Metrics::default(),
+                Duration::from_secs(5),
+                None,
+                token,
+            )
+            .await
+            .unwrap();
         });
         // Ready when the API answers.
         for _ in 0..500 {
-            if let Some(c) = baton::daemon::client::Client::connect(&socket).await {
+            if let Some(c) = baton::client::Client::connect(&socket).await {
                 if c.status().await.is_ok() {
                     break;
                 }
@@ -492,8 +539,8 @@ impl Daemon {
         }
     }
 
-    pub async fn client(&self) -> baton::daemon::client::Client {
-        baton::daemon::client::Client::connect(&self.socket)
+    pub async fn client(&self) -> baton::client::Client {
+        baton::client::Client::connect(&self.socket)
             .await
             .expect("the daemon answers")
     }

@@ -72,7 +72,7 @@ pub const ROWS: &[Row] = &[
         class: "Two batons on one datastore",
         refs: "8",
         tests: &[
-            "baton:lib:engine::lock::tests::a_second_holder_gets_a_clear_error",
+            "baton:lib:durable::lock::tests::a_second_holder_gets_a_clear_error",
             "e2e:controller_run:one_controller_per_datastore_and_sigterm_stops_it_cleanly",
         ],
         did: "The second one stopped at once with the first one's pid in the message.",
@@ -155,7 +155,7 @@ pub const ROWS: &[Row] = &[
             "e2e:reliability_manifests:old_manifests_are_refused_under_downgrade_protection_and_own_rollbacks_are_not",
             "baton:lib:engine::downgrade::tests::what_counts_as_older",
             "baton:lib:engine::downgrade::tests::a_rollback_keeps_the_high_water_mark",
-            "baton:lib:engine::downgrade::tests::the_ledger_stays_bounded",
+            "baton:lib:engine::downgrade::tests::the_ledger_compacts_and_forgets_nothing",
             "baton:lib:engine::accepted::tests::saved_ledgers_load_and_a_broken_one_is_an_error",
         ],
         did: "Refused a replayed Manifest and an old component Artifact under a new name; let \
@@ -233,7 +233,7 @@ pub const ROWS: &[Row] = &[
             "e2e:reliability_daemon:an_artifact_rewritten_during_the_deployment_never_installs_unverified_bytes",
             "baton:daemon_watch:a_burst_of_files_ends_with_the_newest_as_the_desired_state",
             "baton:daemon_watch:dropped_files_become_desired_or_are_rejected_with_a_reason",
-            "baton:lib:daemon::watch_dir::names::tests::temporary_names_and_dotfiles_are_ignored",
+            "baton:lib:daemon::sources::watch_dir::names::tests::temporary_names_and_dotfiles_are_ignored",
         ],
         did: "Read a slowly written file once, whole; made 1 000 identical files one deployment; \
               refused symlinks, hard links and FIFOs without echoing content; an Artifact \
@@ -244,9 +244,10 @@ pub const ROWS: &[Row] = &[
         refs: "20",
         tests: &[
             "e2e:reliability_daemon:the_api_is_local_by_default_and_authenticated_over_tcp",
-            "baton:daemon_api:tcp_needs_loopback_and_a_token",
+            "baton:daemon_api:tcp_needs_loopback_and_a_token_of_the_right_scope",
             "baton:lib:daemon::api::guard::tests::hosts",
-            "baton:lib:daemon::api::guard::tests::table",
+            "baton:lib:daemon::api::security::route_by_transport_by_token",
+            "baton:lib:daemon::api::security::host_scheme_and_length",
             "baton:lib:daemon::api::listen::tests::only_loopback_tcp",
         ],
         did: "By default a 0660 Unix socket and no TCP listener; over TCP 401 without the token, \
@@ -279,7 +280,7 @@ pub const ROWS: &[Row] = &[
         tests: &[
             "e2e:reliability_daemon:signed_manifests_are_required_from_the_directory_and_the_api",
             "baton:lib:signed_manifest::tests::the_policy_table",
-            "baton:lib:daemon::watch_dir::sidecar::tests::a_signature_is_read_and_moved_along_and_a_symlink_is_refused",
+            "baton:lib:daemon::sources::watch_dir::sidecar::tests::a_signature_is_read_and_moved_along_and_a_symlink_is_refused",
             "baton:lib:config::tests::signed_manifests_need_a_key_to_check_them_with",
         ],
         did: "With RequireSignedManifests: refused unsigned and wrong-key Manifests from the \

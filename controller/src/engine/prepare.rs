@@ -1,0 +1,305 @@
+//! Everything before the first state: the Topology, what every component runs, every
+//! Artifact resolved and its header checked, the plan, downgrade protection and the bundle
+//! verified. Any problem is a [`Problem`] with its [`Reason`]; nothing is touched here.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use futures_util::future::join_all;
+use tokio::sync::Semaphore;
+
+use super::ending::now;
+use super::live::Engine;
+use super::plan::{self, Candidate, Observed, Plan};
+use super::problem::Problem;
+use super::record::DeploymentRecord;
+use super::report::{ComponentObservation, Observation};
+use super::store::Slot;
+use super::{accepted, downgrade};
+use crate::artifact::source::ArtifactLocator;
+use crate::artifact::{self, ArtifactHeader};
+use crate::interface::runner::{query_work_dir, Invocation};
+use crate::model::{ComponentType, Provides, Reason, Topology};
+use crate::resource::{self, LoadedManifest};
+
+/// Interfaces asked at once while observing the System.
+const OBSERVE_PARALLELISM: usize = 16;
+
+/// What a deployment needs, found: the plan, and each component type's Artifact.
+pub(super) struct Prepared {
+    pub plan: Plan,
+    pub artifacts: Vec<(ComponentType, PathBuf)>,
+}
+
+/// An observation from what the components answered.
+pub(super) fn observation_of(
+    topology: &Topology,
+    observed: Vec<Result<Observed, String>>,
+) -> Observation {
+    let components = topology
+        .components
+        .iter()
+        .zip(observed)
+        .enumerate()
+        .map(|(index, (spec, o))| {
+            let (id, provides, error) = match o {
+                Ok(o) => (Some(o.id.to_string()), o.provides, None),
+                Err(e) => (None, Provides::default(), Some(e)),
+            };
+            ComponentObservation {
+                index,
+                component_type: spec.component_type.to_string(),
+                interface: spec.interface.to_string(),
+                id,
+                provides,
+                error,
+            }
+        })
+        .collect();
+    Observation {
+        system_type: topology.system_type.clone(),
+        components,
+        taken_at: now(),
+        live: true,
+    }
+}
+
+impl Engine {
+    pub(super) fn topology(&self) -> Result<Topology, super::error::EngineError> {
+        resource::load_topology(
+            &self.eff.dirs.topology_file,
+            self.eff.config.topology_components.as_deref(),
+        )
+        .inspect(|t| self.metrics.topology_loaded(t))
+        .map_err(super::error::EngineError::Topology)
+    }
+
+    /// `Identity` then `Provides` for every component, a bounded number at a time; what
+    /// they answered is kept as the last observation.
+    pub(super) async fn observe_topology(
+        &self,
+        topology: &Topology,
+    ) -> Vec<Result<Observed, String>> {
+        let gate = Semaphore::new(OBSERVE_PARALLELISM);
+        let datastore = &self.eff.dirs.datastore_dir;
+        let asks = topology.components.iter().map(|spec| {
+            let gate = &gate;
+            async move {
+                let _permit = gate.acquire().await.expect("semaphore never closes");
+                let work = query_work_dir(datastore, &spec.interface);
+                let inv = Invocation::new(&self.settings.interfaces_dir, spec, work);
+                let id = self
+                    .runner
+                    .identity(&inv)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let inv = inv.with_component(id.clone());
+                let provides = self
+                    .runner
+                    .provides(&inv)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(Observed { id, provides })
+            }
+        });
+        let observed = join_all(asks).await;
+        self.keep(&observation_of(topology, observed.clone()));
+        observed
+    }
+
+    /// Resolve every component type's Artifact and read its header (signature checked). A
+    /// source is told the observed Provides of the components of each type.
+    async fn resolve(
+        &self,
+        m: &LoadedManifest,
+        provides: BTreeMap<ComponentType, Vec<Provides>>,
+    ) -> BTreeMap<ComponentType, Result<(Checked, PathBuf), Problem>> {
+        let resolver = self.resolver.clone();
+        let m = m.clone();
+        tokio::task::spawn_blocking(move || {
+            m.manifest
+                .component_types
+                .iter()
+                .map(|(t, target)| {
+                    let loc = ArtifactLocator {
+                        artifact_path: target.artifact_path.as_deref(),
+                        artifact_name: target.artifact_name.as_deref(),
+                        base_dir: m.base_dir.as_deref(),
+                        component_type: Some(t),
+                        provides: provides.get(t).map_or(&[], Vec::as_slice),
+                    };
+                    let found = resolver
+                        .resolve(&loc)
+                        .map_err(|e| Problem::new(e.condition_reason(), e.to_string()))
+                        .and_then(|mut v| {
+                            if v.is_empty() {
+                                return Err(Problem::new(
+                                    Reason::ArtifactNotFound,
+                                    "no Artifact found",
+                                ));
+                            }
+                            let r = v.remove(0);
+                            let checked = Checked {
+                                header: r.header,
+                                expected_name: target.artifact_name.clone(),
+                            };
+                            Ok((checked, r.path))
+                        });
+                    (t.clone(), found)
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// Observe, resolve and plan. `Err` carries every problem.
+    pub(super) async fn prepare(&self, m: &LoadedManifest) -> Result<Prepared, Vec<Problem>> {
+        let topology = self
+            .topology()
+            .map_err(|e| vec![Problem::new(e.reason(), e.to_string())])?;
+        let against = m.check_against(&topology);
+        if !against.is_empty() {
+            return Err(against
+                .iter()
+                .map(|d| Problem::new(Reason::InvalidManifest, d.to_string()))
+                .collect());
+        }
+        let observations = self.observe_topology(&topology).await;
+        let mut provides: BTreeMap<ComponentType, Vec<Provides>> = BTreeMap::new();
+        for (spec, o) in topology.components.iter().zip(&observations) {
+            if let Ok(o) = o {
+                let of_type = provides.entry(spec.component_type.clone()).or_default();
+                of_type.push(o.provides.clone());
+            }
+        }
+        let resolved = self.resolve(m, provides).await;
+        let mut candidates = BTreeMap::new();
+        let mut artifacts = Vec::new();
+        for (t, r) in resolved {
+            match r {
+                Ok((c, p)) => {
+                    artifacts.push((t.clone(), p));
+                    candidates.insert(t, Ok(c));
+                }
+                Err(e) => {
+                    candidates.insert(t, Err(e));
+                }
+            }
+        }
+        match plan::plan(&topology, &m.manifest, &observations, &candidates) {
+            Ok(plan) => Ok(Prepared { plan, artifacts }),
+            Err(problems) => Err(problems.iter().map(|p| p.to_problem()).collect()),
+        }
+    }
+
+    /// Why `DowngradeProtection` refuses `m` (see [`super::downgrade`]); nothing when the
+    /// option is off or `allow_downgrade` (the System's own rollback).
+    pub(super) fn downgrades(
+        &self,
+        m: &LoadedManifest,
+        plan: &Plan,
+        allow_downgrade: bool,
+    ) -> Vec<Problem> {
+        if !self.eff.config.downgrade_protection || allow_downgrade {
+            return vec![];
+        }
+        // Protection fails closed: an unreadable ledger refuses the deployment.
+        let unreadable =
+            |e: &dyn std::fmt::Display| vec![Problem::new(Reason::EngineError, e.to_string())];
+        let ledger = match accepted::load(&self.eff.dirs.datastore_dir) {
+            Ok(l) => l,
+            Err(e) => return unreadable(&e),
+        };
+        let current = match self.store.get(Slot::Current) {
+            Ok(c) => c.map(|c| c.meta.name),
+            Err(e) => return unreadable(&e),
+        };
+        let (changes, _) = downgrade::of_plan(plan);
+        ledger
+            .check(&m.manifest.name, current.as_deref(), &changes)
+            .iter()
+            .map(|d| Problem::new(Reason::Downgrade, d.to_string()))
+            .collect()
+    }
+
+    /// Adds a successful deployment to the downgrade ledger. The deployment has succeeded
+    /// whatever happens here, so a failure is only logged (an unreadable ledger is left for
+    /// a person to inspect).
+    pub(super) fn remember_accepted(&self, record: &DeploymentRecord) {
+        let datastore = &self.eff.dirs.datastore_dir;
+        let result = accepted::load(datastore).and_then(|mut ledger| {
+            let (changes, unchanged) = downgrade::of_plan(&record.plan);
+            ledger.record(&record.manifest.name, &changes, &unchanged);
+            accepted::save(datastore, &ledger)
+        });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not record the deployment in the downgrade ledger");
+        }
+    }
+
+    /// Every Artifact the plan installs after its first order group, verified to its end
+    /// ([`super::bundle`]; the first group's are verified as they stream in Download).
+    pub(super) async fn verify_bundle(
+        &self,
+        plan: &Plan,
+        artifacts: &[(ComponentType, PathBuf)],
+    ) -> Vec<Problem> {
+        let planned = super::bundle::checked_before_the_first_state(plan);
+        let artifacts = artifacts.to_vec();
+        let (policy, limits) = (self.settings.policy.clone(), self.settings.limits.clone());
+        tokio::task::spawn_blocking(move || {
+            super::bundle::verify_all(&artifacts, |t| planned.contains(t), &policy, &limits)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            vec![Problem::new(
+                Reason::VerificationFailed,
+                format!("verifying the Artifacts failed: {e}"),
+            )]
+        })
+    }
+}
+
+/// An Artifact header checked for one Manifest entry: what the planner needs.
+struct Checked {
+    header: ArtifactHeader,
+    /// The Manifest's `artifact_name`, which the header must carry (mix-and-match defence).
+    expected_name: Option<String>,
+}
+
+impl Candidate for Checked {
+    fn artifact_name(&self) -> &str {
+        &self.header.name
+    }
+    fn is_installed(&self, provides: &Provides) -> bool {
+        artifact::is_installed(&self.header, provides)
+    }
+    fn check_compatible(
+        &self,
+        component_type: &ComponentType,
+        provides: &Provides,
+    ) -> Result<(), Vec<String>> {
+        let mut reasons: Vec<String> =
+            match artifact::check_depends(&self.header, component_type.as_str(), provides) {
+                Ok(()) => vec![],
+                Err(problems) => problems.iter().map(|p| p.to_string()).collect(),
+            };
+        if let Some(expected) = &self.expected_name {
+            if *expected != self.header.name {
+                reasons.push(format!(
+                    "the Manifest names Artifact '{expected}' but the file holds '{}'",
+                    self.header.name
+                ));
+            }
+        }
+        if self.header.payload_type.is_none() {
+            reasons.push("it is a bootstrap Artifact with no payload".into());
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(reasons)
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The local API's paths and the bodies it exchanges that are not the status document
+//! (that one is `model::Status`): shared by the server (`daemon::api`) and the client
+//! ([`crate::client`]) so the two cannot disagree. The engine's own answers (a
+//! `DeploymentReport`, an `Observation`...) travel as `engine::api` defines them.
+//!
+//! Data only: no IO.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::api::{Boundary, RunOptions};
+
+/// Paths of the local API.
+pub mod paths {
+    pub const MANIFEST: &str = "/v1/manifest";
+    pub const STATUS: &str = "/v1/status";
+    pub const COMPONENTS: &str = "/v1/components";
+    pub const HISTORY: &str = "/v1/history";
+    pub const ACTIONS: &str = "/v1/actions/";
+    pub const DEPLOYMENTS: &str = "/v1/deployments/";
+    /// Every component's Identity and Provides (`baton show-provides`).
+    pub const PROVIDES: &str = "/v1/provides";
+    /// The System's Mender inventory lines (`baton show-inventory`).
+    pub const INVENTORY: &str = "/v1/inventory";
+    /// The deployment journal (`baton journal show`).
+    pub const JOURNAL: &str = "/v1/journal";
+    /// Whose System this daemon acts on: the handshake.
+    pub const IDENTITY: &str = "/v1/identity";
+    pub const HEALTHZ: &str = "/healthz";
+    pub const READYZ: &str = "/readyz";
+    pub const METRICS: &str = "/metrics";
+}
+
+/// `GET /v1/identity`: the datastore the daemon acts on (canonical path) and its Topology,
+/// so a CLI acts through a daemon only when it serves the CLI's datastore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    pub datastore: PathBuf,
+    pub topology_file: PathBuf,
+    /// The Topology's `system_type` when the daemon started, if it could read it.
+    pub system_type: Option<String>,
+    pub version: String,
+}
+
+/// The answer to an action (`POST /v1/actions/<name>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionReply {
+    /// The desired generation after the action.
+    pub generation: u64,
+    pub message: String,
+}
+
+/// Header carrying the directory relative `artifact_path`s of an applied Manifest resolve
+/// against (the client's file directory).
+pub const BASE_DIR_HEADER: &str = "x-baton-base-dir";
+/// Header carrying the desired generation on `GET /v1/manifest`.
+pub const GENERATION_HEADER: &str = "x-baton-generation";
+/// `PUT /v1/manifest`: the Manifest's detached signature (base64), for
+/// `RequireSignedManifests` (see [`crate::signed_manifest`]).
+pub const SIGNATURE_HEADER: &str = "x-baton-signature";
+
+/// The answer to `PUT /v1/manifest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Applied {
+    pub generation: u64,
+    pub name: String,
+    pub sha256: String,
+    /// False when the Manifest was already the desired one (the generation did not change).
+    pub changed: bool,
+}
+
+/// Every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// CamelCase: `Invalid`, `Busy`, `InProgress`, `NothingInProgress`, `NotFound`, ...
+    pub error: String,
+    pub message: String,
+    /// One line per problem, for `Invalid`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+/// Options of an engine verb, as `--stop-before` and `--exit-on-reboot` give them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RunOpts {
+    pub stop_before: BTreeSet<Boundary>,
+    pub exit_on_reboot: bool,
+    /// `install --allow-downgrade` (see `engine::downgrade`).
+    pub allow_downgrade: bool,
+}
+
+impl From<RunOpts> for RunOptions {
+    fn from(o: RunOpts) -> Self {
+        RunOptions {
+            stop_before: o.stop_before,
+            exit_on_reboot: o.exit_on_reboot,
+            allow_downgrade: o.allow_downgrade,
+        }
+    }
+}
+
+impl From<&RunOptions> for RunOpts {
+    fn from(o: &RunOptions) -> Self {
+        RunOpts {
+            stop_before: o.stop_before.clone(),
+            exit_on_reboot: o.exit_on_reboot,
+            allow_downgrade: o.allow_downgrade,
+        }
+    }
+}
+
+/// `POST /v1/deployments/install`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallRequest {
+    /// The Manifest YAML, as in the file.
+    pub manifest: String,
+    /// The Manifest file's path (for diagnostics) and directory (for relative paths).
+    pub origin: String,
+    pub base_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub options: RunOpts,
+}
+
+/// `POST /v1/deployments/resume`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumeRequest {
+    #[serde(default)]
+    pub options: RunOpts,
+    /// A person or the Update Module asked (true from the CLI).
+    #[serde(default = "yes")]
+    pub explicit: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ResumeRequest {
+    fn default() -> Self {
+        Self {
+            options: RunOpts::default(),
+            explicit: true,
+        }
+    }
+}
+
+/// `POST /v1/deployments/rollback`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackRequest {
+    #[serde(default)]
+    pub options: RunOpts,
+}
