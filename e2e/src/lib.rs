@@ -12,6 +12,7 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod bench;
+pub mod browser;
 pub mod fixture;
 
 use std::path::{Path, PathBuf};

@@ -1,11 +1,19 @@
 //! The codecs a header or data tar may be stored with, chosen by the member's suffix.
 //!
-//! Choices (measured on this project's 2-core build machine, 64 MiB of compressible text,
-//! release build): gzip with flate2's `zlib-rs` backend (pure Rust, 0.12 s; GNU gzip takes
-//! 0.35 s); xz with `liblzma` (the maintained fork of xz2 over the reference C library,
-//! built from vendored source: 0.59 s, against 1.47 s for pure-Rust `lzma-rs`, which also has
-//! no pull-style reader); zstd with the `zstd` binding to the reference C library (0.065 s,
-//! against 0.20 s for pure-Rust `ruzstd`), legacy formats off. Each decoder is bounded: zstd
+//! Choices (measured on this project's 2-core build machine, release builds): gzip with
+//! flate2's `zlib-ng` backend. One thread inflating the 65.8 MiB gzip data member of 256 MiB
+//! of compressible text, CPU time: zlib-ng 0.375 s; zlib-rs (pure Rust, the choice before
+//! issue 21) 0.47 s; ISA-L through `isal-rs` 0.25 s, but built with autotools and nasm
+//! through a young binding; libdeflate 0.37 s with its output's page faults, but it only
+//! inflates a whole member into a whole buffer (memory unbounded: a payload is one member).
+//! With the hashing on its own thread (`read_ahead`), the inflater is the whole cost of a
+//! gzip verify: 0.38 s with zlib-ng, 0.54 s with zlib-rs, against 0.41 s for
+//! `libdeflate-gunzip -c`. zlib-ng is C, like the xz and zstd decoders below, and heavily
+//! fuzzed; it needs cmake at build time. Earlier measurements, 64 MiB of text: xz with
+//! `liblzma` (the maintained fork of xz2 over the reference C library, built from vendored
+//! source: 0.59 s, against 1.47 s for pure-Rust `lzma-rs`, which also has no pull-style
+//! reader); zstd with the `zstd` binding to the reference C library (0.065 s, against 0.20 s
+//! for pure-Rust `ruzstd`), legacy formats off. Each decoder is bounded: zstd
 //! by `windowLogMax`, xz by a memory limit, and every decoder's output by a byte cap that
 //! turns a decompression bomb into [`ArtifactError::SizeLimit`].
 
@@ -55,14 +63,15 @@ impl Compression {
 
     /// A reader of the decompressed bytes of `input`, producing at most `cap` bytes; the
     /// byte past the cap is an error naming `member`.
+    /// `Send`, so that it can decode on its own thread (`read_ahead`).
     pub(crate) fn decoder<'a>(
         self,
-        input: impl BufRead + 'a,
+        input: impl BufRead + Send + 'a,
         limits: &Limits,
         member: &str,
         cap: u64,
-    ) -> Result<Capped<Box<dyn Read + 'a>>, ArtifactError> {
-        let inner: Box<dyn Read + 'a> = match self {
+    ) -> Result<Capped<Box<dyn Read + Send + 'a>>, ArtifactError> {
+        let inner: Box<dyn Read + Send + 'a> = match self {
             Self::None => Box::new(input),
             Self::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
             Self::Xz => {

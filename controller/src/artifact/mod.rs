@@ -6,7 +6,7 @@
 //! size it reads is capped by [`Limits`].
 //!
 //! Code map: [`tar`](self) (strict tar parser) -> [`compression`](self) (bounded decoders)
-//! -> [`reader`](self) ([`ArtifactReader`]: header, then payload, then [`Verified`]);
+//! -> [`read_ahead`](self) (the decoder on its own thread) -> [`reader`](self) ([`ArtifactReader`]: header, then payload, then [`Verified`]);
 //! [`manifest`](self) and [`header`](self) are pure parsers, [`signature`](self) holds the
 //! key policy, [`compat`](self) the pure "installed?" and "compatible?" rules;
 //! [`bundle`] writes and opens Orchestrator bundles (a Manifest and its Artifacts in one).
@@ -16,10 +16,12 @@ pub mod cache;
 mod compat;
 mod compression;
 mod error;
+mod file;
 mod header;
 mod limits;
 mod manifest;
 mod payload;
+mod read_ahead;
 mod reader;
 mod signature;
 pub mod source;
@@ -32,13 +34,12 @@ pub use write as testkit;
 pub use compat::{check_depends, check_depends_on, is_installed, DependsProblem};
 pub use compression::Compression;
 pub use error::ArtifactError;
+pub use file::{read_header, verify_file, verify_then_stream};
 pub use header::{ArtifactHeader, PayloadFile, ProvideValue, RawHeader};
 pub use limits::Limits;
 pub use manifest::{to_hex, ArtifactManifest, Digest};
 pub use payload::PayloadSink;
-pub use reader::{
-    read_header, verify_file, verify_then_stream, verify_whole, ArtifactReader, Discard, Verified,
-};
+pub use reader::{verify_whole, ArtifactReader, Discard, Verified};
 pub use signature::{SignatureStatus, VerifyKey, VerifyPolicy};
 pub use store::DirectorySink;
 

@@ -10,5 +10,5 @@ use std::io::{self, Read};
 /// the last file: a sink must treat what it received as unverified until then.
 pub trait PayloadSink {
     /// One payload file: its name inside `data/0000/`, its size in bytes, and its content.
-    fn file(&mut self, name: &str, size: u64, content: &mut dyn Read) -> io::Result<()>;
+    fn file(&mut self, name: &str, size: u64, content: &mut (dyn Read + Send)) -> io::Result<()>;
 }

@@ -15,9 +15,7 @@
 //! [`Verified`].
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
-use std::path::Path;
 
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
@@ -28,6 +26,7 @@ use super::header::{read_header_tar, ArtifactHeader};
 use super::limits::{Limits, SIGNATURE_MAX, VERSION_MAX};
 use super::manifest::{ArtifactManifest, Digest};
 use super::payload::PayloadSink;
+use super::read_ahead::{with_read_ahead, ReadAhead};
 use super::signature::VerifyPolicy;
 use super::tar::{Entry, TarReader};
 
@@ -144,11 +143,19 @@ impl<R: Read> ArtifactReader<R> {
     ///
     /// Bytes handed to the sink are unverified until this returns `Ok`: a checksum mismatch
     /// is known only at the end of a file, and a missing file only at the end.
-    pub fn stream_payload(mut self, sink: &mut dyn PayloadSink) -> Result<Verified, ArtifactError> {
+    pub fn stream_payload(mut self, sink: &mut dyn PayloadSink) -> Result<Verified, ArtifactError>
+    where
+        R: Send,
+    {
         self.stream(sink)
     }
 
-    fn stream(&mut self, sink: &mut dyn PayloadSink) -> Result<Verified, ArtifactError> {
+    /// The data tar is decompressed on a second thread while this one parses it, hashes and
+    /// feeds the sink (`read_ahead`): a compressed payload costs about its decompression.
+    fn stream(&mut self, sink: &mut dyn PayloadSink) -> Result<Verified, ArtifactError>
+    where
+        R: Send,
+    {
         let mut expected: BTreeMap<String, Digest> = self
             .header
             .payload_files
@@ -163,29 +170,11 @@ impl<R: Read> ArtifactReader<R> {
             let stored = BufReader::with_capacity(64 << 10, &mut self.outer);
             let decoder =
                 compression.decoder(stored, &self.limits, &label, self.limits.data_tar_bytes())?;
-            let mut inner = TarReader::new(decoder, label.as_str(), self.limits.name_bytes);
-            while let Some(entry) = inner.next_entry()? {
-                let digest = take_expected(&mut expected, &verified, &entry)?;
-                verified.payload_bytes = verified.payload_bytes.saturating_add(entry.size);
-                if verified.payload_bytes > self.limits.payload_bytes {
-                    return Err(ArtifactError::SizeLimit {
-                        member: label.clone(),
-                        what: "the payload".into(),
-                        limit: self.limits.payload_bytes,
-                    });
-                }
-                let actual = hand_over(&mut inner, &entry, sink)?;
-                let member = format!("data/0000/{}", entry.name);
-                if actual != digest {
-                    return Err(ArtifactError::ChecksumMismatch {
-                        member,
-                        expected: super::manifest::to_hex(&digest),
-                        actual: super::manifest::to_hex(&actual),
-                    });
-                }
-                verified.files.push((entry.name, entry.size));
-            }
-            drop(inner);
+            let limits = &self.limits;
+            with_read_ahead(decoder, |decoded| {
+                let inner = TarReader::new(decoded, label.as_str(), limits.name_bytes);
+                stream_files(inner, &mut expected, &mut verified, limits, sink)
+            })?;
             let left = drain(&mut self.outer).map_err(|e| ArtifactError::read(&label, e))?;
             if left > 0 {
                 return Err(ArtifactError::format(
@@ -212,48 +201,36 @@ impl<R: Read> ArtifactReader<R> {
     }
 }
 
-/// Reads only as far as the header: for planning, before any state runs.
-pub fn read_header(
-    path: &Path,
-    policy: &VerifyPolicy,
-    limits: &Limits,
-) -> Result<ArtifactHeader, ArtifactError> {
-    let (file, size) = open_file(path)?;
-    let mut header = ArtifactReader::open(file, policy, limits)?.header;
-    header.total_size = Some(size);
-    Ok(header)
-}
-
-/// Reads and verifies a whole Artifact file, discarding the payload.
-pub fn verify_file(
-    path: &Path,
-    policy: &VerifyPolicy,
-    limits: &Limits,
-) -> Result<(ArtifactHeader, Verified), ArtifactError> {
-    let (file, size) = open_file(path)?;
-    let reader = ArtifactReader::open(file, policy, limits)?;
-    let mut header = reader.header.clone();
-    header.total_size = Some(size);
-    let verified = reader.stream_payload(&mut Discard)?;
-    Ok((header, verified))
-}
-
-/// Verifies a local Artifact completely, then streams it to `sink` in a second pass: no
-/// payload byte of an invalid Artifact reaches the sink. The second pass verifies again, so
-/// a file rewritten between the passes still ends in an error, never in `Ok`.
-pub fn verify_then_stream(
-    path: &Path,
-    policy: &VerifyPolicy,
+/// Hands every file of the data tar to `sink`, checking each against its manifest digest.
+fn stream_files(
+    mut inner: TarReader<&mut ReadAhead>,
+    expected: &mut BTreeMap<String, Digest>,
+    verified: &mut Verified,
     limits: &Limits,
     sink: &mut dyn PayloadSink,
-) -> Result<(ArtifactHeader, Verified), ArtifactError> {
-    verify_file(path, policy, limits)?;
-    let (file, size) = open_file(path)?;
-    let reader = ArtifactReader::open(file, policy, limits)?;
-    let mut header = reader.header.clone();
-    header.total_size = Some(size);
-    let verified = reader.stream_payload(sink)?;
-    Ok((header, verified))
+) -> Result<(), ArtifactError> {
+    while let Some(entry) = inner.next_entry()? {
+        let digest = take_expected(expected, verified, &entry)?;
+        verified.payload_bytes = verified.payload_bytes.saturating_add(entry.size);
+        if verified.payload_bytes > limits.payload_bytes {
+            return Err(ArtifactError::SizeLimit {
+                member: inner.label().to_owned(),
+                what: "the payload".into(),
+                limit: limits.payload_bytes,
+            });
+        }
+        let actual = hand_over(&mut inner, &entry, sink)?;
+        let member = format!("data/0000/{}", entry.name);
+        if actual != digest {
+            return Err(ArtifactError::ChecksumMismatch {
+                member,
+                expected: super::manifest::to_hex(&digest),
+                actual: super::manifest::to_hex(&actual),
+            });
+        }
+        verified.files.push((entry.name, entry.size));
+    }
+    Ok(())
 }
 
 /// Copies the whole Artifact's raw bytes to `sink` while verifying it in the same pass: for
@@ -261,11 +238,11 @@ pub fn verify_then_stream(
 ///
 /// As with [`ArtifactReader::stream_payload`], what reached `sink` is unverified until this
 /// returns `Ok`. A failing `sink` is [`ArtifactError::Sink`].
-pub fn verify_whole<R: Read>(
+pub fn verify_whole<R: Read + Send>(
     reader: R,
     policy: &VerifyPolicy,
     limits: &Limits,
-    sink: &mut dyn Write,
+    sink: &mut (dyn Write + Send),
 ) -> Result<(ArtifactHeader, Verified), ArtifactError> {
     let tee = Tee {
         inner: reader,
@@ -279,27 +256,16 @@ pub fn verify_whole<R: Read>(
     Ok((header, verified))
 }
 
-fn open_file(path: &Path) -> Result<(File, u64), ArtifactError> {
-    let io = |e| ArtifactError::Io {
-        member: path.display().to_string(),
-        source: e,
-    };
-    let file = File::open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() {
-        return Err(ArtifactError::format(
-            &path.display().to_string(),
-            "not a regular file",
-        ));
-    }
-    Ok((file, meta.len()))
-}
-
 /// A sink that takes nothing: the reader drains and hashes every file itself.
 pub struct Discard;
 
 impl PayloadSink for Discard {
-    fn file(&mut self, _name: &str, _size: u64, _content: &mut dyn Read) -> io::Result<()> {
+    fn file(
+        &mut self,
+        _name: &str,
+        _size: u64,
+        _content: &mut (dyn Read + Send),
+    ) -> io::Result<()> {
         Ok(())
     }
 }
@@ -307,7 +273,7 @@ impl PayloadSink for Discard {
 /// Copies everything read from `inner` to `out`.
 struct Tee<'a, R> {
     inner: R,
-    out: &'a mut dyn Write,
+    out: &'a mut (dyn Write + Send),
     total: u64,
 }
 
@@ -356,7 +322,7 @@ impl<R: Read> Read for Hashing<'_, R> {
 }
 
 /// Hands one payload file to the sink, drains what it left, and returns the file's digest.
-fn hand_over<R: Read>(
+fn hand_over<R: Read + Send>(
     inner: &mut TarReader<R>,
     entry: &Entry,
     sink: &mut dyn PayloadSink,

@@ -21,7 +21,7 @@ struct Recorder {
 }
 
 impl PayloadSink for Recorder {
-    fn file(&mut self, name: &str, size: u64, content: &mut dyn Read) -> io::Result<()> {
+    fn file(&mut self, name: &str, size: u64, content: &mut (dyn Read + Send)) -> io::Result<()> {
         let mut v = Vec::new();
         content.read_to_end(&mut v)?;
         self.files.push((name.to_owned(), size, v));
@@ -158,7 +158,7 @@ fn bootstrap_artifacts_have_no_payload() {
 fn a_sink_that_stops_early_does_not_weaken_verification() {
     struct Lazy;
     impl PayloadSink for Lazy {
-        fn file(&mut self, _: &str, _: u64, c: &mut dyn Read) -> io::Result<()> {
+        fn file(&mut self, _: &str, _: u64, c: &mut (dyn Read + Send)) -> io::Result<()> {
             c.take(10).read_to_end(&mut Vec::new()).map(drop)
         }
     }

@@ -45,7 +45,7 @@ impl DirectorySink {
 }
 
 impl PayloadSink for DirectorySink {
-    fn file(&mut self, name: &str, _size: u64, content: &mut dyn Read) -> io::Result<()> {
+    fn file(&mut self, name: &str, _size: u64, content: &mut (dyn Read + Send)) -> io::Result<()> {
         if name.is_empty()
             || name.contains('/')
             || name == "."

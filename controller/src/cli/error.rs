@@ -21,6 +21,8 @@ pub enum CliError {
     Engine(EngineError),
     #[error(transparent)]
     Client(#[from] ClientError),
+    #[error("lost the daemon: {0}")]
+    LostDaemon(ClientError),
     #[error("no baton daemon answers at {} (start it with `baton run`)", .0.display())]
     NoDaemon(PathBuf),
     /// The daemon on the socket acts on another datastore: never act on its System.
@@ -36,6 +38,19 @@ pub enum CliError {
     },
     #[error("{}: {source}", file.display())]
     Apply { file: PathBuf, source: ClientError },
+    /// The daemon refused a controller action (`baton suspend`...), with the API's reason.
+    #[error("{verb} refused: {source}")]
+    Refused {
+        verb: &'static str,
+        source: ClientError,
+    },
+    /// `baton ui-url` with a daemon that has no TCP listener to serve the page on.
+    #[error(
+        "the status page is served on the API's TCP listener, and this daemon has none: set \
+Api.Tcp (e.g. \"127.0.0.1:7373\") and Api.TokenFile or Api.ReadTokenFile in the \
+configuration, then restart `baton run`"
+    )]
+    NoStatusPage,
     #[error(transparent)]
     Daemon(#[from] crate::daemon::DaemonError),
     #[error("cannot handle signals: {0}")]

@@ -9,6 +9,7 @@
 //!
 //! Never imports `daemon`: only [`crate::wire`] and `engine::api`.
 
+mod events;
 pub mod handshake;
 mod remote;
 
@@ -26,10 +27,11 @@ use tokio::net::UnixStream;
 use crate::engine::api::{DeploymentReport, Inventory, JournalView, Observation};
 use crate::model::{ComponentStatus, HistoryEntry, Status};
 use crate::wire::{
-    paths, ActionReply, Applied, ErrorBody, Identity, InstallRequest, ResumeRequest,
-    RollbackRequest, BASE_DIR_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
+    paths, ActionReply, Applied, ErrorBody, Identity, InstallRequest, LoginCode, LoginCodeRequest,
+    ResumeRequest, RollbackRequest, BASE_DIR_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
 };
 
+pub use events::EventStream;
 pub use remote::RemoteDeployer;
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,21 @@ impl Client {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), ClientError> {
+        let resp = self.open(method, path, headers, body).await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok((status, headers, bytes))
+    }
+
+    /// Sends a request; the answer's body is still to be read.
+    async fn open(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
         let stream =
             UnixStream::connect(&self.socket)
                 .await
@@ -119,11 +136,7 @@ impl Client {
         let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| ClientError::Decode(e.to_string()))?;
-        let resp = sender.send_request(req).await?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        Ok((status, headers, bytes))
+        Ok(sender.send_request(req).await?)
     }
 
     async fn get_raw(
@@ -257,6 +270,12 @@ impl Client {
 
     pub async fn rollback(&self, req: &RollbackRequest) -> Result<DeploymentReport, ClientError> {
         self.post(&format!("{}rollback", paths::DEPLOYMENTS), req)
+            .await
+    }
+
+    /// A one-time login code for the status page (`baton ui-url`).
+    pub async fn login_code(&self, write: bool) -> Result<LoginCode, ClientError> {
+        self.post(paths::LOGIN_CODES, &LoginCodeRequest { write })
             .await
     }
 

@@ -545,7 +545,7 @@ struct CountingSink<'a> {
 }
 
 impl PayloadSink for CountingSink<'_> {
-    fn file(&mut self, name: &str, size: u64, content: &mut dyn Read) -> io::Result<()> {
+    fn file(&mut self, name: &str, size: u64, content: &mut (dyn Read + Send)) -> io::Result<()> {
         let CountingSink {
             inner,
             sent,
@@ -571,7 +571,7 @@ impl PayloadSink for CountingSink<'_> {
 }
 
 struct CountingRead<'a> {
-    inner: &'a mut dyn Read,
+    inner: &'a mut (dyn Read + Send),
     sent: &'a mut u64,
     who: &'a ComponentRef,
     progress: &'a dyn ProgressSink,

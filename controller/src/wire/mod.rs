@@ -3,7 +3,11 @@
 //! ([`crate::client`]) so the two cannot disagree. The engine's own answers (a
 //! `DeploymentReport`, an `Observation`...) travel as `engine::api` defines them.
 //!
-//! Data only: no IO.
+//! Data only: no IO. [`events`] is what the status event stream carries, [`sse`] its
+//! Server-Sent Events framing (written by the API, read by the client).
+
+pub mod events;
+pub mod sse;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -31,6 +35,40 @@ pub mod paths {
     pub const HEALTHZ: &str = "/healthz";
     pub const READYZ: &str = "/readyz";
     pub const METRICS: &str = "/metrics";
+    /// The status event stream (Server-Sent Events, [`super::sse`]).
+    pub const EVENTS: &str = "/v1/events";
+    /// Owner consent for a gate that asks it (issue 17 answers it).
+    pub const CONSENT: &str = "/v1/consent";
+    /// One-time login codes for the status page (Unix socket only).
+    pub const LOGIN_CODES: &str = "/v1/ui/login-codes";
+    /// The status page, and where a login code is redeemed.
+    pub const UI: &str = "/ui/";
+    pub const UI_LOGIN: &str = "/ui/login";
+}
+
+/// Header of `GET /v1/status`: the id of the newest status event the document includes, to
+/// follow `/v1/events?since=<id>` from (list, then watch).
+pub const EVENT_ID_HEADER: &str = "x-baton-event-id";
+
+/// `POST /v1/ui/login-codes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginCodeRequest {
+    /// The session may also act (suspend, consent...), not only read.
+    #[serde(default)]
+    pub write: bool,
+}
+
+/// The answer: open `path` on the API's TCP listener within `expiresInSeconds`, once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginCode {
+    /// `/ui/login?code=...`
+    pub path: String,
+    pub expires_in_seconds: u64,
+    pub write: bool,
+    /// The API's TCP address (`Api.Tcp`), when it has one: the page is served there.
+    pub tcp: Option<String>,
 }
 
 /// `GET /v1/identity`: the datastore the daemon acts on (canonical path) and its Topology,

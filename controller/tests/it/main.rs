@@ -7,6 +7,7 @@
 // Blocking clients on real sockets, timed by the wall clock (slow bodies, slowloris).
 #[allow(clippy::disallowed_methods)]
 mod daemon_api;
+mod daemon_events;
 mod daemon_reads;
 mod daemon_reconciler;
 // Stamps the fake Deployer's reports with the wall clock, as the engine does.

@@ -6,7 +6,8 @@
 //! (orchestration overhead), `install` (a single-component install, and the peak memory of a
 //! large one), `artifact` (verification), `server` (an Artifact fetched from the Mender
 //! Server), `controller` (`baton run` at rest and at work).
-//! `measure` times whole processes, `stats` summarises runs, `report` renders and judges,
+//! `measure` times whole processes, `stats` summarises runs, `floor` names the least a
+//! payload can cost (its single-thread decompressor, or SHA-256), `report` renders and judges,
 //! `machine` describes where it ran. The binaries `bench-*` in `src/bin/` are thin command
 //! lines over these; `bench-all` (through `e2e/bench`) runs them all.
 //!
@@ -17,6 +18,7 @@
 pub mod artifact;
 pub mod controller;
 pub mod engine;
+pub mod floor;
 pub mod install;
 pub mod layout;
 pub mod machine;

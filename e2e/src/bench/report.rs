@@ -171,12 +171,17 @@ pub enum Verdict {
     NotJudged,
 }
 
-/// One scenario: baton, optionally a baseline, optionally a target.
+/// One scenario: baton, optionally a baseline, optionally the true floor, optionally a
+/// target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub scenario: String,
     pub baton: Measured,
     pub baseline: Option<Measured>,
+    /// The least the work can cost on this machine, whatever the tool (a single-thread
+    /// decompressor, SHA-256 at the CPU's speed, a bare spawn): a peer or a shell pipeline
+    /// can be slow, the floor cannot.
+    pub floor: Option<Measured>,
     pub target: Option<Target>,
 }
 
@@ -186,6 +191,7 @@ impl Row {
             scenario: scenario.into(),
             baton,
             baseline: None,
+            floor: None,
             target: None,
         }
     }
@@ -195,6 +201,17 @@ impl Row {
         self
     }
 
+    /// The true floor of this row's work (see [`Row::floor`]).
+    pub fn floor(mut self, floor: Measured) -> Row {
+        self.floor = Some(floor);
+        self
+    }
+
+    /// baton's median over the floor's.
+    pub fn floor_ratio(&self) -> Option<f64> {
+        ratio(&self.baton, self.floor.as_ref()?)
+    }
+
     pub fn target(mut self, t: Target) -> Row {
         self.target = Some(t);
         self
@@ -202,10 +219,7 @@ impl Row {
 
     /// baton's median over the baseline's, when both were measured (in the same unit).
     pub fn ratio(&self) -> Option<f64> {
-        let b = self.baton.as_ref().ok()?;
-        let base = self.baseline.as_ref()?.as_ref().ok()?;
-        (b.unit == base.unit && base.summary.median > 0.0)
-            .then(|| b.summary.median / base.summary.median)
+        ratio(&self.baton, self.baseline.as_ref()?)
     }
 
     pub fn verdict(&self) -> Verdict {
@@ -240,6 +254,12 @@ impl Row {
             Verdict::NotJudged => format!("({text}: not judged here)"),
         }
     }
+}
+
+/// `a`'s median over `b`'s, when both were measured in the same unit.
+fn ratio(a: &Measured, b: &Measured) -> Option<f64> {
+    let (a, b) = (a.as_ref().ok()?, b.as_ref().ok()?);
+    (a.unit == b.unit && b.summary.median > 0.0).then(|| a.summary.median / b.summary.median)
 }
 
 fn measured_cell(m: &Measured, with_name: bool) -> String {
@@ -284,9 +304,15 @@ impl Section {
         for p in &self.intro {
             let _ = writeln!(out, "{p}\n");
         }
+        // The floor's columns only where a row names one: other tables keep their shape.
+        let floors = self.rows.iter().any(|r| r.floor.is_some());
         if !self.rows.is_empty() {
-            out.push_str("| scenario | runs | baton: median (min-max) | baseline: median (min-max) | baton / baseline | target |\n");
-            out.push_str("|---|---:|---:|---:|---:|---|\n");
+            out.push_str("| scenario | runs | baton: median (min-max) | baseline: median (min-max) | baton / baseline |");
+            out.push_str(if floors {
+                " true floor: median (min-max) | baton / floor | target |\n|---|---:|---:|---:|---:|---:|---:|---|\n"
+            } else {
+                " target |\n|---|---:|---:|---:|---:|---|\n"
+            });
             for r in &self.rows {
                 let runs = r
                     .baton
@@ -297,9 +323,21 @@ impl Section {
                     .as_ref()
                     .map_or(String::new(), |b| measured_cell(b, true));
                 let ratio = r.ratio().map_or(String::new(), |x| format!("{x:.2}x"));
+                let floor = if floors {
+                    let cell = r
+                        .floor
+                        .as_ref()
+                        .map_or(String::new(), |f| measured_cell(f, true));
+                    let x = r
+                        .floor_ratio()
+                        .map_or(String::new(), |x| format!("{x:.2}x"));
+                    format!(" {cell} | {x} |")
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     out,
-                    "| {} | {runs} | {} | {baseline} | {ratio} | {} |",
+                    "| {} | {runs} | {} | {baseline} | {ratio} |{floor} {} |",
                     r.scenario,
                     measured_cell(&r.baton, false),
                     r.target_cell()
@@ -445,6 +483,35 @@ mod tests {
         assert!(md.trim_end().ends_with("Why."));
         let summary = targets_table(&[s]);
         assert!(summary.contains("| Artifact verification | none | <= 1.2x | 1.05x | met |"));
+    }
+
+    #[test]
+    fn a_floor_adds_its_columns_and_its_ratio() {
+        let mut s = Section::new("Artifact verification");
+        s.rows.push(
+            Row::new("gzip", fig(&[1.2], Unit::Seconds))
+                .against(fig(&[2.0], Unit::Seconds))
+                .floor(Ok(Figure::new(
+                    "libdeflate-gunzip -c",
+                    Summary::of(&[1.0]).unwrap(),
+                    Unit::Seconds,
+                ))),
+        );
+        s.rows.push(Row::new("none", fig(&[1.0], Unit::Seconds)));
+        let md = s.markdown();
+        assert!(md.contains(
+            "| baton / baseline | true floor: median (min-max) | baton / floor | target |"
+        ));
+        assert!(
+            md.contains("| 0.60x | libdeflate-gunzip -c: 1.000 s | 1.20x |  |"),
+            "{md}"
+        );
+        assert!(md.contains("| none | 1 | 1.000 s |  |  |  |  |  |"), "{md}");
+        let plain = Section {
+            rows: vec![Row::new("x", fig(&[1.0], Unit::Seconds))],
+            ..Section::new("t")
+        };
+        assert!(!plain.markdown().contains("floor"));
     }
 
     impl Row {

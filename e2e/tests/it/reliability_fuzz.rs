@@ -265,7 +265,7 @@ fn manifest_target(bytes: &[u8]) {
 struct Count(u64);
 
 impl PayloadSink for Count {
-    fn file(&mut self, _: &str, _: u64, content: &mut dyn Read) -> std::io::Result<()> {
+    fn file(&mut self, _: &str, _: u64, content: &mut (dyn Read + Send)) -> std::io::Result<()> {
         self.0 += std::io::copy(content, &mut std::io::sink())?;
         Ok(())
     }

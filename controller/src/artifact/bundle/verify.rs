@@ -104,7 +104,7 @@ struct Checking<'a> {
 }
 
 impl PayloadSink for Checking<'_> {
-    fn file(&mut self, name: &str, size: u64, content: &mut dyn Read) -> io::Result<()> {
+    fn file(&mut self, name: &str, size: u64, content: &mut (dyn Read + Send)) -> io::Result<()> {
         if is_manifest_name(name) {
             let cap = resource::LIMITS.max_bytes as u64;
             if size > cap {

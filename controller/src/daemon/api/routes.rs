@@ -6,14 +6,15 @@
 
 use std::sync::Arc;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 
+use super::body::Body;
 use super::guard::{self, Access, Conn, Facts, Refusal, BODY_LIMIT};
-use super::{ApiState, BODY_TIMEOUT, QUEUE_WAIT};
+use super::{events, ui, ApiState, BODY_TIMEOUT, QUEUE_WAIT};
 use crate::daemon::admission::Door;
 use crate::daemon::commands::{Action, ActionError, Answer, HandoffError, Query};
 use crate::daemon::sources::{self, handoff, Offer, OfferError};
@@ -22,10 +23,10 @@ use crate::model::Origin;
 use crate::resource::Diagnostics;
 use crate::wire::{
     paths, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
-    GENERATION_HEADER, SIGNATURE_HEADER,
+    EVENT_ID_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
 };
 
-type Resp = Response<Full<Bytes>>;
+type Resp = Response<Body>;
 
 /// What a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,12 @@ pub enum Route {
     Install,
     Resume,
     Rollback,
+    /// `GET /v1/events`: the status event stream.
+    Events,
+    /// `POST /v1/consent`: answered by the gates (issue 17).
+    Consent,
+    /// The status page and its sessions.
+    Ui(ui::Page),
     /// The path exists, the method does not.
     MethodNotAllowed,
     NotFound,
@@ -67,10 +74,15 @@ pub fn route(method: &Method, path: &str) -> Route {
         paths::STATUS => pick(get, Status),
         paths::COMPONENTS => pick(get, Components),
         paths::HISTORY => pick(get, History),
+        paths::EVENTS => pick(get, Events),
+        paths::CONSENT => pick(post, Consent),
         paths::PROVIDES => pick(get, Read(Query::Provides)),
         paths::INVENTORY => pick(get, Read(Query::Inventory)),
         paths::JOURNAL => pick(get, Read(Query::Journal)),
         paths::IDENTITY => pick(get, Identity),
+        p if p.starts_with("/ui") || p == paths::LOGIN_CODES => {
+            ui::route(method, p).unwrap_or(NotFound)
+        }
         p => {
             if let Some(a) = p.strip_prefix(paths::ACTIONS) {
                 match crate::daemon::commands::Action::parse(a) {
@@ -101,16 +113,18 @@ pub fn access(r: Route) -> Access {
         | Route::Status
         | Route::Components
         | Route::History
+        | Route::Events
         | Route::Read(_)
         | Route::Identity
         | Route::MethodNotAllowed
         | Route::NotFound => Access::Read,
-        Route::PutManifest | Route::Action(_) => Access::Write,
+        Route::PutManifest | Route::Action(_) | Route::Consent => Access::Write,
         Route::Install | Route::Resume | Route::Rollback => Access::UnixOnly,
+        Route::Ui(p) => ui::access(p),
     }
 }
 
-fn error(status: u16, code: &str, message: impl Into<String>) -> Resp {
+pub(super) fn error(status: u16, code: &str, message: impl Into<String>) -> Resp {
     error_with(status, code, message, Vec::new())
 }
 
@@ -126,14 +140,14 @@ fn error_with(status: u16, code: &str, message: impl Into<String>, problems: Vec
     )
 }
 
-fn json<T: Serialize>(v: &T) -> Resp {
+pub(super) fn json<T: Serialize>(v: &T) -> Resp {
     json_status(StatusCode::OK, v)
 }
 
 fn json_status<T: Serialize>(status: StatusCode, v: &T) -> Resp {
     let mut body = serde_json::to_vec(v).expect("API bodies serialize");
     body.push(b'\n');
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Body::full(body));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -141,7 +155,7 @@ fn json_status<T: Serialize>(status: StatusCode, v: &T) -> Resp {
 }
 
 fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(Body::full(body));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -172,6 +186,7 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) ->
         host: h(hyper::header::HOST),
         authorization: h(hyper::header::AUTHORIZATION),
         content_length: h(hyper::header::CONTENT_LENGTH),
+        session: state.sessions.credential(req.headers()),
     };
     let r = route(req.method(), req.uri().path());
     if let Err(refusal) = guard::check(&facts, access(r), conn, &state.tokens) {
@@ -198,11 +213,24 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) ->
             state.metrics.render(),
         ),
         Route::Status => {
-            let mut r = Response::new(Full::new(state.handle.board.json()));
+            // The newest event id before the document: every event up to it is in the
+            // document, so a follower from it misses nothing.
+            let last = state.handle.board.events().last_id();
+            let mut r = Response::new(Body::full(state.handle.board.json()));
             r.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r.headers_mut()
+                .insert(EVENT_ID_HEADER, HeaderValue::from(last));
             r
         }
+        // No in-flight slot is held while it streams: the permit goes when this returns.
+        Route::Events => events::answer(&state, &req).unwrap_or_else(refused),
+        Route::Consent => error(
+            501,
+            "NotImplemented",
+            "owner consent is answered by the gates (issue 17); no gate asks it in this build",
+        ),
+        Route::Ui(p) => ui::answer(&state, p, req, conn).await,
         Route::Components => json(&state.handle.board.get().components),
         Route::History => json(&state.handle.board.get().history),
         Route::Identity => json(&state.identity),
@@ -310,7 +338,9 @@ async fn body_bytes(req: Request<Incoming>) -> Result<Bytes, Resp> {
     }
 }
 
-async fn body_json<T: serde::de::DeserializeOwned>(req: Request<Incoming>) -> Result<T, Resp> {
+pub(super) async fn body_json<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+) -> Result<T, Resp> {
     let bytes = body_bytes(req).await?;
     serde_json::from_slice(&bytes)
         .map_err(|e| error(400, "BadRequest", format!("invalid JSON body: {e}")))
@@ -399,6 +429,13 @@ mod tests {
             (&po, "/v1/deployments/rollback", Route::Rollback),
             (&g, "/v1/deployments/install", Route::MethodNotAllowed),
             (&po, "/v1/deployments/x", Route::NotFound),
+            (&g, "/v1/events", Route::Events),
+            (&po, "/v1/events", Route::MethodNotAllowed),
+            (&po, "/v1/consent", Route::Consent),
+            (&g, "/v1/consent", Route::MethodNotAllowed),
+            (&g, "/ui/", Route::Ui(ui::Page::Index)),
+            (&po, "/v1/ui/login-codes", Route::Ui(ui::Page::LoginCode)),
+            (&g, "/ui/nothing", Route::NotFound),
             (&g, "/", Route::NotFound),
             (&g, "/v1/status/", Route::NotFound),
         ] {

@@ -50,7 +50,7 @@ impl FilesTreeSink {
         &mut self,
         name: &str,
         size: u64,
-        content: &mut dyn Read,
+        content: &mut (dyn Read + Send),
     ) -> Result<(), Delivery> {
         check_payload_name(name, self.whole_artifact, self.stored)?;
         let path = self.path.join(name);
@@ -66,7 +66,7 @@ impl FilesTreeSink {
 }
 
 impl PayloadSink for FilesTreeSink {
-    fn file(&mut self, name: &str, size: u64, content: &mut dyn Read) -> io::Result<()> {
+    fn file(&mut self, name: &str, size: u64, content: &mut (dyn Read + Send)) -> io::Result<()> {
         self.store(name, size, content)
             .map_err(|e| e.into_io(&mut self.failure))
     }
@@ -106,7 +106,7 @@ const CHUNK: usize = 64 * 1024;
 pub(super) fn pump(
     name: &str,
     size: u64,
-    content: &mut dyn Read,
+    content: &mut (dyn Read + Send),
     mut write: impl FnMut(&[u8], u64) -> Result<(), TreeError>,
 ) -> Result<(), Delivery> {
     let mut buf = vec![0u8; CHUNK];

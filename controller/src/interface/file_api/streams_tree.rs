@@ -138,7 +138,12 @@ impl StreamsTreeSink {
         }
     }
 
-    fn deliver(&mut self, name: &str, size: u64, content: &mut dyn Read) -> Result<(), Delivery> {
+    fn deliver(
+        &mut self,
+        name: &str,
+        size: u64,
+        content: &mut (dyn Read + Send),
+    ) -> Result<(), Delivery> {
         check_payload_name(name, self.whole_artifact, self.received)?;
         self.received += 1;
         match &mut self.phase {
@@ -275,7 +280,7 @@ impl StreamsTreeSink {
 }
 
 impl PayloadSink for StreamsTreeSink {
-    fn file(&mut self, name: &str, size: u64, content: &mut dyn Read) -> io::Result<()> {
+    fn file(&mut self, name: &str, size: u64, content: &mut (dyn Read + Send)) -> io::Result<()> {
         self.deliver(name, size, content)
             .map_err(|e| e.into_io(&mut self.failure))
     }
