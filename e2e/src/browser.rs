@@ -4,7 +4,8 @@
 //!
 //! Each [`Browser`] is a fresh profile in a temporary directory (no cookies carried from
 //! one test to the next), with Chromium's background networking, updates, sync and QUIC
-//! off. Without Chromium the tests skip loudly, and fail under `BATON_TEST_STRICT=1`.
+//! off. Chromium is asked for through [`crate::need`]: without it the tests skip loudly,
+//! and fail under `BATON_TEST_STRICT=1`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -14,24 +15,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// The Chromium binary, or `None` after a loud message (a panic under BATON_TEST_STRICT=1).
+/// The Chromium binary (`chromium`, or `chromium-browser` as some distributions name it),
+/// asked through [`crate::need`]: `None` after a loud, recorded skip, or a failure with
+/// `BATON_TEST_STRICT=1`.
 pub fn chromium() -> Option<PathBuf> {
-    for name in ["chromium", "chromium-browser"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {name}")])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-        if found.is_some() {
-            return found;
-        }
-    }
-    if std::env::var("BATON_TEST_STRICT").as_deref() == Ok("1") {
-        panic!("`chromium` is not installed and BATON_TEST_STRICT=1 (e2e/run installs it)");
-    }
-    eprintln!("\n!!! SKIPPED: `chromium` is not installed (e2e/run installs it) !!!\n");
-    None
+    crate::need::require(
+        crate::need::tool("chromium")
+            .or_else(|missing| crate::need::tool("chromium-browser").map_err(|_| missing)),
+    )
 }
 
 pub struct Browser {

@@ -79,6 +79,9 @@ pub(super) async fn pass(
                 until,
                 message,
             } => {
+                // A gate's `until` is a wall-clock instant (a maintenance window's end); the
+                // wait itself is tokio's.
+                #[allow(clippy::disallowed_methods)]
                 let wait = until
                     .and_then(|u| u.duration_since(SystemTime::now()).ok())
                     .unwrap_or(RECHECK)

@@ -7,7 +7,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::controller::*;
+use e2e::fixture::*;
 use serde_json::{json, Value};
 
 /// A `baton` verb running in the background, its stdout collected.
@@ -79,10 +79,9 @@ fn is_state(word: &str) -> bool {
 }
 
 /// The states a mock component ran, in order, from its calls.log.
-fn states_run(sys: &System, state_dir: &str) -> Vec<String> {
-    std::fs::read_to_string(sys.component(state_dir).join("calls.log"))
-        .unwrap()
-        .lines()
+fn states_run(sys: &System, name: &str) -> Vec<String> {
+    sys.call_log(name)
+        .iter()
         .filter_map(|l| l.split_whitespace().next())
         .filter(|s| is_state(s))
         .map(str::to_string)
@@ -91,7 +90,7 @@ fn states_run(sys: &System, state_dir: &str) -> Vec<String> {
 
 #[test]
 fn events_follow_prints_every_state_and_the_outcome_and_a_reconnect_misses_nothing() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let d = sys.start();
@@ -99,7 +98,7 @@ fn events_follow_prints_every_state_and_the_outcome_and_a_reconnect_misses_nothi
     // From the first event this daemon gave: nothing is missed however late it connects.
     follow.args(["events", "--follow", "--since", "0", "-o", "json"]);
     let follower = Background::start(follow);
-    sys.drop_manifest("v2.yaml", &sys.manifest("sys-v2", "v2"));
+    sys.drop_manifest("v2.yaml", &sys.release_text("sys-v2", "v2"));
     let text = follower.until("the finished deployment", |t| {
         t.contains("\"kind\":\"finished\"")
     });
@@ -113,7 +112,8 @@ fn events_follow_prints_every_state_and_the_outcome_and_a_reconnect_misses_nothi
     );
 
     // Every state each component ran is in the stream, in the order it ran.
-    for (state_dir, ctype, id, _) in COMPONENTS {
+    for c in &sys.components {
+        let (ctype, id) = (c.component_type.as_str(), c.id.as_str());
         let in_stream: Vec<String> = evs
             .iter()
             .map(|e| &e["change"]["progress"])
@@ -128,7 +128,7 @@ fn events_follow_prints_every_state_and_the_outcome_and_a_reconnect_misses_nothi
             .map(|p| p["state"].as_str().unwrap().to_string())
             .filter(|s| is_state(s))
             .collect();
-        let ran = states_run(&sys, state_dir);
+        let ran = states_run(&sys, &c.name);
         assert!(!ran.is_empty());
         assert_eq!(in_stream, ran, "{id}");
     }
@@ -166,17 +166,17 @@ fn events_follow_prints_every_state_and_the_outcome_and_a_reconnect_misses_nothi
 
 #[test]
 fn status_watch_prints_each_change() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let d = sys.start();
     // A second in ArtifactInstall: the deployment is seen under way.
-    std::fs::write(sys.component("a").join("slow"), "1").unwrap();
+    std::fs::write(sys.state_dir("a").join("slow"), "1").unwrap();
     let mut watch = sys.baton();
     watch.args(["status", "--watch"]);
     let w = Background::start(watch);
     w.until("the first view", |t| t.contains("Ready:"));
-    sys.drop_manifest("v2.yaml", &sys.manifest("sys-v2", "v2"));
+    sys.drop_manifest("v2.yaml", &sys.release_text("sys-v2", "v2"));
     d.until("ready", |s| ready(s) && s["observedGeneration"] == 1);
     let text = w.until("the view at the end", |t| {
         t.rsplit("Manifest:").next().is_some_and(|last| {
@@ -197,7 +197,7 @@ fn verb(sys: &System, args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn suspend_holds_a_new_manifest_unsuspend_converges_revert_returns_to_the_good_one() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let d = sys.start();
@@ -206,14 +206,14 @@ fn suspend_holds_a_new_manifest_unsuspend_converges_revert_returns_to_the_good_o
     assert!(!ok);
     assert!(err.contains("NothingToRollBackTo"), "{err}");
 
-    sys.drop_manifest("v2.yaml", &sys.manifest("sys-v2", "v2"));
+    sys.drop_manifest("v2.yaml", &sys.release_text("sys-v2", "v2"));
     d.until("v2", |s| ready(s) && s["observedGeneration"] == 1);
 
     let (ok, out, err) = verb(&sys, &["suspend"]);
     assert!(ok, "{err}");
     assert!(out.contains("suspended"), "{out}");
     let v3 = sys.root().join("v3.yaml");
-    std::fs::write(&v3, sys.manifest("sys-v3", "v3")).unwrap();
+    std::fs::write(&v3, sys.release_text("sys-v3", "v3")).unwrap();
     let (ok, _, err) = verb(&sys, &["apply", "-f", v3.to_str().unwrap()]);
     assert!(ok, "{err}");
     let s = d.until("held", |s| {
@@ -224,7 +224,7 @@ fn suspend_holds_a_new_manifest_unsuspend_converges_revert_returns_to_the_good_o
     assert_eq!(d.status()["observedGeneration"], 1, "{s:#}");
     assert_eq!(sys.version("a"), "rtos-v2");
     assert!(!states_run(&sys, "a").is_empty());
-    let calls = std::fs::read_to_string(sys.component("a").join("calls.log")).unwrap();
+    let calls = std::fs::read_to_string(sys.state_dir("a").join("calls.log")).unwrap();
     assert!(!calls.contains("rtos-v3"), "{calls}");
 
     let (ok, out, _) = verb(&sys, &["unsuspend"]);

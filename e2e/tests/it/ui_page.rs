@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use e2e::browser::{screenshot_dir, Browser};
-use e2e::controller::*;
+use e2e::fixture::*;
 use serde_json::json;
 
 /// Adds loopback TCP on a port the kernel picks, with a write and a read token.
@@ -19,16 +19,12 @@ fn with_tcp(sys: &System) {
         std::fs::write(root.join(name), token).unwrap();
         std::fs::set_permissions(root.join(name), std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let path = root.join("baton.conf");
-    let mut conf: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    conf["Api"] = json!({
+    sys.configure(json!({"Api": {
         "Socket": sys.socket(),
         "Tcp": "127.0.0.1:0",
         "TokenFile": root.join("write.token"),
         "ReadTokenFile": root.join("read.token"),
-    });
-    std::fs::write(path, conf.to_string()).unwrap();
+    }}));
 }
 
 /// `baton ui-url [--write]`: the URL it prints.
@@ -58,7 +54,7 @@ const READY_TRUE: &str =
 
 #[test]
 fn the_page_follows_a_deployment_live_to_ready_and_a_read_session_cannot_act() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let Some(mut b) = Browser::launch() else {
@@ -66,9 +62,9 @@ fn the_page_follows_a_deployment_live_to_ready_and_a_read_session_cannot_act() {
     };
     with_tcp(&sys);
     // ArtifactInstall takes 3 s on the first component: the page opens mid-deployment.
-    std::fs::write(sys.component("a").join("slow"), "3").unwrap();
+    std::fs::write(sys.state_dir("a").join("slow"), "3").unwrap();
     let d = sys.start();
-    sys.drop_manifest("v2.yaml", &sys.manifest("sys-v2", "v2"));
+    sys.drop_manifest("v2.yaml", &sys.release_text("sys-v2", "v2"));
     d.until("deploying", |s| s["deployment"]["manifest"] == "sys-v2");
 
     b.navigate(&ui_url(&sys, false));
@@ -104,7 +100,8 @@ fn the_page_follows_a_deployment_live_to_ready_and_a_read_session_cannot_act() {
         b.eval("performance.getEntriesByType('navigation').length"),
         json!(1)
     );
-    for (_, ctype, id, _) in COMPONENTS {
+    for c in &sys.components {
+        let (ctype, id) = (c.component_type.as_str(), c.id.as_str());
         let row = b.eval(&format!(
             "[...document.querySelectorAll('#components tr[data-component=\"{ctype}/{id}\"] th, #components tr[data-component=\"{ctype}/{id}\"] td')].map(c => c.textContent)"
         ));
@@ -173,7 +170,7 @@ fn the_page_follows_a_deployment_live_to_ready_and_a_read_session_cannot_act() {
 
 #[test]
 fn without_a_login_the_page_shows_nothing_of_the_system_and_a_write_session_acts() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let Some(mut b) = Browser::launch() else {
@@ -181,7 +178,7 @@ fn without_a_login_the_page_shows_nothing_of_the_system_and_a_write_session_acts
     };
     with_tcp(&sys);
     let d = sys.start();
-    sys.drop_manifest("v2.yaml", &sys.manifest("sys-v2", "v2"));
+    sys.drop_manifest("v2.yaml", &sys.release_text("sys-v2", "v2"));
     d.until("ready", |s| ready(s) && s["observedGeneration"] == 1);
     let url = ui_url(&sys, false);
 
@@ -236,7 +233,7 @@ fn without_a_login_the_page_shows_nothing_of_the_system_and_a_write_session_acts
 
     // Keyboard focus survives changes elsewhere on the page (a new generation, held).
     w.eval("document.querySelector('[data-action=retry]').focus()");
-    sys.drop_manifest("v3.yaml", &sys.manifest("sys-v3", "v3"));
+    sys.drop_manifest("v3.yaml", &sys.release_text("sys-v3", "v3"));
     assert!(w.wait_for(
         "document.getElementById('desired').textContent.includes('generation 2')",
         Duration::from_secs(20)
