@@ -222,6 +222,7 @@ mod tests {
     fn staged_bundles_stay_while_a_manifest_names_them_and_two_spares_stay() {
         let d = tempfile::tempdir().unwrap();
         let (places, store) = datastore(d.path());
+        #[allow(clippy::disallowed_methods)] // an mtime in the past to set; nothing waits on it
         let staging = |name: &str, age: u64| {
             let dir = places.bundles.join(name);
             fs::create_dir_all(&dir).unwrap();

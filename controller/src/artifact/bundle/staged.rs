@@ -109,6 +109,7 @@ pub fn staged_artifacts(root: &Path, dir: &Path) -> Option<BTreeMap<ComponentTyp
 fn fresh_name() -> String {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    #[allow(clippy::disallowed_methods)] // part of a unique name; nothing waits on it
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
