@@ -9,9 +9,9 @@ use e2e::fixture::{keys, MenderRig};
 use e2e::mender::{transcript, Module, REBOOT_EXIT};
 use e2e::need;
 
-type Entries = [(&'static str, &'static str, u8)];
+pub(crate) type Entries = [(&'static str, &'static str, u8)];
 
-const V1: &Entries = &[("gateway", "gateway-v1", 10), ("rtos", "rtos-v1", 20)];
+pub(crate) const V1: &Entries = &[("gateway", "gateway-v1", 10), ("rtos", "rtos-v1", 20)];
 /// The gateway stays on v1: a desired state, so it must not be touched.
 const V2: &Entries = &[("gateway", "gateway-v1", 10), ("rtos", "rtos-v2", 20)];
 /// Both component types change.

@@ -2,15 +2,15 @@
 //! design's own example), `baton plan` and `--plan-hash`, and bundles installed with no
 //! Artifact source (the CLI, the watched directory, the Mender client with baton's module).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use baton::artifact::testkit::ArtifactBuilder;
-use baton::artifact::Compression;
-use e2e::controller::{http, ready, System};
-use e2e::scratch::{Comp, Scratch};
-use e2e::{stderr, stdout};
-use serde_json::Value;
+use e2e::fixture::{http, ready, Component, MenderRig, System, DEVICE_TYPE};
+use e2e::mender::{transcript, Module};
+use e2e::{need, stderr, stdout};
+
+use crate::mender_module::V1;
+use serde_json::{json, Value};
 
 /// The design's tables (issue 18).
 const CONSTRAINTS: &str = "\
@@ -34,67 +34,24 @@ fn text(o: &Output) -> String {
 }
 
 /// A gateway (order 10) and an RTOS board (order 20), on gateway-v1 and rtos-v1.
-fn gateway_and_rtos() -> Scratch {
-    Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("r1", "rtos", 20),
+fn gateway_and_rtos() -> System {
+    System::new(vec![
+        Component::new("gw", "gateway", 10),
+        Component::new("r1", "rtos", 20),
     ])
-}
-
-/// A mock Artifact `name` for `component_type` in the Scratch's directory source.
-fn artifact(s: &Scratch, component_type: &str, name: &str) -> PathBuf {
-    let path = s.root().join("artifacts").join(format!("{name}.mender"));
-    let bytes = ArtifactBuilder::new(name, "mock", component_type)
-        .file("payload.bin", format!("{name}\n").repeat(64))
-        .compression(Compression::None)
-        .build();
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
-/// A Manifest `file` putting each `(type, artifact, order)` in place, by name and by path
-/// (relative to the Scratch's root, where it is written).
-fn manifest(s: &Scratch, file: &str, entries: &[(&str, &str, u8)]) -> PathBuf {
-    let mut m = format!(
-        "api_version: mender/v1\nkind: manifest\nname: {}\nsystem_types_compatible: [scratch]\ncomponent_types:\n",
-        file.trim_end_matches(".yaml")
-    );
-    for (t, a, order) in entries {
-        m.push_str(&format!(
-            "  {t}:\n    artifact_name: {a}\n    artifact_path: artifacts/{a}.mender\n    update_strategy:\n      order: {order}\n"
-        ));
-    }
-    let path = s.root().join(file);
-    std::fs::write(&path, m).unwrap();
-    path
-}
-
-/// Whether a component saw anything but the queries that observe it.
-fn touched(s: &Scratch, name: &str) -> Vec<String> {
-    s.calls(name)
-        .into_iter()
-        .map(|c| c.state)
-        .filter(|st| st != "Identity" && st != "Provides")
-        .collect()
-}
-
-fn set_config(s: &Scratch, key: &str, value: Value) {
-    let path = s.root().join("baton.conf");
-    let mut conf: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    conf[key] = value;
-    std::fs::write(path, conf.to_string()).unwrap();
 }
 
 #[test]
 fn the_designs_example_gateway_first_is_accepted_rtos_first_and_other_end_states_refused() {
     let s = gateway_and_rtos();
-    std::fs::write(s.root().join("store/constraints.yaml"), CONSTRAINTS).unwrap();
+    let constraints = s.datastore().join("constraints.yaml");
+    std::fs::write(&constraints, CONSTRAINTS).unwrap();
     for (t, a) in [
         ("gateway", "gateway-v2"),
         ("rtos", "rtos-v3"),
         ("rtos", "rtos-v2"),
     ] {
-        artifact(&s, t, a);
+        s.kit_artifact(t, a);
     }
     let as_str = |p: &Path| p.to_str().unwrap().to_string();
 
@@ -102,15 +59,14 @@ fn the_designs_example_gateway_first_is_accepted_rtos_first_and_other_end_states
     let out = s.run(&[
         "validate",
         "--topology",
-        &as_str(&s.root().join("store/topology.yaml")),
-        &as_str(&s.root().join("store/constraints.yaml")),
+        &as_str(&s.datastore().join("topology.yaml")),
+        &as_str(&constraints),
     ]);
     assert_eq!(code(&out), 0, "{}", text(&out));
 
     // RTOS first: after its group the System would run gateway-v1 with rtos-v3.
-    let rtos_first = manifest(
-        &s,
-        "rtos-first.yaml",
+    let rtos_first = s.manifest_with_paths(
+        "rtos-first",
         &[("gateway", "gateway-v2", 20), ("rtos", "rtos-v3", 10)],
     );
     let out = s.run(&["install", &as_str(&rtos_first)]);
@@ -123,12 +79,11 @@ fn the_designs_example_gateway_first_is_accepted_rtos_first_and_other_end_states
         "the refusal names the combination, the step and the orders that would do: {shown}"
     );
     assert_eq!(s.versions(), vec!["gateway-v1", "rtos-v1"]);
-    assert!(touched(&s, "gw").is_empty() && touched(&s, "r1").is_empty());
+    assert!(s.touched("gw").is_empty() && s.touched("r1").is_empty());
 
     // An end state outside the table: refused, named.
-    let elsewhere = manifest(
-        &s,
-        "elsewhere.yaml",
+    let elsewhere = s.manifest_with_paths(
+        "elsewhere",
         &[("gateway", "gateway-v2", 10), ("rtos", "rtos-v2", 20)],
     );
     let out = s.run(&["install", "-o", "json", &as_str(&elsewhere)]);
@@ -140,15 +95,14 @@ fn the_designs_example_gateway_first_is_accepted_rtos_first_and_other_end_states
         ) && shown.contains("ConstraintViolated"),
         "{shown}"
     );
-    assert!(touched(&s, "gw").is_empty() && touched(&s, "r1").is_empty());
+    assert!(s.touched("gw").is_empty() && s.touched("r1").is_empty());
 
     // Gateway first: accepted, installed; the System is in v.2.
     let out = s.run(&["show-provides", "-o", "json"]);
     let before: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(before["systemVersion"], "v.1", "{before}");
-    let gateway_first = manifest(
-        &s,
-        "gateway-first.yaml",
+    let gateway_first = s.manifest_with_paths(
+        "gateway-first",
         &[("gateway", "gateway-v2", 10), ("rtos", "rtos-v3", 20)],
     );
     let out = s.run(&["install", &as_str(&gateway_first)]);
@@ -200,7 +154,7 @@ fn plan_runs_only_queries_and_its_hash_follows_what_the_components_run() {
     assert_eq!(gw["currentArtifact"], "gateway-v1");
     assert_eq!(gw["targetArtifact"], "gateway-v2");
     assert_eq!(gw["skipped"], false);
-    let size = std::fs::metadata(s.root().join("artifacts/gateway-v2.mender"))
+    let size = std::fs::metadata(s.artifacts_dir().join("gateway-v2.mender"))
         .unwrap()
         .len();
     assert_eq!(gw["downloadBytes"], size);
@@ -213,7 +167,7 @@ fn plan_runs_only_queries_and_its_hash_follows_what_the_components_run() {
     // Queries only: every component saw Identity and Provides, nothing else.
     for c in ["gw", "r1"] {
         assert!(!s.calls(c).is_empty());
-        assert!(touched(&s, c).is_empty(), "{c}: {:?}", touched(&s, c));
+        assert!(s.touched(c).is_empty(), "{c}: {:?}", s.touched(c));
     }
     assert_eq!(s.versions(), vec!["gateway-v1", "rtos-v1"]);
 
@@ -229,7 +183,7 @@ fn plan_runs_only_queries_and_its_hash_follows_what_the_components_run() {
 
     // A component moves: the plan is another one, and the reviewed hash is refused, saying
     // what changed, with nothing touched.
-    std::fs::write(s.state_dir("r1").join("version"), "rtos-v0\n").unwrap();
+    s.set("r1", "version", "rtos-v0\n");
     let out = plan(&["-o", "json"]);
     let now: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let fresh = now["plan"]["planHash"].as_str().unwrap().to_string();
@@ -243,7 +197,7 @@ fn plan_runs_only_queries_and_its_hash_follows_what_the_components_run() {
             && shown.contains("rtos r1: runs rtos-v0 now, rtos-v1 when reviewed"),
         "{shown}"
     );
-    assert!(touched(&s, "gw").is_empty() && touched(&s, "r1").is_empty());
+    assert!(s.touched("gw").is_empty() && s.touched("r1").is_empty());
     assert_eq!(s.versions(), vec!["gateway-v1", "rtos-v0"]);
 
     // The plan as it is now runs.
@@ -254,7 +208,7 @@ fn plan_runs_only_queries_and_its_hash_follows_what_the_components_run() {
 
 /// `bundle create` of a Manifest naming its Artifacts by path; the Artifacts are then
 /// removed, so nothing but the bundle can serve them.
-fn bundle_of(s: &Scratch, manifest: &Path, out: &Path) {
+fn bundle_of(s: &System, manifest: &Path, out: &Path) {
     let made = s.run(&[
         "bundle",
         "create",
@@ -268,16 +222,15 @@ fn bundle_of(s: &Scratch, manifest: &Path, out: &Path) {
 
 #[test]
 fn a_bundle_installs_with_no_artifact_source_and_a_corrupted_one_touches_nothing() {
-    if !crate::artifact_common::have("mender-artifact") {
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
     let s = gateway_and_rtos();
-    set_config(&s, "ArtifactSources", serde_json::json!([]));
-    artifact(&s, "gateway", "gateway-v2");
-    artifact(&s, "rtos", "rtos-v2");
-    let m = manifest(
-        &s,
-        "system-v2.yaml",
+    s.configure(json!({"ArtifactSources": []}));
+    s.kit_artifact("gateway", "gateway-v2");
+    let rtos = s.kit_artifact("rtos", "rtos-v2");
+    let m = s.manifest_with_paths(
+        "system-v2",
         &[("gateway", "gateway-v2", 10), ("rtos", "rtos-v2", 20)],
     );
     let good = s.root().join("system-v2.mender");
@@ -285,7 +238,6 @@ fn a_bundle_installs_with_no_artifact_source_and_a_corrupted_one_touches_nothing
 
     // One inner Artifact corrupted in its payload, the bundle's own checksums right (made by
     // hand with Mender's tool).
-    let rtos = s.root().join("artifacts/rtos-v2.mender");
     let mut bytes = std::fs::read(&rtos).unwrap();
     let at = bytes.windows(8).position(|w| w == b"rtos-v2\n").unwrap();
     bytes[at] ^= 1;
@@ -302,7 +254,7 @@ fn a_bundle_installs_with_no_artifact_source_and_a_corrupted_one_touches_nothing
         ])
         .args([
             "-t",
-            "scratch",
+            &s.system_type,
             "-n",
             "bad",
             "--software-filesystem",
@@ -311,7 +263,7 @@ fn a_bundle_installs_with_no_artifact_source_and_a_corrupted_one_touches_nothing
         .arg("-f")
         .arg(&m)
         .arg("-f")
-        .arg(s.root().join("artifacts/gateway-v2.mender"))
+        .arg(s.artifacts_dir().join("gateway-v2.mender"))
         .arg("-f")
         .arg(corrupted_dir.join("rtos-v2.mender"))
         .arg("-o")
@@ -319,7 +271,7 @@ fn a_bundle_installs_with_no_artifact_source_and_a_corrupted_one_touches_nothing
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", text(&made));
-    std::fs::remove_dir_all(s.root().join("artifacts")).unwrap();
+    std::fs::remove_dir_all(s.artifacts_dir()).unwrap();
     std::fs::remove_dir_all(&corrupted_dir).unwrap();
 
     let out = s.run(&["install", bad.to_str().unwrap()]);
@@ -333,7 +285,7 @@ fn a_bundle_installs_with_no_artifact_source_and_a_corrupted_one_touches_nothing
         s.calls("gw").is_empty() && s.calls("r1").is_empty(),
         "not even asked"
     );
-    let staged = s.root().join("store/bundles");
+    let staged = s.datastore().join("bundles");
     let count = |d: &Path| std::fs::read_dir(d).map(|r| r.count()).unwrap_or(0);
     assert_eq!(count(&staged), 0, "a refused bundle leaves nothing staged");
 
@@ -358,43 +310,39 @@ fn a_bundle_installs_with_no_artifact_source_and_a_corrupted_one_touches_nothing
     s.clear_calls();
     let out = s.run(&["install", good.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    assert!(touched(&s, "gw").is_empty() && touched(&s, "r1").is_empty());
+    assert!(s.touched("gw").is_empty() && s.touched("r1").is_empty());
 }
 
 /// The daemon's System (rtos order 1, gateway order 2), with a constraints file.
 fn controller(extra: Value) -> Option<System> {
-    let sys = System::new(extra)?;
+    let sys = System::served(extra)?;
     std::fs::write(
-        sys.root().join("datastore/constraints.yaml"),
+        sys.datastore().join("constraints.yaml"),
         "api_version: baton/v1\nkind: constraints\nend_states:\n  - name: v.1\n    artifacts: {rtos: rtos-v1, gateway: gateway-v1}\n  - name: v.2\n    artifacts: {rtos: rtos-v2, gateway: gateway-v2}\ntransitions:\n  - artifacts: {rtos: rtos-v2, gateway: gateway-v1}\n",
     )
     .unwrap();
     Some(sys)
 }
 
-fn run(sys: &System, args: &[&str]) -> Output {
-    sys.baton().args(args).output().unwrap()
-}
-
 #[test]
 fn apply_with_a_stale_plan_hash_is_refused_through_the_daemon_and_status_shows_the_system_version()
 {
-    let Some(sys) = controller(serde_json::json!({})) else {
+    let Some(sys) = controller(json!({})) else {
         return;
     };
     let d = sys.start();
-    let m = sys.root().join("v2.yaml");
-    std::fs::write(&m, sys.manifest("sys-v2", "v2")).unwrap();
+    let m = sys.manifests_dir().join("v2.yaml");
+    std::fs::write(&m, sys.release_text("sys-v2", "v2")).unwrap();
     let m = m.to_str().unwrap();
-    let out = run(&sys, &["plan", "-f", m, "-o", "json"]);
+    let out = sys.run(&["plan", "-f", m, "-o", "json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["plan"]["constraints"]["verdict"], "accepted");
     let reviewed = report["plan"]["planHash"].as_str().unwrap().to_string();
 
     // The RTOS moves on by itself: the reviewed plan is stale.
-    std::fs::write(sys.component("a").join("version"), "rtos-v2\n").unwrap();
-    let out = run(&sys, &["apply", "-f", m, "--plan-hash", &reviewed]);
+    sys.set("a", "version", "rtos-v2\n");
+    let out = sys.run(&["apply", "-f", m, "--plan-hash", &reviewed]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     let shown = text(&out);
     assert!(
@@ -406,24 +354,24 @@ fn apply_with_a_stale_plan_hash_is_refused_through_the_daemon_and_status_shows_t
     let s = d.status();
     assert_eq!(s["generation"], 0, "nothing became desired: {s}");
     for c in ["a", "b"] {
-        let calls = std::fs::read_to_string(sys.component(c).join("calls.log")).unwrap_or_default();
+        let calls = sys.call_log(c);
         assert!(
-            calls.lines().all(|l| l.starts_with("Identity ")
+            calls.iter().all(|l| l.starts_with("Identity ")
                 || l.starts_with("Provides ")
                 || l.starts_with("Inventory ")),
-            "{c}: {calls}"
+            "{c}: {calls:?}"
         );
     }
 
     // The plan as it is now is applied.
-    let out = run(&sys, &["plan", "-f", m, "-o", "json"]);
+    let out = sys.run(&["plan", "-f", m, "-o", "json"]);
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let fresh = report["plan"]["planHash"].as_str().unwrap().to_string();
-    let out = run(&sys, &["apply", "-f", m, "--plan-hash", &fresh]);
+    let out = sys.run(&["apply", "-f", m, "--plan-hash", &fresh]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let s = d.until("ready in v.2", |s| ready(s) && s["systemVersion"] == "v.2");
     assert_eq!(s["observedGeneration"], 1);
-    let out = run(&sys, &["status"]);
+    let out = sys.run(&["status"]);
     assert!(
         stdout(&out).contains("System version v.2"),
         "{}",
@@ -435,37 +383,19 @@ fn apply_with_a_stale_plan_hash_is_refused_through_the_daemon_and_status_shows_t
 
 #[test]
 fn a_bundle_dropped_in_the_watched_directory_installs_with_no_artifact_source() {
-    let Some(sys) = controller(serde_json::json!({"ArtifactSources": []})) else {
+    let Some(sys) = controller(json!({"ArtifactSources": []})) else {
         return;
     };
-    let m = sys.root().join("sys-v2.yaml");
-    let mut text_m = sys.manifest("sys-v2", "v2");
-    for t in ["rtos", "gateway"] {
-        text_m = text_m.replace(
-            &format!("    artifact_name: {t}-v2\n"),
-            &format!("    artifact_name: {t}-v2\n    artifact_path: artifacts/{t}-v2.mender\n"),
-        );
-    }
-    std::fs::write(&m, text_m).unwrap();
-    let bundle = sys.root().join("sys-v2.mender");
-    let out = run(
-        &sys,
-        &[
-            "bundle",
-            "create",
-            "-f",
-            m.to_str().unwrap(),
-            "-o",
-            bundle.to_str().unwrap(),
-        ],
+    let m = sys.manifest_with_paths(
+        "sys-v2",
+        &[("rtos", "rtos-v2", 1), ("gateway", "gateway-v2", 2)],
     );
-    assert_eq!(code(&out), 0, "{}", text(&out));
-    std::fs::remove_dir_all(sys.root().join("artifacts")).unwrap();
+    let bundle = sys.root().join("sys-v2.mender");
+    bundle_of(&sys, &m, &bundle);
+    std::fs::remove_dir_all(sys.artifacts_dir()).unwrap();
 
     let d = sys.start();
-    let tmp = sys.watch().join(".sys-v2.mender.part");
-    std::fs::copy(&bundle, &tmp).unwrap();
-    std::fs::rename(&tmp, sys.watch().join("sys-v2.mender")).unwrap();
+    sys.drop_file("sys-v2.mender", &std::fs::read(&bundle).unwrap());
     let s = d.until("the bundle deployed", |s| {
         ready(s) && s["observedGeneration"] == 1
     });
@@ -486,38 +416,18 @@ fn a_bundle_dropped_in_the_watched_directory_installs_with_no_artifact_source() 
     })
     .unwrap();
     let error = sys.watch().join("rejected/junk.mender.error");
-    let t = std::time::Instant::now();
-    while !error.exists() {
-        assert!(
-            t.elapsed() < std::time::Duration::from_secs(60),
-            "{}",
-            d.log_text()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    d.until_exists(&error);
     assert_eq!(d.status()["generation"], 1);
 }
 
 #[test]
 fn a_bundle_installs_through_the_mender_client_with_batons_module() {
-    use crate::mender_common::{Rig, DEVICE_TYPE, V1};
-    let Some(rig) = Rig::new(e2e::mender::Module::Baton, None) else {
+    let Some(rig) = MenderRig::new(Module::Baton, None) else {
         return;
     };
-    let artifacts = rig.system.artifacts_dir();
-    let mut m = format!(
-        "api_version: mender/v1\nkind: manifest\nname: sys-v1\nsystem_types_compatible: [{}]\ncomponent_types:\n",
-        crate::mender_common::SYSTEM_TYPE
-    );
-    for (t, name, order) in V1 {
-        rig.system.component_artifact(t, name, None);
-        m.push_str(&format!(
-            "  {t}:\n    artifact_name: {name}\n    artifact_path: {}\n    update_strategy:\n      order: {order}\n",
-            artifacts.join(format!("{name}.mender")).display()
-        ));
-    }
-    let manifest = rig.system.root().join("sys-v1.yaml");
-    std::fs::write(&manifest, m).unwrap();
+    let names: Vec<(&str, &str)> = V1.iter().map(|(t, name, _)| (*t, *name)).collect();
+    rig.artifacts(&names, None);
+    let manifest = rig.system.manifest_with_paths("sys-v1", V1);
     let bundle = rig.system.root().join("sys-v1.mender");
     let out = rig
         .system
@@ -530,14 +440,13 @@ fn a_bundle_installs_through_the_mender_client_with_batons_module() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}", text(&out));
     // Nothing but the bundle can serve the Artifacts now.
-    std::fs::remove_dir_all(&artifacts).unwrap();
-    rig.system
-        .configure(serde_json::json!({"ArtifactSources": []}));
+    std::fs::remove_dir_all(rig.system.artifacts_dir()).unwrap();
+    rig.system.configure(json!({"ArtifactSources": []}));
 
     let out = rig.mender.install(&bundle);
-    assert_eq!(code(&out), 0, "{}", e2e::mender::transcript(&out));
+    assert_eq!(code(&out), 0, "{}", transcript(&out));
     let out = rig.mender.run(&["commit"]);
-    assert_eq!(code(&out), 0, "{}", e2e::mender::transcript(&out));
+    assert_eq!(code(&out), 0, "{}", transcript(&out));
     rig.assert_versions("gateway-v1", "rtos-v1");
     rig.assert_deployed("sys-v1", V1);
     rig.finish();
