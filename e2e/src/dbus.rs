@@ -13,6 +13,22 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::need::{self, Missing};
+
+/// A private bus for a test, asked through [`crate::need`]: `None` after a loud, recorded
+/// skip (a failure with `BATON_TEST_STRICT=1`) when `dbus-daemon` is missing or cannot run
+/// here.
+pub fn private_bus() -> Option<PrivateBus> {
+    need::require(need::tool("dbus-daemon").and_then(|_| {
+        PrivateBus::start().map_err(|e| {
+            Missing::new(
+                format!("a private dbus-daemon does not start here: {e}"),
+                need::install("dbus-daemon"),
+            )
+        })
+    }))
+}
+
 /// A private bus daemon.
 pub struct PrivateBus {
     _dir: TempDir,

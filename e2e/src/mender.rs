@@ -7,7 +7,8 @@
 //! not. Everything else is a flag: `--config`, `--data`, `--no-syslog`. The server URL is
 //! unreachable: nothing leaves the machine.
 //!
-//! Needs root (mounts) and `unshare`; [`sandbox_available`] says loudly why a test skips.
+//! Needs root (mounts), `unshare` and the Mender tools: [`sandbox`] is the check a test asks
+//! [`crate::need`] about.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -17,7 +18,8 @@ use std::process::{Command, Output};
 
 use tempfile::TempDir;
 
-use crate::system::{ok, run};
+use crate::need::{self, Check, Missing};
+use crate::{ok, run};
 
 /// The host directories the sandbox covers.
 pub const MODULES_DIR: &str = "/usr/share/mender/modules/v3";
@@ -26,43 +28,32 @@ pub const ETC_DIR: &str = "/etc/mender";
 /// `--reboot-exit-code`: the client's exit code when an update needs a reboot.
 pub const REBOOT_EXIT: i32 = 4;
 
-/// Whether the sandbox can run here; if not, prints a loud SKIP line with the reason.
-pub fn sandbox_available() -> bool {
-    let why = if !crate::system::have("mender") || !crate::system::have("mender-artifact") {
-        Some("Debian's mender-client / mender-artifact are not installed".to_string())
-    } else if !is_root() {
-        Some("not root: the sandbox bind-mounts over /etc/mender in a mount namespace".into())
-    } else if !Path::new(MODULES_DIR).is_dir() || !Path::new(ETC_DIR).is_dir() {
-        Some(format!(
-            "{MODULES_DIR} or {ETC_DIR} is missing (mender-client not installed?)"
-        ))
-    } else {
-        let probe = Command::new("unshare")
-            .args(["-m", "--propagation", "private", "true"])
-            .output();
-        match probe {
-            Ok(o) if o.status.success() => None,
-            Ok(o) => Some(format!(
-                "`unshare -m` fails here: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            Err(e) => Some(format!("`unshare` cannot run: {e}")),
-        }
-    };
-    match why {
-        None => true,
-        Some(reason) => {
-            eprintln!("\n*** SKIPPING the Mender client test: {reason} ***\n");
-            false
-        }
+/// What the sandbox needs: Debian's Mender tools, root and a private mount namespace (it
+/// bind-mounts over the client's fixed directories), and those directories.
+pub fn sandbox() -> Check {
+    need::tools(&["mender", "mender-artifact"])?;
+    need::mount_namespace()?;
+    if !Path::new(MODULES_DIR).is_dir() || !Path::new(ETC_DIR).is_dir() {
+        return Err(Missing::new(
+            format!("{MODULES_DIR} or {ETC_DIR} is missing"),
+            need::install("mender"),
+        ));
     }
+    Ok(())
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+/// Debian's Update Modules `names` (mender-client's, in [`MODULES_DIR`]) are installed.
+pub fn modules(names: &[&str]) -> Check {
+    need::all(names.iter().map(|m| {
+        if Path::new(MODULES_DIR).join(m).is_file() {
+            Ok(())
+        } else {
+            Err(Missing::new(
+                format!("the Update Module {MODULES_DIR}/{m} is missing"),
+                need::install("mender"),
+            ))
+        }
+    }))
 }
 
 /// Which Update Module handles `mender-orchestrator-manifest` payloads.
@@ -228,7 +219,7 @@ impl Mender {
 
     /// `mender show-provides` as a map.
     pub fn provides(&self) -> BTreeMap<String, String> {
-        crate::system::key_values(&crate::stdout(&self.ok(&["show-provides"])))
+        crate::fixture::key_values(&crate::stdout(&self.ok(&["show-provides"])))
     }
 
     /// `mender show-artifact`.
@@ -291,29 +282,6 @@ pub fn manifest_artifact(
     }
     ok(&mut c);
     out
-}
-
-/// A P-256 key pair in the formats mender-artifact 3.9 and the Go client accept:
-/// `(private SEC1 PEM, public PKIX PEM)`.
-pub fn ec_keys(dir: &Path) -> (PathBuf, PathBuf) {
-    let private = dir.join("ec.pem");
-    let public = dir.join("ec-pub.pem");
-    ok(Command::new("openssl")
-        .args([
-            "ecparam",
-            "-genkey",
-            "-name",
-            "prime256v1",
-            "-noout",
-            "-out",
-        ])
-        .arg(&private));
-    ok(Command::new("openssl")
-        .args(["ec", "-pubout", "-in"])
-        .arg(&private)
-        .arg("-out")
-        .arg(&public));
-    (private, public)
 }
 
 /// What the host's Mender directories hold: path -> (mode, size, mtime, link target).

@@ -52,7 +52,7 @@ fn executable(path: &Path, text: &str) {
 }
 
 impl MenderDaemon {
-    /// Starts the daemon. Needs what [`crate::mender::sandbox_available`] checks.
+    /// Starts the daemon. Needs what [`crate::mender::sandbox`] checks.
     pub fn start(opts: &DaemonOptions<'_>) -> MenderDaemon {
         let dir = tempfile::Builder::new()
             .prefix("baton-mender-daemon-")

@@ -9,20 +9,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::system::ok;
+use crate::need::{Check, Missing};
+use crate::ok;
 
 /// The cargo-deb executable: `$CARGO_DEB`, else on PATH, else in `$CARGO_HOME/bin`.
 pub fn cargo_deb() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("CARGO_DEB") {
         return Some(PathBuf::from(p));
     }
-    let on_path = Command::new("sh")
-        .args(["-c", "command -v cargo-deb"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    on_path.or_else(|| {
+    crate::need::find("cargo-deb").or_else(|| {
         let home = std::env::var_os("CARGO_HOME")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
@@ -32,29 +27,27 @@ pub fn cargo_deb() -> Option<PathBuf> {
 }
 
 /// The .deb to test: `$BATON_DEB`, else built once per test process from the debug binary
-/// into `<target>/e2e-deb/`. None (after a loud SKIP line) when cargo-deb is not installed.
-pub fn deb() -> Option<PathBuf> {
+/// into `<target>/e2e-deb/`; a check for [`crate::need`] (cargo-deb may be missing).
+pub fn deb() -> Check<PathBuf> {
     // Once: the tests of one binary run in parallel, and cargo-deb strips into one shared
     // file, `<target>/baton/baton.stripped-0.tmp`; two builds at once read each other's
     // half-written copy, and the package's /usr/bin/baton is then not an executable.
-    static BUILT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    let deb = BUILT.get_or_init(build).clone();
-    if deb.is_none() {
-        eprintln!(
-            "\n*** SKIPPING the Debian package test: cargo-deb is not installed \
-             (e2e/run installs it: cargo install cargo-deb --locked --version 3.8.0) ***\n"
-        );
-    }
-    deb
+    static BUILT: std::sync::OnceLock<Check<PathBuf>> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build).clone()
 }
 
-fn build() -> Option<PathBuf> {
+fn build() -> Check<PathBuf> {
     if let Some(p) = std::env::var_os("BATON_DEB").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         assert!(p.is_file(), "BATON_DEB={} is not a file", p.display());
-        return Some(p);
+        return Ok(p);
     }
-    let tool = cargo_deb()?;
+    let tool = cargo_deb().ok_or_else(|| {
+        Missing::new(
+            "cargo-deb is not installed (it builds the package under test)",
+            crate::need::install("cargo-deb"),
+        )
+    })?;
     let bin = crate::baton_bin();
     let target_dir = bin
         .parent()
@@ -84,7 +77,7 @@ fn build() -> Option<PathBuf> {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "deb"))
         .expect("cargo-deb wrote a .deb");
-    Some(deb)
+    Ok(deb)
 }
 
 /// One entry of a package's data archive.

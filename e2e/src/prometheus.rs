@@ -184,7 +184,7 @@ impl Sample {
     }
 }
 
-/// Whether the Prometheus tools are installed; says loudly when not.
-pub fn available() -> bool {
-    crate::controller::have("prometheus") && crate::controller::have("promtool")
+/// What a test of a real Prometheus needs: the server and its `promtool`.
+pub fn tools() -> crate::need::Check {
+    crate::need::tools(&["prometheus", "promtool"])
 }

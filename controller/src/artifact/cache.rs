@@ -237,6 +237,7 @@ impl ArtifactsCache {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // an mtime is wall-clock time: it orders eviction
 fn touch(path: &Path) {
     if let Ok(f) = std::fs::File::options().append(true).open(path) {
         let _ = f.set_modified(std::time::SystemTime::now());
@@ -283,6 +284,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // OS threads racing for the cache, no tokio clock here
     fn concurrent_askers_share_one_fetch() {
         let dir = tempfile::tempdir().unwrap();
         let c = Arc::new(cache(dir.path(), 0));
@@ -322,6 +324,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // ages files by their wall-clock mtime
     fn eviction_removes_unused_then_oldest_past_the_limit() {
         let dir = tempfile::tempdir().unwrap();
         let c = cache(dir.path(), 25);

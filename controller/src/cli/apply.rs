@@ -35,6 +35,9 @@ pub struct ApplyArgs {
     /// Output format of the final answer
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: View,
+    /// Apply only if deploying it now would run this plan, as `baton plan` showed it
+    #[arg(long = "plan-hash", value_name = "HASH")]
+    pub plan_hash: Option<String>,
 }
 
 /// One line for a component of the deployment in flight.
@@ -178,22 +181,38 @@ pub async fn run(
         force(&view::daemon(global).await?).await?;
         return Ok(exit::OK);
     };
-    let bytes = std::fs::read(file).map_err(|source| CliError::Read {
-        path: file.clone(),
-        source,
-    })?;
-    let base_dir = std::path::absolute(file)
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.to_path_buf()));
+    // A bundle is verified and staged first; its Manifest is what is applied.
+    let bundle = super::desired::bundle(global, file)?;
+    let bytes = match &bundle {
+        Some(b) => b.manifest.bytes.clone(),
+        None => std::fs::read(file).map_err(|source| CliError::Read {
+            path: file.clone(),
+            source,
+        })?,
+    };
+    let base_dir = match &bundle {
+        Some(b) => b.manifest.base_dir.clone(),
+        None => std::path::absolute(file)
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.to_path_buf())),
+    };
     // `<file>.sig`, when there is one, goes with it (RequireSignedManifests).
     let signature = std::fs::read(crate::signed_manifest::signature_path(file)).ok();
     let c = view::daemon(global).await?;
     let applied = c
-        .apply_signed(&bytes, base_dir.as_deref(), signature.as_deref())
+        .apply_reviewed(
+            &bytes,
+            base_dir.as_deref(),
+            signature.as_deref(),
+            args.plan_hash.as_deref(),
+        )
         .await
-        .map_err(|source| CliError::Apply {
-            file: file.clone(),
-            source,
+        .map_err(|source| {
+            bundle.iter().for_each(super::desired::Given::discard);
+            CliError::Apply {
+                file: file.clone(),
+                source,
+            }
         })?;
     if args.force {
         force(&c).await?;
@@ -239,6 +258,7 @@ mod tests {
             suspended: false,
             failures,
             next_attempt_at: None,
+            system_version: None,
             conditions: vec![Condition {
                 type_: ConditionType::Ready,
                 status: ready,

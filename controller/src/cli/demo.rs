@@ -31,6 +31,13 @@ pub struct DemoArgs {
     /// Where to build the demo System [default: a new directory under the temp dir]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Show the controller instead (`baton run`): the watched directory, drift corrected, a
+    /// rollback through the API, the status page
+    #[arg(long)]
+    pub controller: bool,
+    /// With --controller: leave the controller running at the end, to open the status page
+    #[arg(long, requires = "controller")]
+    pub keep: bool,
 }
 
 /// (state directory name, component type, ID, order, reboot answer)
@@ -48,7 +55,7 @@ fn write(path: &Path, content: impl AsRef<[u8]>) -> std::io::Result<()> {
     fs::write(path, content)
 }
 
-/// Lay the System out under `dir`. Returns the config file's path.
+/// Lays the System out under `dir`, with its configuration in `baton.conf`.
 fn build(dir: &Path) -> std::io::Result<()> {
     let iface = dir.join("data/interfaces/v1/mock");
     write(&iface, MOCK_INTERFACE)?;
@@ -103,6 +110,24 @@ fn build(dir: &Path) -> std::io::Result<()> {
         &dir.join("baton.conf"),
         serde_json::to_vec_pretty(&conf).unwrap_or_default(),
     )
+}
+
+/// The demo's directory (new, or empty) with the System built in it; an exit code after
+/// saying why not.
+pub(super) fn prepare(args: &DemoArgs) -> std::io::Result<Result<PathBuf, u8>> {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("baton-demo-{}", std::process::id())));
+    if dir.exists() && fs::read_dir(&dir)?.next().is_some() {
+        eprintln!(
+            "baton demo: {} is not empty; give an empty or new --dir",
+            dir.display()
+        );
+        return Ok(Err(exit::INVALID));
+    }
+    build(&dir)?;
+    Ok(Ok(dir))
 }
 
 fn provides_table(
@@ -177,23 +202,18 @@ impl ProgressSink for Steps {
 }
 
 pub fn run(
-    _global: &GlobalArgs,
+    global: &GlobalArgs,
     args: &DemoArgs,
     out: &mut dyn Write,
     rt: &tokio::runtime::Runtime,
 ) -> Result<u8, super::CliError> {
-    let dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("baton-demo-{}", std::process::id())));
-    if dir.exists() && fs::read_dir(&dir)?.next().is_some() {
-        eprintln!(
-            "baton demo: {} is not empty; give an empty or new --dir",
-            dir.display()
-        );
-        return Ok(exit::INVALID);
+    if args.controller {
+        return super::demo_controller::run(global, args, out, rt);
     }
-    build(&dir)?;
+    let dir = match prepare(args)? {
+        Ok(d) => d,
+        Err(code) => return Ok(code),
+    };
     writeln!(
         out,
         "A demo System of {} mock components in {}\n",

@@ -13,10 +13,10 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::target::{deployer, Need};
-use super::{exit, progress, settings, CliError, Format, GlobalArgs};
-use crate::engine::api::{Boundary, Deployer, DeploymentReport, EngineError, RunOptions};
+use super::{desired, exit, progress, settings, CliError, Format, GlobalArgs};
+use crate::engine::api::{Boundary, Deployer, DeploymentReport, End, EngineError, RunOptions};
 use crate::gates::policy::Policy;
-use crate::resource::{self, LoadedManifest};
+use crate::resource::LoadedManifest;
 
 /// `--stop-before`: the states Mender Orchestrator accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,8 +66,15 @@ impl FlowArgs {
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// The Manifest to deploy
+    /// The Manifest to deploy, or a bundle (a Mender Artifact with the Manifest and its
+    /// Artifacts; or the directory of its payload files, as the Mender client unpacks it)
     pub manifest: PathBuf,
+    /// Deploy only if the plan is still this one, as `baton plan` showed it
+    #[arg(long = "plan-hash", value_name = "HASH")]
+    pub plan_hash: Option<String>,
+    /// For a bundle given as a directory: the bundle header's meta-data (its index)
+    #[arg(long = "bundle-meta", value_name = "FILE")]
+    pub bundle_meta: Option<PathBuf>,
     /// Deploy it even if DowngradeProtection finds it older than what the System accepted
     /// before (an operator returning the System to an older Manifest on purpose)
     #[arg(long = "allow-downgrade")]
@@ -109,17 +116,33 @@ pub async fn install(
     let eff = settings::effective(global)?;
     let opts = RunOptions {
         allow_downgrade: args.allow_downgrade,
+        plan_hash: args.plan_hash.clone(),
         ..args.flow.options()
     };
-    let manifest = resource::load_manifest(&args.manifest).map_err(CliError::Manifest)?;
-    let engine = deployer(&eff, Need::Act).await?;
-    held_by_policy(&eff, &*engine, &manifest)?;
-    let sink = progress::sink_for(args.flow.output);
-    finish(
-        engine.install(manifest, opts, sink).await,
-        args.flow.output,
-        out,
-    )
+    let given = desired::load(&eff, &args.manifest, args.bundle_meta.as_deref())?;
+    let r = match deployer(&eff, Need::Act).await {
+        Ok(engine) => match held_by_policy(&eff, &*engine, &given.manifest) {
+            Ok(()) => {
+                let sink = progress::sink_for(args.flow.output);
+                engine.install(given.manifest.clone(), opts, sink).await
+            }
+            Err(e) => {
+                given.discard();
+                return Err(e);
+            }
+        },
+        Err(e) => {
+            given.discard();
+            return Err(e);
+        }
+    };
+    // A refused bundle is not kept; one being installed is the engine's to keep and sweep.
+    if r.as_ref()
+        .map_or(true, |r| matches!(r.end, End::Rejected { .. }))
+    {
+        given.discard();
+    }
+    finish(r, args.flow.output, out)
 }
 
 /// The update policy, for an install in-process (a daemon applies it itself: the engine

@@ -15,12 +15,17 @@ pub enum CliError {
     Config(#[from] ConfigError),
     #[error("the Manifest is invalid:\n{0}")]
     Manifest(Diagnostics),
+    /// A bundle that could not be verified or staged.
+    #[error("the bundle {0}")]
+    Bundle(String),
     #[error("there is no deployment in progress: nothing to resume or roll back")]
     NothingInProgress,
     #[error(transparent)]
     Engine(EngineError),
     #[error(transparent)]
     Client(#[from] ClientError),
+    #[error("lost the daemon: {0}")]
+    LostDaemon(ClientError),
     #[error("no baton daemon answers at {} (start it with `baton run`)", .0.display())]
     NoDaemon(PathBuf),
     /// The daemon on the socket acts on another datastore: never act on its System.
@@ -41,6 +46,19 @@ pub enum CliError {
     Usage(String),
     #[error("--force: {0}")]
     Force(ClientError),
+    /// The daemon refused a controller action (`baton suspend`...), with the API's reason.
+    #[error("{verb} refused: {source}")]
+    Refused {
+        verb: &'static str,
+        source: ClientError,
+    },
+    /// `baton ui-url` with a daemon that has no TCP listener to serve the page on.
+    #[error(
+        "the status page is served on the API's TCP listener, and this daemon has none: set \
+Api.Tcp (e.g. \"127.0.0.1:7373\") and Api.TokenFile or Api.ReadTokenFile in the \
+configuration, then restart `baton run`"
+    )]
+    NoStatusPage,
     #[error(transparent)]
     Daemon(#[from] crate::daemon::DaemonError),
     #[error("the configuration's gates are invalid:\n{}", .0.join("\n"))]

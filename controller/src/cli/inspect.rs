@@ -95,6 +95,14 @@ pub fn print_status(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
         s.observed_generation,
         if s.suspended { ", SUSPENDED" } else { "" }
     )?;
+    writeln!(
+        out,
+        "System:     {}",
+        match &s.system_version {
+            Some(v) => format!("System version {v}"),
+            None => "in no end state of the constraints (or none configured)".into(),
+        }
+    )?;
     for c in &s.conditions {
         writeln!(
             out,

@@ -7,23 +7,30 @@
 //! library rooms; they hold no logic of their own beyond presenting results. Nothing else
 //! in baton imports this room.
 
+mod actions;
 mod apply;
 pub mod artifact;
 mod bundle;
 mod config;
 mod consent;
 mod demo;
+mod demo_controller;
 pub mod deploy;
+mod desired;
 mod error;
+mod events;
 mod inspect;
 pub mod metrics;
 mod output;
+mod plan;
 mod progress;
 mod run;
 mod settings;
 mod target;
+mod ui;
 mod validate;
 mod view;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -98,6 +105,9 @@ pub struct GlobalArgs {
         global = true
     )]
     pub topology_components: Option<PathBuf>,
+    /// Constraints file (end states, transitions) [default: constraints.yaml next to the Topology]
+    #[arg(long = "constraints", value_name = "FILE", global = true)]
+    pub constraints: Option<PathBuf>,
     /// Log level: trace, debug, info, warning, error, fatal
     #[arg(short = 'l', long = "log-level", value_name = "LEVEL", global = true)]
     pub log_level: Option<LogLevel>,
@@ -115,6 +125,7 @@ impl GlobalArgs {
             data_dir: self.data_dir.clone(),
             topology_dir: self.topology_dir.clone(),
             topology_components: self.topology_components.clone(),
+            constraints: self.constraints.clone(),
             log_level: self.log_level,
         }
     }
@@ -152,8 +163,22 @@ pub enum Command {
     Run(run::RunArgs),
     /// Make a Manifest the desired state (through the running controller)
     Apply(apply::ApplyArgs),
+    /// What deploying a Manifest (or a bundle) would do now, and its planHash: queries only
+    Plan(plan::PlanArgs),
     /// Where the controller stands: conditions, deployment in flight, components
-    Status(inspect::ViewArgs),
+    Status(watch::StatusArgs),
+    /// The controller's status events (what the status page follows)
+    Events(events::EventsArgs),
+    /// Start no new deployment until `unsuspend` (one that runs still finishes)
+    Suspend(actions::ActionArgs),
+    /// Reconcile again after `suspend`
+    Unsuspend(actions::ActionArgs),
+    /// Forget the desired generation's failures and try again now
+    Retry(actions::ActionArgs),
+    /// Make the last good Manifest desired again
+    Revert(actions::ActionArgs),
+    /// Print the status page's address with a one-time login code
+    UiUrl(ui::UiUrlArgs),
     /// The last deployments, newest first
     History(inspect::ViewArgs),
     /// List resources the controller observes
@@ -223,7 +248,14 @@ fn dispatch(cli: &Cli, out: &mut dyn std::io::Write) -> Result<u8, CliError> {
                 Command::ShowInventory => deploy::show_inventory(g, out).await,
                 Command::Journal(c) => deploy::journal(g, c, out).await,
                 Command::Apply(a) => apply::run(g, a, out).await,
-                Command::Status(a) => inspect::status(g, a, out).await,
+                Command::Plan(a) => plan::run(g, a, out).await,
+                Command::Status(a) => watch::status(g, a, out).await,
+                Command::Events(a) => events::run(g, a, out).await,
+                Command::Suspend(a) => actions::run(g, actions::Verb::Suspend, a, out).await,
+                Command::Unsuspend(a) => actions::run(g, actions::Verb::Unsuspend, a, out).await,
+                Command::Retry(a) => actions::run(g, actions::Verb::Retry, a, out).await,
+                Command::Revert(a) => actions::run(g, actions::Verb::Revert, a, out).await,
+                Command::UiUrl(a) => ui::run(g, a, out).await,
                 Command::History(a) => inspect::history(g, a, out).await,
                 Command::Get(c) => inspect::get(g, c, out).await,
                 Command::Consent(a) => consent::run(g, a, out).await,

@@ -9,6 +9,7 @@
 //!
 //! Never imports `daemon`: only [`crate::wire`] and `engine::api`.
 
+mod events;
 pub mod handshake;
 mod remote;
 
@@ -23,13 +24,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::net::UnixStream;
 
-use crate::engine::api::{DeploymentReport, Inventory, JournalView, Observation};
+use crate::engine::api::{DeploymentReport, Inventory, JournalView, Observation, PlanReport};
 use crate::model::{ComponentStatus, HistoryEntry, Status};
 use crate::wire::{
     paths, ActionReply, Applied, ConsentReply, ConsentRequest, ErrorBody, Identity, InstallRequest,
-    ResumeRequest, RollbackRequest, BASE_DIR_HEADER, GENERATION_HEADER, SIGNATURE_HEADER,
+    LoginCode, LoginCodeRequest, PlanRequest, ResumeRequest, RollbackRequest, BASE_DIR_HEADER,
+    GENERATION_HEADER, PLAN_HASH_QUERY, SIGNATURE_HEADER,
 };
 
+pub use events::EventStream;
 pub use remote::RemoteDeployer;
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +97,21 @@ impl Client {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), ClientError> {
+        let resp = self.open(method, path, headers, body).await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok((status, headers, bytes))
+    }
+
+    /// Sends a request; the answer's body is still to be read.
+    async fn open(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
         let stream =
             UnixStream::connect(&self.socket)
                 .await
@@ -119,11 +137,7 @@ impl Client {
         let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| ClientError::Decode(e.to_string()))?;
-        let resp = sender.send_request(req).await?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        Ok((status, headers, bytes))
+        Ok(sender.send_request(req).await?)
     }
 
     async fn get_raw(
@@ -206,6 +220,23 @@ impl Client {
         base_dir: Option<&Path>,
         signature: Option<&[u8]>,
     ) -> Result<Applied, ClientError> {
+        self.apply_reviewed(manifest, base_dir, signature, None)
+            .await
+    }
+
+    /// [`Client::apply_signed`], refused unless deploying the Manifest now would run the
+    /// reviewed plan `plan_hash` (`baton plan`).
+    pub async fn apply_reviewed(
+        &self,
+        manifest: &[u8],
+        base_dir: Option<&Path>,
+        signature: Option<&[u8]>,
+        plan_hash: Option<&str>,
+    ) -> Result<Applied, ClientError> {
+        let path = match plan_hash {
+            Some(h) => format!("{}?{PLAN_HASH_QUERY}={}", paths::MANIFEST, query_value(h)),
+            None => paths::MANIFEST.to_string(),
+        };
         let mut headers: Vec<(&str, String)> = base_dir
             .map(|d| vec![(BASE_DIR_HEADER, d.display().to_string())])
             .unwrap_or_default();
@@ -213,8 +244,13 @@ impl Client {
             let sig = String::from_utf8_lossy(sig).trim().to_string();
             headers.push((SIGNATURE_HEADER, sig));
         }
-        self.call(Method::PUT, paths::MANIFEST, &headers, manifest.to_vec())
+        self.call(Method::PUT, &path, &headers, manifest.to_vec())
             .await
+    }
+
+    /// What deploying a Manifest would do now (`baton plan`).
+    pub async fn plan(&self, req: &PlanRequest) -> Result<PlanReport, ClientError> {
+        self.post(paths::PLAN, req).await
     }
 
     /// The desired Manifest and its generation; `None` before any was applied.
@@ -265,6 +301,12 @@ impl Client {
             .await
     }
 
+    /// A one-time login code for the status page (`baton ui-url`).
+    pub async fn login_code(&self, write: bool) -> Result<LoginCode, ClientError> {
+        self.post(paths::LOGIN_CODES, &LoginCodeRequest { write })
+            .await
+    }
+
     /// The Prometheus text.
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let (status, _, bytes) = self.get_raw(paths::METRICS).await?;
@@ -273,6 +315,18 @@ impl Client {
         }
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+/// A query value, percent-encoded but for the characters a plan hash is made of.
+fn query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b':' | b'-' | b'.' | b'_' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, ClientError> {

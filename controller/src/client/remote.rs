@@ -11,10 +11,10 @@ use std::sync::Arc;
 use super::{Client, ClientError};
 use crate::engine::api::{
     BoxFuture, Deployer, DeploymentReport, EngineError, Inventory, JournalView, Observation,
-    Preview, ProgressSink, RunOptions,
+    PlanReport, Preview, ProgressSink, RunOptions,
 };
 use crate::resource::LoadedManifest;
-use crate::wire::{InstallRequest, ResumeRequest, RollbackRequest, RunOpts};
+use crate::wire::{InstallRequest, PlanRequest, ResumeRequest, RollbackRequest, RunOpts};
 
 /// A [`Deployer`] whose engine is the daemon's.
 #[derive(Debug, Clone)]
@@ -55,6 +55,17 @@ impl Deployer for RemoteDeployer {
 
     fn preview(&self, _: LoadedManifest) -> BoxFuture<'_, Result<Preview, EngineError>> {
         Box::pin(async { Err(EngineError::NotOffered("a preview through the daemon")) })
+    }
+
+    fn plan(&self, manifest: LoadedManifest) -> BoxFuture<'_, Result<PlanReport, EngineError>> {
+        Box::pin(async move {
+            let req = PlanRequest {
+                manifest: String::from_utf8_lossy(&manifest.bytes).into_owned(),
+                origin: manifest.origin,
+                base_dir: manifest.base_dir,
+            };
+            self.client.plan(&req).await.map_err(engine_error)
+        })
     }
 
     fn install(

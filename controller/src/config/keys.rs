@@ -65,6 +65,9 @@ pub struct Config {
     pub health_gate: HealthGate,
     /// baton: free bytes kept on every filesystem a deployment writes to.
     pub min_free_bytes: u64,
+    /// baton: the constraints file (end states and transitions); without the key,
+    /// `constraints.yaml` next to the Topology, if there is one.
+    pub constraints: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +253,7 @@ impl Config {
             },
             // Room for the journal and the Manifest store after the payloads landed.
             min_free_bytes: 16 * 1024 * 1024,
+            constraints: None,
         }
     }
 

@@ -44,6 +44,8 @@ pub struct Overrides {
     pub topology_dir: Option<PathBuf>,
     /// `--topology-components`.
     pub topology_components: Option<PathBuf>,
+    /// `--constraints`.
+    pub constraints: Option<PathBuf>,
     /// `--log-level`.
     pub log_level: Option<LogLevel>,
 }
@@ -76,6 +78,20 @@ pub struct Effective {
 impl Effective {
     pub fn origin(&self, key: &str) -> Option<&Origin> {
         self.origins.get(key)
+    }
+
+    /// The constraints file, and whether it was named (`Constraints`, `--constraints`): a
+    /// named file must exist; the default, `constraints.yaml` next to the Topology, may not.
+    pub fn constraints_file(&self) -> (PathBuf, bool) {
+        match &self.config.constraints {
+            Some(p) => (p.clone(), true),
+            None => (
+                self.dirs
+                    .topology_dir
+                    .join(resource::constraints::FILE_NAME),
+                false,
+            ),
+        }
     }
 
     /// Every value as `(dotted key, value, origin)`, directories first, then settings.
@@ -248,6 +264,14 @@ pub fn load(overrides: &Overrides, env: &dyn Env) -> Result<Effective, ConfigErr
             "TopologyComponents",
             Value::String(p.display().to_string()),
             Origin::Flag("--topology-components".into()),
+        );
+    }
+    if let Some(p) = &overrides.constraints {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        layered.set(
+            "Constraints",
+            Value::String(p.display().to_string()),
+            Origin::Flag("--constraints".into()),
         );
     }
     if let Some(l) = overrides.log_level {

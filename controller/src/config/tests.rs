@@ -527,3 +527,36 @@ fn relative_directories_from_flags_and_the_environment_become_absolute() {
     assert_eq!(eff.dirs.topology_file, cwd.join("topo/topology.yaml"));
     assert_eq!(eff.config.manifest_store, cwd.join("store/manifests"));
 }
+
+#[test]
+fn the_constraints_file_is_next_to_the_topology_unless_named() {
+    let s = Scratch::new();
+    let env = s.env();
+    let e = load_with(&Overrides::default(), &env);
+    assert_eq!(
+        e.constraints_file(),
+        (s.path("var").join("constraints.yaml"), false)
+    );
+    s.write(
+        "etc/mender-orchestrator.conf",
+        r#"{"Constraints": "/etc/baton/constraints.yaml"}"#,
+    );
+    let e = load_with(&Overrides::default(), &env);
+    assert_eq!(
+        e.constraints_file(),
+        (PathBuf::from("/etc/baton/constraints.yaml"), true)
+    );
+    let flag = Overrides {
+        constraints: Some("/from/flag.yaml".into()),
+        ..Overrides::default()
+    };
+    let e = load_with(&flag, &env);
+    assert_eq!(
+        e.constraints_file(),
+        (PathBuf::from("/from/flag.yaml"), true)
+    );
+    assert_eq!(
+        e.origin("Constraints"),
+        Some(&Origin::Flag("--constraints".into()))
+    );
+}

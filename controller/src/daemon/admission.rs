@@ -10,6 +10,7 @@
 //! | [`Door::Api`] (`PUT /v1/manifest`, Unix socket or TCP) | required (`X-Baton-Signature`) | every time |
 //! | [`Door::Handoff`] (`POST /v1/deployments/install`, Unix socket only) | not carried: the Manifest is the payload of a Mender Artifact the Mender client verified, or the local operator's own file | every time |
 //! | [`Door::Kanto`] | not carried: Kanto's desired state has no signature | every time |
+//! | a bundle ([`Admission::admit_bundle`], the watched directory) | the bundle's own Artifact signature, verified under `ArtifactVerifyKey(s)` (required whenever keys are set, so whenever `RequireSignedManifests` is on), with every Artifact inside it | every time |
 //!
 //! The Topology is read at every admission, so a Topology edit applies to the next Manifest.
 //! Downgrade protection and the Artifacts' compatibility are not admission checks: the
@@ -18,8 +19,10 @@
 //! socket or for the rollback action ([`crate::model::Origin::allows_downgrade`]), never from a
 //! request over TCP (which cannot reach the hand-off at all).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use crate::artifact::bundle::{stage_bundle, BundleInput};
+use crate::artifact::{Limits, VerifyPolicy};
 use crate::model::{Reason, Topology};
 use crate::resource::{self, Diagnostics, LoadedManifest};
 use crate::signed_manifest::ManifestPolicy;
@@ -88,6 +91,17 @@ pub struct Admission {
     pub topology_components: Option<PathBuf>,
     /// `RequireSignedManifests`: the detached signature a Manifest must carry.
     pub signatures: ManifestPolicy,
+    /// Where bundles are staged and how their Artifacts are verified; `None`: bundles are
+    /// refused.
+    pub bundles: Option<Bundles>,
+}
+
+/// Bundles: where they are staged (`engine::api::bundle_staging_root`) and the key policy
+/// of every Artifact (`ArtifactVerifyKey(s)`).
+#[derive(Debug, Clone)]
+pub struct Bundles {
+    pub root: PathBuf,
+    pub policy: VerifyPolicy,
 }
 
 impl Admission {
@@ -117,22 +131,77 @@ impl Admission {
                 });
             }
         }
-        let invalid = |diagnostics| Refused {
-            reason: Reason::InvalidManifest,
-            diagnostics,
-        };
         let mut m = resource::parse_manifest(origin, bytes).map_err(invalid)?;
         m.base_dir = base_dir;
         if rule.against_topology {
-            let topology: Topology =
-                resource::load_topology(&self.topology_file, self.topology_components.as_deref())
-                    .map_err(invalid)?;
-            let problems = m.check_against(&topology);
-            if !problems.is_empty() {
-                return Err(invalid(Diagnostics(problems).sorted()));
-            }
+            self.against_topology(&m)?;
         }
         Ok(m)
+    }
+
+    fn against_topology(&self, m: &LoadedManifest) -> Result<(), Refused> {
+        let topology: Topology =
+            resource::load_topology(&self.topology_file, self.topology_components.as_deref())
+                .map_err(invalid)?;
+        let problems = m.check_against(&topology);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid(Diagnostics(problems).sorted()))
+        }
+    }
+
+    /// A bundle (`path`, shown as `origin`): verified whole and staged, then its Manifest
+    /// checked against the Topology as every Manifest is. The Manifest's `base_dir` is the
+    /// staging; on a refusal nothing is left staged.
+    pub fn admit_bundle(&self, origin: &str, path: &Path) -> Result<LoadedManifest, Refused> {
+        let Some(b) = &self.bundles else {
+            return Err(refused(
+                Reason::InvalidManifest,
+                origin,
+                "is a Mender Artifact, and bundles are not taken here".into(),
+            ));
+        };
+        let opened = stage_bundle(
+            BundleInput::File(path),
+            &b.root,
+            &b.policy,
+            &Limits::default(),
+        )
+        .map_err(|e| {
+            refused(
+                e.reason(),
+                origin,
+                format!("refused, nothing was touched: {e}"),
+            )
+        })?;
+        let mut m = opened.manifest;
+        m.origin = format!("{origin}: {}", opened.manifest_file);
+        if let Err(r) = self.against_topology(&m) {
+            let _ = std::fs::remove_dir_all(&opened.dir);
+            return Err(r);
+        }
+        Ok(m)
+    }
+}
+
+fn invalid(diagnostics: Diagnostics) -> Refused {
+    Refused {
+        reason: Reason::InvalidManifest,
+        diagnostics,
+    }
+}
+
+fn refused(reason: Reason, origin: &str, message: String) -> Refused {
+    Refused {
+        reason,
+        diagnostics: Diagnostics(vec![resource::Diagnostic::new(
+            origin,
+            resource::Pos::UNKNOWN,
+            "",
+            message,
+            "a bundle whose every Artifact verifies, and whose Manifest fits this System",
+        )]),
     }
 }
 
@@ -140,7 +209,7 @@ impl Admission {
 mod tests {
     use super::*;
     use crate::artifact::testkit::Signer;
-    use crate::artifact::{VerifyKey, VerifyPolicy};
+    use crate::artifact::VerifyKey;
 
     const TOPOLOGY: &str = "api_version: mender/v1\nkind: topology\nsystem_type: sys\ncomponents:\n  - component_type: rtos\n    interface: mock\n";
     const MANIFEST: &str = concat!(
@@ -160,6 +229,7 @@ mod tests {
                     keys: vec![VerifyKey::from_pem("k", &signer.public_pem()).unwrap()],
                 },
             },
+            bundles: None,
         }
     }
 
@@ -233,5 +303,66 @@ mod tests {
                 .unwrap_err();
             assert_eq!(r.reason, Reason::InvalidManifest);
         }
+    }
+
+    /// A bundle of `manifest` (its one rtos Artifact by path) in `dir`.
+    fn bundle(dir: &std::path::Path, manifest: &str) -> PathBuf {
+        use crate::artifact::bundle::{by_artifact_path, create_bundle, BundleSpec};
+        let a = crate::artifact::write::ArtifactBuilder::new("rtos-v1", "mock", "rtos")
+            .file("p", b"p".to_vec());
+        std::fs::write(dir.join("rtos-v1.mender"), a.build()).unwrap();
+        let m = manifest.replace(
+            "    artifact_name: rtos-v1\n",
+            "    artifact_name: rtos-v1\n    artifact_path: rtos-v1.mender\n",
+        );
+        std::fs::write(dir.join("m.yaml"), m).unwrap();
+        let loaded = resource::load_manifest(&dir.join("m.yaml")).unwrap();
+        let out = dir.join("b.mender");
+        create_bundle(
+            &BundleSpec {
+                manifest: &loaded,
+                compatible: vec![],
+                signer: None,
+                resolve: &by_artifact_path(&loaded),
+                policy: &VerifyPolicy::none(),
+                limits: &crate::artifact::Limits::default(),
+            },
+            &out,
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_bundle_is_admitted_staged_and_a_refused_one_leaves_no_staging() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::ec_from_seed(7);
+        let mut a = admission(dir.path(), false, &signer);
+        let good = bundle(dir.path(), MANIFEST);
+        let r = a.admit_bundle("b.mender", &good).unwrap_err();
+        assert!(r.to_string().contains("bundles are not taken here"), "{r}");
+
+        let root = dir.path().join("bundles");
+        a.bundles = Some(Bundles {
+            root: root.clone(),
+            policy: VerifyPolicy::none(),
+        });
+        let m = a.admit_bundle("b.mender", &good).unwrap();
+        assert_eq!(m.manifest.name, "m1");
+        assert_eq!(
+            m.base_dir.as_deref().and_then(|d| d.parent()),
+            Some(root.as_path())
+        );
+        assert!(m.origin.starts_with("b.mender: "), "{}", m.origin);
+
+        // Not for this System: refused by the Topology, its staging removed.
+        let other = bundle(dir.path(), &MANIFEST.replace("[sys]", "[other]"));
+        let r = a.admit_bundle("b.mender", &other).unwrap_err();
+        assert_eq!(r.reason, Reason::InvalidManifest);
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 1);
+        // With keys configured, an unsigned bundle is refused as unsigned.
+        a.bundles.as_mut().unwrap().policy = a.signatures.keys.clone();
+        let r = a.admit_bundle("b.mender", &good).unwrap_err();
+        assert_eq!(r.reason, Reason::SignatureInvalid, "{r}");
     }
 }

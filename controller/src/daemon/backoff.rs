@@ -61,6 +61,7 @@ impl RetryPolicy {
 }
 
 /// A seed that differs between processes and boots.
+#[allow(clippy::disallowed_methods)] // a seed for jitter, not a time anything waits on
 pub fn process_seed() -> u64 {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

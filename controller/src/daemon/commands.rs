@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use super::desired::DesiredStore;
 use super::status::Board;
 use crate::engine::api::{
-    DeploymentReport, EngineError, Inventory, JournalView, Observation, RunOptions,
+    DeploymentReport, EngineError, Inventory, JournalView, Observation, PlanReport, RunOptions,
 };
 use crate::gates::Gates;
 use crate::model::Reason;
@@ -103,6 +103,11 @@ pub enum Command {
     /// A read; the reconciler answers it on a task of its own, so it never waits for the
     /// loop (or a deployment) and the loop never waits for it.
     Query(Query, oneshot::Sender<Result<Answer, EngineError>>),
+    /// What deploying a Manifest would do now (`baton plan`), answered as a read is.
+    Plan(
+        Box<LoadedManifest>,
+        oneshot::Sender<Result<PlanReport, EngineError>>,
+    ),
     Action(Action, oneshot::Sender<Result<ActionReply, ActionError>>),
     Handoff(
         Box<Handoff>,
@@ -148,6 +153,16 @@ impl Handle {
         let gone = || EngineError::Remote("baton is shutting down".into());
         self.tx
             .send(Command::Query(q, tx))
+            .await
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    pub async fn plan(&self, m: LoadedManifest) -> Result<PlanReport, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || EngineError::Remote("baton is shutting down".into());
+        self.tx
+            .send(Command::Plan(Box::new(m), tx))
             .await
             .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?

@@ -143,6 +143,11 @@ pub async fn run(
         topology_file: eff.dirs.topology_file.clone(),
         topology_components: cfg.topology_components.clone(),
         signatures: manifest_policy(cfg)?,
+        bundles: Some(admission::Bundles {
+            root: crate::engine::api::bundle_staging_root(&eff.dirs.datastore_dir),
+            policy: crate::artifact::VerifyPolicy::load(&cfg.verify_keys())
+                .map_err(DaemonError::Keys)?,
+        }),
     });
     let configured = sources::configured(eff, metrics).await?;
     tracing::info!(watch_dir = %cfg.watch_dir.display(), "baton run: starting the sources of desired state");

@@ -3,7 +3,7 @@
 //! Active only in a debug build with the `fault-injection` cargo feature (the e2e crate turns
 //! it on, so the binary `cargo build --workspace` makes has them). A release build never has
 //! them, whatever features cargo unified: [`point`] is then an empty inline function and the
-//! names are never formatted. `e2e/tests/reliability_release.rs` checks the release binary.
+//! names are never formatted. `e2e/tests/it/reliability_release.rs` checks the release binary.
 //!
 //! `BATON_FAULT=crash@<point>#<n>` sends SIGKILL to this process at the n-th time the named
 //! point is reached (n defaults to 1); `<point>` may end in `*` to match a prefix.

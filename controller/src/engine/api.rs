@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+pub use super::bundle::staging_root as bundle_staging_root;
 pub use super::driver::{RunOptions, RECHECK};
 pub use super::error::EngineError;
 pub use super::gate::{BoxFuture, Gate, GateContext, GatePhase, GatePoint, Open, Verdict};
@@ -22,7 +23,11 @@ pub use super::report::{
     ComponentObservation, ComponentOutcome, ComponentRef, ComponentResult, DeploymentReport, End,
     InFlight, Inventory, JournalView, Observation, PlannedChange, Preview,
 };
+pub use super::review::{stale as plan_changed_since, PlanReport, KEEP as KEPT_PLANS};
 pub use super::states::{Call, Query, State};
+pub use crate::planner::{
+    PlanComponent, PlanDescription, PlanGroup, Verdict as ConstraintsVerdict,
+};
 use crate::resource::LoadedManifest;
 
 /// The ordering transcribed straight from the documentation: the property tests' and the
@@ -42,6 +47,11 @@ pub trait Deployer: Send + Sync {
     fn journal(&self) -> BoxFuture<'_, Result<JournalView, EngineError>>;
     /// What deploying `manifest` would do now (observes, resolves Artifacts, plans).
     fn preview(&self, manifest: LoadedManifest) -> BoxFuture<'_, Result<Preview, EngineError>>;
+    /// What deploying `manifest` would do now, and its `planHash` (`baton plan`): queries
+    /// only, never waiting for a deployment.
+    fn plan(&self, _manifest: LoadedManifest) -> BoxFuture<'_, Result<PlanReport, EngineError>> {
+        Box::pin(async { Err(EngineError::NotOffered("a plan")) })
+    }
     /// Deploy `manifest` until it finishes, pauses or needs a reboot.
     fn install(
         &self,

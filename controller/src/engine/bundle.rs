@@ -24,6 +24,13 @@ use super::problem::Problem;
 use crate::artifact::{self, Limits, VerifyPolicy};
 use crate::model::ComponentType;
 
+/// Where bundles are staged to be installed (`artifact::bundle::stage_bundle`): a Manifest
+/// whose `base_dir` is a staging there takes its Artifacts from it, and the sweep removes
+/// the stagings nothing refers to.
+pub fn staging_root(datastore: &std::path::Path) -> PathBuf {
+    datastore.join("bundles")
+}
+
 /// The component types whose Artifacts must be verified before the first state: those of
 /// every order group after the first (an Artifact shared with one of them is verified all
 /// the same, see [`verify_all`]).

@@ -45,6 +45,9 @@ pub struct RunOptions {
     /// Install even a Manifest `DowngradeProtection` would refuse: the System's own return
     /// to its last good Manifest (see [`super::downgrade`]).
     pub allow_downgrade: bool,
+    /// `--plan-hash`: run only if the plan is still this reviewed one (`baton plan`);
+    /// otherwise the deployment is refused, touching nothing, with what changed.
+    pub plan_hash: Option<String>,
 }
 
 /// The longest wait before a waiting gate is asked again.
@@ -78,6 +81,9 @@ pub(super) async fn pass(
                 until,
                 message,
             } => {
+                // A gate's `until` is a wall-clock instant (a maintenance window's end); the
+                // wait itself is tokio's.
+                #[allow(clippy::disallowed_methods)]
                 let wait = until
                     .and_then(|u| u.duration_since(SystemTime::now()).ok())
                     .unwrap_or(RECHECK)

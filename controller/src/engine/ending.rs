@@ -12,6 +12,7 @@ use super::report::{
 };
 
 /// Seconds since the epoch.
+#[allow(clippy::disallowed_methods)] // wall-clock stamps of journal records and reports; never a wait
 pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

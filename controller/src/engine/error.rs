@@ -26,6 +26,9 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The engine is busy with a deployment and the question would have to wait for it.
+    #[error("a deployment is in flight ({0}): ask again when it has ended")]
+    Busy(String),
     /// No observation to answer from yet (none taken, none kept in the datastore).
     #[error("no observation of the System yet{0}")]
     NoObservation(String),

@@ -61,6 +61,7 @@ impl ExecSettings {
         super::sweep::Places {
             work_root: self.work_root.clone(),
             downloads: datastore.join("downloads"),
+            bundles: super::bundle::staging_root(datastore),
         }
     }
 }
@@ -227,6 +228,7 @@ impl Inner {
             component_type: c.component_type.to_string(),
             id: c.id.to_string(),
         };
+        #[allow(clippy::disallowed_methods)] // a progress throttle; nothing waits on it
         let feed = move |sink: &mut dyn PayloadSink| -> Result<artifact::Verified, String> {
             let mut counted = CountingSink {
                 inner: sink,
@@ -351,6 +353,7 @@ where
 impl Executor for LiveExecutor {
     async fn run(&self, record: &DeploymentRecord, step: &Step) -> StepResult {
         let inner = &self.inner;
+        #[allow(clippy::disallowed_methods)] // the step's duration to report; no wait
         let started = Instant::now();
         let record = Arc::new(record.clone());
         let refs = |ms: &[MemberId]| -> Vec<ComponentRef> {
@@ -577,6 +580,7 @@ struct CountingRead<'a> {
 }
 
 impl Read for CountingRead<'_> {
+    #[allow(clippy::disallowed_methods)] // a progress throttle; nothing waits on it
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         *self.sent += n as u64;

@@ -26,6 +26,7 @@ use super::record::DeploymentRecord;
 use super::report::{
     DeploymentReport, End, InFlight, Inventory, JournalView, Observation, Preview,
 };
+use super::review::PlanReport;
 use super::store::{ManifestStore, Slot, StoredMeta};
 use crate::artifact::cache::{ArtifactsCache, CacheConfig};
 use crate::artifact::source::{ClientCertificate, HttpOptions, Resolver};
@@ -370,10 +371,7 @@ impl Engine {
         let started_at = now();
         let mut prepared = self.prepare(&m).await;
         if let Ok(p) = &prepared {
-            let mut problems = self.downgrades(&m, &p.plan, opts.allow_downgrade);
-            if problems.is_empty() {
-                problems = self.verify_bundle(&p.plan, &p.artifacts).await;
-            }
+            let mut problems = self.refusals(&m, p, &opts).await;
             if problems.is_empty() && !p.plan.is_empty() {
                 if let Err(refused) = self
                     .gates_before_the_first_state(&m, &p.plan, &p.artifacts, &*progress)
@@ -508,12 +506,19 @@ impl Deployer for Engine {
             let _books = self.books.lock().await;
             Ok(match self.prepare(&manifest).await {
                 Err(problems) => Preview::Rejected { problems },
+                Ok(p) if p.verdict.is_refused() => Preview::Rejected {
+                    problems: p.refusal(),
+                },
                 Ok(p) if p.plan.is_empty() => Preview::InSync,
                 Ok(p) => Preview::Changes {
                     components: changes(&p.plan),
                 },
             })
         })
+    }
+
+    fn plan(&self, manifest: LoadedManifest) -> BoxFuture<'_, Result<PlanReport, EngineError>> {
+        Box::pin(self.plan_now(manifest))
     }
 
     fn install(

@@ -9,6 +9,7 @@
 mod accepted;
 pub mod api;
 mod bundle;
+mod constrain;
 mod downgrade;
 mod driver;
 mod ending;
@@ -27,6 +28,7 @@ mod read;
 mod reader;
 mod record;
 mod report;
+mod review;
 mod spans;
 mod states;
 mod store;

@@ -15,26 +15,42 @@ use super::problem::Problem;
 use super::record::DeploymentRecord;
 use super::report::{ComponentObservation, Observation};
 use super::store::Slot;
-use super::{accepted, downgrade};
+use super::{accepted, constrain, downgrade};
 use crate::artifact::source::ArtifactLocator;
 use crate::artifact::{self, ArtifactHeader};
 use crate::interface::runner::{query_work_dir, Invocation};
 use crate::model::{ComponentType, Provides, Reason, Topology};
+use crate::planner::Verdict;
 use crate::resource::{self, LoadedManifest};
 
 /// Interfaces asked at once while observing the System.
 const OBSERVE_PARALLELISM: usize = 16;
 
-/// What a deployment needs, found: the plan, and each component type's Artifact.
+/// What a deployment needs, found: the plan, each component type's Artifact, and the
+/// constraints' verdict on it.
 pub(super) struct Prepared {
     pub plan: Plan,
     pub artifacts: Vec<(ComponentType, PathBuf)>,
+    pub verdict: Verdict,
+    /// The constraints file the verdict comes from, when there is one.
+    pub constraints_file: Option<PathBuf>,
+    pub topology: Topology,
+    /// What every component of the Topology answered, in its order.
+    pub observed: Vec<Result<Observed, String>>,
+}
+
+impl Prepared {
+    /// The constraints' refusal as problems (none when they accept).
+    pub fn refusal(&self) -> Vec<Problem> {
+        constrain::problems(self.constraints_file.as_deref(), &self.verdict)
+    }
 }
 
 /// An observation from what the components answered.
 pub(super) fn observation_of(
     topology: &Topology,
     observed: Vec<Result<Observed, String>>,
+    system_version: Option<String>,
 ) -> Observation {
     let components = topology
         .components
@@ -61,6 +77,7 @@ pub(super) fn observation_of(
         components,
         taken_at: now(),
         live: true,
+        system_version,
     }
 }
 
@@ -103,8 +120,19 @@ impl Engine {
             }
         });
         let observed = join_all(asks).await;
-        self.keep(&observation_of(topology, observed.clone()));
+        self.keep(&self.observation(topology, observed.clone()));
         observed
+    }
+
+    /// The observation of what the components answered, with the System version the
+    /// constraints give it.
+    pub(super) fn observation(
+        &self,
+        topology: &Topology,
+        observed: Vec<Result<Observed, String>>,
+    ) -> Observation {
+        let version = constrain::system_version(&self.eff, topology, &observed);
+        observation_of(topology, observed, version)
     }
 
     /// Resolve every component type's Artifact and read its header (signature checked). A
@@ -116,13 +144,23 @@ impl Engine {
     ) -> BTreeMap<ComponentType, Result<(Checked, PathBuf), Problem>> {
         let resolver = self.resolver.clone();
         let m = m.clone();
+        // A staged bundle's Manifest: each type's Artifact is the bundle's own.
+        let root = super::bundle::staging_root(&self.eff.dirs.datastore_dir);
+        let bundled = m
+            .base_dir
+            .as_deref()
+            .and_then(|dir| artifact::bundle::staged_artifacts(&root, dir))
+            .unwrap_or_default();
         tokio::task::spawn_blocking(move || {
             m.manifest
                 .component_types
                 .iter()
                 .map(|(t, target)| {
                     let loc = ArtifactLocator {
-                        artifact_path: target.artifact_path.as_deref(),
+                        artifact_path: bundled
+                            .get(t)
+                            .map(PathBuf::as_path)
+                            .or(target.artifact_path.as_deref()),
                         artifact_name: target.artifact_name.as_deref(),
                         base_dir: m.base_dir.as_deref(),
                         component_type: Some(t),
@@ -153,7 +191,8 @@ impl Engine {
         .unwrap_or_default()
     }
 
-    /// Observe, resolve and plan. `Err` carries every problem.
+    /// Observe, resolve, plan and check the plan against the constraints. `Err` carries
+    /// every problem; a refusal by the constraints is in the verdict ([`Prepared::refusal`]).
     pub(super) async fn prepare(&self, m: &LoadedManifest) -> Result<Prepared, Vec<Problem>> {
         let topology = self
             .topology()
@@ -165,6 +204,7 @@ impl Engine {
                 .map(|d| Problem::new(Reason::InvalidManifest, d.to_string()))
                 .collect());
         }
+        let constraints = constrain::load(&self.eff, &topology);
         let observations = self.observe_topology(&topology).await;
         let mut provides: BTreeMap<ComponentType, Vec<Provides>> = BTreeMap::new();
         for (spec, o) in topology.components.iter().zip(&observations) {
@@ -188,9 +228,51 @@ impl Engine {
             }
         }
         match plan::plan(&topology, &m.manifest, &observations, &candidates) {
-            Ok(plan) => Ok(Prepared { plan, artifacts }),
-            Err(problems) => Err(problems.iter().map(|p| p.to_problem()).collect()),
+            Ok(plan) => {
+                let loaded = constraints.map_err(|p| vec![p])?;
+                let current = constrain::current(&topology, &observations);
+                let verdict = constrain::check(loaded.as_ref(), &m.manifest, &plan, current);
+                Ok(Prepared {
+                    plan,
+                    artifacts,
+                    verdict,
+                    constraints_file: loaded.map(|l| l.file),
+                    topology,
+                    observed: observations,
+                })
+            }
+            Err(problems) => {
+                let mut all: Vec<Problem> = problems.iter().map(|p| p.to_problem()).collect();
+                all.extend(constraints.err());
+                Err(all)
+            }
         }
+    }
+
+    /// Why a prepared deployment may not start, from the first check that finds anything:
+    /// the reviewed plan (`--plan-hash`: what changed says more than what the changed plan
+    /// would run into), the constraints, `DowngradeProtection`, every Artifact verified.
+    pub(super) async fn refusals(
+        &self,
+        m: &LoadedManifest,
+        p: &Prepared,
+        opts: &super::driver::RunOptions,
+    ) -> Vec<Problem> {
+        let reviewed = opts.plan_hash.as_deref();
+        let mut problems: Vec<Problem> = reviewed
+            .and_then(|h| self.plan_changed(m, p, h))
+            .into_iter()
+            .collect();
+        if problems.is_empty() {
+            problems = p.refusal();
+        }
+        if problems.is_empty() {
+            problems = self.downgrades(m, &p.plan, opts.allow_downgrade);
+        }
+        if problems.is_empty() {
+            problems = self.verify_bundle(&p.plan, &p.artifacts).await;
+        }
+        problems
     }
 
     /// Why `DowngradeProtection` refuses `m` (see [`super::downgrade`]); nothing when the

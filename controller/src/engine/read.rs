@@ -13,7 +13,7 @@ use crate::interface::runner::{query_work_dir, Invocation};
 impl Engine {
     /// The books for a read: `None` while a deployment holds them, or when a short call
     /// does not release them within the busy wait.
-    async fn books_for_a_read(&self) -> Option<tokio::sync::MutexGuard<'_, Books>> {
+    pub(super) async fn books_for_a_read(&self) -> Option<tokio::sync::MutexGuard<'_, Books>> {
         if self.deploying.load(std::sync::atomic::Ordering::Acquire) {
             return None;
         }
@@ -110,7 +110,7 @@ impl Engine {
             return self.last().map(|k| k.observation);
         };
         let observed = self.observe_topology(&topology).await;
-        Ok(super::prepare::observation_of(&topology, observed))
+        Ok(self.observation(&topology, observed))
     }
 
     /// The journal as this engine holds it (the last known state while a deployment runs).

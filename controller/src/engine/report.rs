@@ -45,6 +45,10 @@ pub struct Observation {
     /// taken before (or while planning) it: the components may have moved on since.
     #[serde(default = "live")]
     pub live: bool,
+    /// The end state (System version) of the constraints the System was in, when it was in
+    /// one (`None` too when no constraints are configured).
+    #[serde(default)]
+    pub system_version: Option<String>,
 }
 
 fn live() -> bool {

@@ -13,7 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::record::DeploymentRecord;
-use super::store::ManifestStore;
+use super::store::{ManifestStore, Slot};
 
 /// Where leftovers may be, under the datastore.
 #[derive(Debug, Clone)]
@@ -22,7 +22,14 @@ pub struct Places {
     pub work_root: PathBuf,
     /// `<datastore>/downloads`: Artifacts fetched by URL when the cache is off.
     pub downloads: PathBuf,
+    /// `<datastore>/bundles`: staged bundles (`artifact::bundle::stage_bundle`).
+    pub bundles: PathBuf,
 }
+
+/// Staged bundles no Manifest refers to that are kept anyway, the newest: one staged for a
+/// deployment that has not started yet (the controller's next desired state, a hand-off on
+/// its way) or whose deployment failed and will be retried, and one being planned meanwhile.
+pub const SPARE_BUNDLES: usize = 2;
 
 /// Removes what does not belong to `live` (the journal's record, if any). Returns what was
 /// removed; a removal that fails is logged and skipped (it is retried next time).
@@ -52,6 +59,7 @@ pub fn sweep(
             remove(&entry, &mut removed, fs::remove_file(&entry));
         }
     }
+    sweep_bundles(places, store, live, &mut removed);
     if !removed.is_empty() {
         tracing::info!(
             ?removed,
@@ -59,6 +67,54 @@ pub fn sweep(
         );
     }
     removed
+}
+
+/// Removes staged bundles no Manifest refers to (the live deployment's, the store's
+/// current and previous), but the newest [`SPARE_BUNDLES`].
+fn sweep_bundles(
+    places: &Places,
+    store: &ManifestStore,
+    live: Option<&DeploymentRecord>,
+    removed: &mut Vec<PathBuf>,
+) {
+    let root = match fs::canonicalize(&places.bundles) {
+        Ok(r) => r,
+        Err(_) => return,
+    };
+    // A Manifest refers to a staging by its `base_dir`: a directory right under the root.
+    let name_in_root = |dir: &Path| {
+        let dir = fs::canonicalize(dir).ok()?;
+        (dir.parent() == Some(root.as_path())).then(|| dir.file_name().map(|n| n.to_owned()))?
+    };
+    let mut referenced: Vec<std::ffi::OsString> = Vec::new();
+    let bases = live
+        .and_then(|r| r.manifest.base_dir.clone())
+        .into_iter()
+        .chain(
+            [Slot::Current, Slot::Previous, Slot::Pending]
+                .into_iter()
+                .filter_map(|slot| store.get(slot).ok().flatten())
+                .filter_map(|m| m.meta.base_dir),
+        );
+    for base in bases {
+        referenced.extend(name_in_root(&base));
+    }
+    let mut spare: Vec<(std::time::SystemTime, PathBuf)> = entries(&root)
+        .into_iter()
+        .filter(|e| e.is_dir())
+        .filter(|e| {
+            !e.file_name()
+                .is_some_and(|n| referenced.iter().any(|r| r == n))
+        })
+        .map(|e| {
+            let t = fs::metadata(&e).and_then(|m| m.modified());
+            (t.unwrap_or(std::time::UNIX_EPOCH), e)
+        })
+        .collect();
+    spare.sort_by(|a, b| b.cmp(a));
+    for (_, dir) in spare.into_iter().skip(SPARE_BUNDLES) {
+        remove(&dir, removed, fs::remove_dir_all(&dir));
+    }
 }
 
 fn entries(dir: &Path) -> Vec<PathBuf> {
@@ -112,14 +168,20 @@ mod tests {
         }
     }
 
+    /// The places and the Manifest store of a datastore at `d`.
+    fn datastore(d: &Path) -> (Places, ManifestStore) {
+        let places = Places {
+            work_root: d.join("work"),
+            downloads: d.join("downloads"),
+            bundles: d.join("bundles"),
+        };
+        (places, ManifestStore::open(&d.join("manifests")).unwrap())
+    }
+
     #[test]
     fn only_the_live_deployment_keeps_its_files() {
         let d = tempfile::tempdir().unwrap();
-        let places = Places {
-            work_root: d.path().join("work"),
-            downloads: d.path().join("downloads"),
-        };
-        let store = ManifestStore::open(&d.path().join("manifests")).unwrap();
+        let (places, store) = datastore(d.path());
         for dir in [
             "work/query/mock",
             "work/live/ecu",
@@ -154,5 +216,42 @@ mod tests {
         assert!(!store.has_pending(), "the half-staged copy went too");
         assert!(!kept.exists());
         assert!(sweep(&places, &store, None).is_empty(), "nothing twice");
+    }
+
+    #[test]
+    fn staged_bundles_stay_while_a_manifest_names_them_and_two_spares_stay() {
+        let d = tempfile::tempdir().unwrap();
+        let (places, store) = datastore(d.path());
+        #[allow(clippy::disallowed_methods)] // an mtime in the past to set; nothing waits on it
+        let staging = |name: &str, age: u64| {
+            let dir = places.bundles.join(name);
+            fs::create_dir_all(&dir).unwrap();
+            let t = std::time::SystemTime::now() - std::time::Duration::from_secs(age);
+            fs::File::open(&dir).unwrap().set_modified(t).unwrap();
+            dir
+        };
+        let current = staging("current", 500);
+        let live = staging("live", 400);
+        let old = staging("old", 300);
+        let spare = [staging("spare-1", 200), staging("spare-2", 100)];
+        store
+            .stage(
+                b"m",
+                &StoredMeta {
+                    base_dir: Some(current.clone()),
+                    ..meta()
+                },
+            )
+            .unwrap();
+        store.promote_pending().unwrap();
+        let mut rec = record("d", d.path().join("downloads/x.mender"));
+        rec.manifest.base_dir = Some(live.clone());
+        let removed = sweep(&places, &store, Some(&rec));
+        assert_eq!(removed, vec![old.clone()]);
+        assert!(current.exists() && live.exists() && spare.iter().all(|s| s.exists()));
+        // The deployment over, its staging is one more spare: the oldest spare goes.
+        let removed = sweep(&places, &store, None);
+        assert_eq!(removed, vec![live]);
+        assert!(current.exists());
     }
 }

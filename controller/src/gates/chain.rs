@@ -287,6 +287,7 @@ impl Gate for Gates {
 
 /// A wait as the engine is told it: ask again within [`REASK`] (status keeps the gate's own
 /// `until`, on the gates' clock). The engine measures `until` against the system's clock.
+#[allow(clippy::disallowed_methods)] // `until` is read against the system's clock (driver::pass)
 fn soon(v: Verdict) -> Verdict {
     match v {
         Verdict::Wait {

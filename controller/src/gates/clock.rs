@@ -15,6 +15,7 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // windows are wall-clock by nature; waits use tokio's
     fn wall(&self) -> SystemTime {
         SystemTime::now()
     }

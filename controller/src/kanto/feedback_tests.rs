@@ -3,7 +3,9 @@
 //! IDENTIFICATION_FAILED) and Kanto's throttle.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::*;
 use crate::interface::protocol::Query;
@@ -46,7 +48,7 @@ fn run_with(
     agents: BTreeMap<String, Vec<Component>>,
     events: &[BatonEvent],
 ) -> (Vec<String>, Report) {
-    let t0 = Instant::now();
+    let t0 = Instant::now().into_std();
     let (mut t, first) = Tracker::start(interval.map(Duration::from_secs));
     t.admitted(5, agents);
     let mut out = vec![first];
@@ -482,6 +484,9 @@ fn refusal_before_admission_is_final() {
     assert!(r.last && t.is_done());
     assert_eq!(r.feedback.status, Some(Status::IdentificationFailed));
     assert!(t
-        .on_event(&BatonEvent::InSync { generation: 1 }, Instant::now())
+        .on_event(
+            &BatonEvent::InSync { generation: 1 },
+            Instant::now().into_std()
+        )
         .is_empty());
 }

@@ -157,6 +157,7 @@ impl Link {
 
 /// Wall-clock milliseconds since the epoch: Kanto's envelope timestamps (a stamp, never a
 /// wait).
+#[allow(clippy::disallowed_methods)] // a wall-clock stamp on the wire
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -166,6 +167,7 @@ pub(crate) fn now_ms() -> i64 {
 
 /// A random-enough client id (Kanto uses a random UUID): brokers drop an older session with
 /// the same id, so two baton processes must never share one.
+#[allow(clippy::disallowed_methods)] // the clock's nanoseconds as a little randomness, not time
 fn client_id(who: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

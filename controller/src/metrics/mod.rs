@@ -271,6 +271,7 @@ pub(crate) mod testing {
             suspended: false,
             failures: 0,
             next_attempt_at: None,
+            system_version: None,
             conditions: vec![],
             deployment: None,
             components: vec![],

@@ -18,6 +18,15 @@ impl Provides {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
+
+    /// The Artifact a component runs, as its Provides say: `artifact_name`, else the version
+    /// its Interface (`interface`) keeps as `rootfs-image.<interface>.version` (Mender's
+    /// module-image default), else `rootfs-image.version`.
+    pub fn artifact(&self, interface: &str) -> Option<&str> {
+        self.get("artifact_name")
+            .or_else(|| self.get(&format!("rootfs-image.{interface}.version")))
+            .or_else(|| self.get("rootfs-image.version"))
+    }
 }
 
 impl FromIterator<(String, String)> for Provides {

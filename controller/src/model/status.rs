@@ -28,6 +28,10 @@ pub struct Status {
     /// When the next attempt after a failure is due (RFC 3339, UTC).
     #[serde(default)]
     pub next_attempt_at: Option<String>,
+    /// The end state of the constraints (System version) the System was last observed in;
+    /// `None` when it is in none of them, or no constraints are configured.
+    #[serde(default)]
+    pub system_version: Option<String>,
     pub conditions: Vec<Condition>,
     #[serde(default)]
     pub deployment: Option<DeploymentStatus>,

@@ -9,7 +9,7 @@ use super::oracle;
 use super::*;
 use crate::model::{CombinationPattern, EndState, NamePattern, Reason, Running, Transition};
 
-fn ct(s: &str) -> ComponentType {
+pub(crate) fn ct(s: &str) -> ComponentType {
     ComponentType::new(s).unwrap()
 }
 
@@ -23,7 +23,7 @@ fn pattern(pairs: &[(&str, &str)]) -> CombinationPattern {
 }
 
 /// The tables of the original Orchestrator design, as issue 18 writes them.
-fn design() -> Constraints {
+pub(crate) fn design() -> Constraints {
     Constraints {
         end_states: vec![
             EndState {

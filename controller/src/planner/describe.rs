@@ -18,6 +18,7 @@
 //!
 //! Pure: no IO.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -43,7 +44,7 @@ pub struct PlanComponent {
     pub component_type: ComponentType,
     /// From `Identity`; `None` when it could not be asked.
     pub id: Option<String>,
-    /// The Artifact it runs now (Provides `artifact_name`), when known.
+    /// The Artifact it runs now, as its Provides say (`model::Provides::artifact`), when known.
     pub current_artifact: Option<String>,
     pub target_artifact: String,
     /// Already runs its target: no state will run for it.
@@ -203,6 +204,103 @@ fn canonical(v: &Value, out: &mut String) {
     }
 }
 
+/// What differs between a reviewed plan and the plan now, one line each, for a refusal
+/// ("the plan changed"): the Manifest, each component (by type and ID: current and target
+/// Artifact, skipped, download bytes; added or gone) and the constraints' verdict.
+pub fn changes(reviewed: &PlanDescription, now: &PlanDescription) -> Vec<String> {
+    let mut out = Vec::new();
+    if reviewed.manifest != now.manifest {
+        out.push(format!(
+            "the Manifest: '{}' (sha256 {}) was reviewed, '{}' (sha256 {}) is given",
+            reviewed.manifest.name,
+            reviewed.manifest.sha256,
+            now.manifest.name,
+            now.manifest.sha256
+        ));
+    }
+    let (before, after) = (by_component(reviewed), by_component(now));
+    let name = |(t, id): &Key<'_>| format!("{t} {}", id.as_deref().unwrap_or("(no ID)"));
+    let artifact = |a: &Option<String>| a.clone().unwrap_or_else(|| "(unknown)".into());
+    for (k, (order, b)) in &before {
+        let Some((order_now, a)) = after.get(k) else {
+            out.push(format!("{}: no longer in the plan", name(k)));
+            continue;
+        };
+        if order != order_now {
+            out.push(format!("{}: order group {order} -> {order_now}", name(k)));
+        }
+        if b.current_artifact != a.current_artifact {
+            out.push(format!(
+                "{}: runs {} now, {} when reviewed",
+                name(k),
+                artifact(&a.current_artifact),
+                artifact(&b.current_artifact)
+            ));
+        }
+        if b.target_artifact != a.target_artifact {
+            out.push(format!(
+                "{}: target {} -> {}",
+                name(k),
+                b.target_artifact,
+                a.target_artifact
+            ));
+        }
+        if b.skipped != a.skipped {
+            out.push(format!(
+                "{}: {}",
+                name(k),
+                if a.skipped {
+                    "now skipped (already runs its target)"
+                } else {
+                    "no longer skipped"
+                }
+            ));
+        }
+        if b.download_bytes != a.download_bytes && !a.skipped && !b.skipped {
+            out.push(format!(
+                "{}: download {} bytes -> {} bytes",
+                name(k),
+                b.download_bytes.unwrap_or(0),
+                a.download_bytes.unwrap_or(0)
+            ));
+        }
+    }
+    for k in after.keys().filter(|k| !before.contains_key(*k)) {
+        out.push(format!("{}: new in the plan", name(k)));
+    }
+    if reviewed.constraints != now.constraints {
+        out.push(format!(
+            "the constraints' verdict: {} -> {}",
+            verdict_word(&reviewed.constraints),
+            verdict_word(&now.constraints)
+        ));
+    }
+    out
+}
+
+type Key<'a> = (&'a ComponentType, &'a Option<String>);
+
+/// Every component of a plan by type and ID, with its order group.
+fn by_component(p: &PlanDescription) -> BTreeMap<Key<'_>, (Order, &PlanComponent)> {
+    p.groups
+        .iter()
+        .flat_map(|g| {
+            g.components
+                .iter()
+                .map(move |c| ((&c.component_type, &c.id), (g.order, c)))
+        })
+        .collect()
+}
+
+/// One word for a verdict, for people.
+pub fn verdict_word(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Unconstrained => "unconstrained",
+        Verdict::Accepted => "accepted",
+        Verdict::Refused { .. } => "refused",
+    }
+}
+
 /// The expected duration from the durations (seconds) of past deployments: their median,
 /// which one slow or interrupted run does not move much.
 pub fn expected_seconds(past: &[u64]) -> Option<u64> {
@@ -328,6 +426,30 @@ mod tests {
             .map(|b| format!("{b:02x}"))
             .collect();
         assert_eq!(a.plan_hash, format!("sha256:{digest}"));
+    }
+
+    #[test]
+    fn what_changed_is_said_component_by_component() {
+        let a = plan("rtos-v1", false);
+        assert!(changes(&a, &plan("rtos-v1", true)).is_empty());
+        let moved = changes(&a, &plan("rtos-v2", false));
+        assert_eq!(
+            moved,
+            vec!["rtos R456: runs rtos-v2 now, rtos-v1 when reviewed".to_string()]
+        );
+        let done = changes(&a, &plan("rtos-v3", false));
+        assert!(
+            done.contains(&"rtos R456: now skipped (already runs its target)".to_string()),
+            "{done:?}"
+        );
+        let mut other = a.clone();
+        other.constraints = Verdict::Unconstrained;
+        other.groups[1].components.pop();
+        other.manifest.name = "system-v3".into();
+        let c = changes(&a, &other);
+        assert!(c[0].starts_with("the Manifest: 'system-v2'"), "{c:?}");
+        assert!(c.contains(&"rtos R998: no longer in the plan".to_string()));
+        assert!(c.contains(&"the constraints' verdict: accepted -> unconstrained".to_string()));
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod space;
 mod suggest;
 
 #[cfg(test)]
-mod check_tests;
+pub(crate) mod check_tests;
 #[cfg(test)]
 mod oracle;
 #[cfg(test)]
@@ -33,7 +33,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use check::{check, Step, Verdict, Violation};
-pub use describe::{plan_hash, ManifestRef, PlanComponent, PlanDescription, PlanGroup};
+pub use describe::{
+    changes, plan_hash, verdict_word, ManifestRef, PlanComponent, PlanDescription, PlanGroup,
+};
 pub use suggest::{suggest, Suggestion, SEARCH_BUDGET};
 
 use crate::model::{Combination, ComponentType, Constraints, Manifest, Order, Provides};

@@ -81,6 +81,7 @@ fn wall(n: usize) -> Constraints {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // figures by the wall clock, printed, never asserted
 fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
     let start = Instant::now();
     let out = f();

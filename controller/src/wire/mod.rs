@@ -3,7 +3,11 @@
 //! ([`crate::client`]) so the two cannot disagree. The engine's own answers (a
 //! `DeploymentReport`, an `Observation`...) travel as `engine::api` defines them.
 //!
-//! Data only: no IO.
+//! Data only: no IO. [`events`] is what the status event stream carries, [`sse`] its
+//! Server-Sent Events framing (written by the API, read by the client).
+
+pub mod events;
+pub mod sse;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -28,10 +32,45 @@ pub mod paths {
     pub const JOURNAL: &str = "/v1/journal";
     /// Whose System this daemon acts on: the handshake.
     pub const IDENTITY: &str = "/v1/identity";
+    /// What deploying a Manifest would do now (`baton plan`): queries only.
+    pub const PLAN: &str = "/v1/plan";
     pub const HEALTHZ: &str = "/healthz";
     pub const READYZ: &str = "/readyz";
     pub const METRICS: &str = "/metrics";
+    /// The status event stream (Server-Sent Events, [`super::sse`]).
+    pub const EVENTS: &str = "/v1/events";
+    /// Owner consent for a gate that asks it (issue 17 answers it).
     pub const CONSENT: &str = "/v1/consent";
+    /// One-time login codes for the status page (Unix socket only).
+    pub const LOGIN_CODES: &str = "/v1/ui/login-codes";
+    /// The status page, and where a login code is redeemed.
+    pub const UI: &str = "/ui/";
+    pub const UI_LOGIN: &str = "/ui/login";
+}
+
+/// Header of `GET /v1/status`: the id of the newest status event the document includes, to
+/// follow `/v1/events?since=<id>` from (list, then watch).
+pub const EVENT_ID_HEADER: &str = "x-baton-event-id";
+
+/// `POST /v1/ui/login-codes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginCodeRequest {
+    /// The session may also act (suspend, consent...), not only read.
+    #[serde(default)]
+    pub write: bool,
+}
+
+/// The answer: open `path` on the API's TCP listener within `expiresInSeconds`, once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginCode {
+    /// `/ui/login?code=...`
+    pub path: String,
+    pub expires_in_seconds: u64,
+    pub write: bool,
+    /// The API's TCP address (`Api.Tcp`), when it has one: the page is served there.
+    pub tcp: Option<String>,
 }
 
 /// `GET /v1/identity`: the datastore the daemon acts on (canonical path) and its Topology,
@@ -64,6 +103,21 @@ pub const GENERATION_HEADER: &str = "x-baton-generation";
 /// `RequireSignedManifests` (see [`crate::signed_manifest`]).
 pub const SIGNATURE_HEADER: &str = "x-baton-signature";
 
+/// `PUT /v1/manifest?planHash=<hash>`: apply only if deploying the Manifest now would run
+/// this reviewed plan (`baton plan`); else 409 `PlanChanged`, saying what changed.
+pub const PLAN_HASH_QUERY: &str = "planHash";
+
+/// `POST /v1/plan`: the Manifest to plan, as `InstallRequest` carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanRequest {
+    /// The Manifest YAML, as in the file.
+    pub manifest: String,
+    /// The Manifest file's path (for diagnostics) and directory (for relative paths).
+    pub origin: String,
+    pub base_dir: Option<PathBuf>,
+}
+
 /// The answer to `PUT /v1/manifest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -95,6 +149,9 @@ pub struct RunOpts {
     pub exit_on_reboot: bool,
     /// `install --allow-downgrade` (see `engine::downgrade`).
     pub allow_downgrade: bool,
+    /// `install --plan-hash`: the reviewed plan (see `baton plan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_hash: Option<String>,
 }
 
 impl From<RunOpts> for RunOptions {
@@ -103,6 +160,7 @@ impl From<RunOpts> for RunOptions {
             stop_before: o.stop_before,
             exit_on_reboot: o.exit_on_reboot,
             allow_downgrade: o.allow_downgrade,
+            plan_hash: o.plan_hash,
         }
     }
 }
@@ -113,6 +171,7 @@ impl From<&RunOptions> for RunOpts {
             stop_before: o.stop_before.clone(),
             exit_on_reboot: o.exit_on_reboot,
             allow_downgrade: o.allow_downgrade,
+            plan_hash: o.plan_hash.clone(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Figures, not assertions: what the runner and the streams tree cost, as ratios against a
 //! baseline measured in the same run. Ignored by default; run with
-//! `cargo test -p baton --release --test interface_bench -- --ignored --nocapture`.
+//! `cargo test -p baton --release --test it interface_bench -- --ignored --nocapture`.
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -5,7 +5,7 @@
 //! `corpus/invalid/NAME.expected` (one `file:line:col: path: message (expected ...)` per line).
 //! A first-line comment `# topology: FILE` checks a Manifest against that Topology;
 //! `# components: FILE` reads a Topology with that components file. After a deliberate change
-//! of wording, `BATON_BLESS=1 cargo test --test resource_corpus` rewrites the `.expected`
+//! of wording, `BATON_BLESS=1 cargo test --test it resource_corpus` rewrites the `.expected`
 //! files; review the diff before committing it.
 
 use std::fs;

@@ -1,7 +1,7 @@
 //! Hostile YAML is refused with a clear, located error, and never costs much.
 //!
 //! Tests assert the error, not the time; each prints how long the refusal took so a run shows
-//! the figures (`cargo test --test resource_hostile -- --nocapture`).
+//! the figures (`cargo test --test it resource_hostile -- --nocapture`).
 
 use std::io::Write;
 use std::time::Instant;

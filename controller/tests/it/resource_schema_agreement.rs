@@ -215,6 +215,7 @@ fn status_schema_and_types_agree() {
         suspended: false,
         failures: 1,
         next_attempt_at: Some("2026-01-01T00:00:02Z".into()),
+        system_version: Some("v.2".into()),
         conditions: vec![Condition {
             type_: ConditionType::Progressing,
             status: ConditionStatus::True,
@@ -398,6 +399,7 @@ fn config_schema_and_types_agree() {
             ]],
         },
         min_free_bytes: 1 << 20,
+        constraints: Some("/etc/baton/constraints.yaml".into()),
     };
     check(Schema::Config, &sample);
     // Every built-in default satisfies the schema too (unset options aside, which JSON files

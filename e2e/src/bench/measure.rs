@@ -184,24 +184,10 @@ pub fn load_average() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Whether `tool` is on PATH.
-pub fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| {
-        std::env::split_paths(&p).any(|d| {
-            d.join(tool).metadata().is_ok_and(|m| {
-                m.is_file()
-                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
-            })
-        })
-    })
-}
-
-/// Ok when every tool is on PATH, else "`x` is not installed" for the first missing one.
+/// Ok when every tool is on PATH, else what is missing (a benchmark row then says "not
+/// measured" and why: figures are never judged by CI, so a missing tool is no failure).
 pub fn need(tools: &[&str]) -> Result<(), String> {
-    match tools.iter().find(|t| !on_path(t)) {
-        None => Ok(()),
-        Some(t) => Err(format!("`{t}` is not installed")),
-    }
+    crate::need::tools(tools).map_err(|m| m.what)
 }
 
 #[cfg(test)]
@@ -272,8 +258,7 @@ mod tests {
 
     #[test]
     fn gnu_time_reports_a_peak_that_grows_with_what_the_process_holds() {
-        if !Path::new("/usr/bin/time").is_file() {
-            eprintln!("*** SKIPPING: GNU time is not installed ***");
+        if !crate::need::have(crate::need::tool("/usr/bin/time")) {
             return;
         }
         // `head -c` through a shell variable: the shell holds 32 MiB at once.

@@ -3,45 +3,26 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::need;
 use crate::prometheus::free_port;
 
-/// Where Debian installs the broker (not on a non-root PATH).
-const CANDIDATES: &[&str] = &["mosquitto", "/usr/sbin/mosquitto"];
-
-/// The broker binary, or `None` after a loud message; with `BATON_TEST_STRICT=1` a missing
-/// broker fails the test instead.
+/// The broker binary (Debian puts it in /usr/sbin, not on a non-root PATH), asked through
+/// [`crate::need`]: `None` after a loud, recorded skip, or a failure with
+/// `BATON_TEST_STRICT=1`.
 pub fn mosquitto_bin() -> Option<PathBuf> {
-    for c in CANDIDATES {
-        let ok = Command::new(c)
-            .arg("-h")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-        if ok {
-            return Some(PathBuf::from(c));
-        }
-    }
-    if std::env::var("BATON_TEST_STRICT").as_deref() == Ok("1") {
-        panic!("`mosquitto` is not installed and BATON_TEST_STRICT=1 (e2e/run installs it)");
-    }
-    eprintln!("\n*** SKIPPING: `mosquitto` is not installed (e2e/run installs it) ***\n");
-    None
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    need::require(
+        need::tool("mosquitto")
+            .or_else(|missing| need::tool("/usr/sbin/mosquitto").map_err(|_| missing)),
+    )
 }
 
 /// A running broker.
 pub struct Mosquitto {
+    bin: PathBuf,
     child: Child,
     pub port: u16,
     pub dir: tempfile::TempDir,
@@ -59,13 +40,13 @@ impl Mosquitto {
         Some(Self::start_on(&bin, dir, free_port()))
     }
 
-    fn start_on(bin: &PathBuf, dir: tempfile::TempDir, port: u16) -> Mosquitto {
+    fn start_on(bin: &Path, dir: tempfile::TempDir, port: u16) -> Mosquitto {
         let conf = dir.path().join("mosquitto.conf");
         let log = dir.path().join("mosquitto.log");
         let mut f = std::fs::File::create(&conf).unwrap();
         // Started as root, mosquitto drops to user `mosquitto`, which cannot write the log in
         // this private directory; a test broker keeps the tests' user.
-        if is_root() {
+        if need::root().is_ok() {
             writeln!(f, "user root").unwrap();
         }
         // `per_listener_settings false` + `allow_anonymous true`: a test broker; nothing
@@ -85,7 +66,12 @@ impl Mosquitto {
             .stderr(Stdio::null())
             .spawn()
             .expect("mosquitto starts");
-        let m = Mosquitto { child, port, dir };
+        let m = Mosquitto {
+            bin: bin.to_path_buf(),
+            child,
+            port,
+            dir,
+        };
         m.wait_ready();
         m
     }
@@ -118,8 +104,7 @@ impl Mosquitto {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let bin = mosquitto_bin().expect("it ran before");
-        self.child = Command::new(bin)
+        self.child = Command::new(&self.bin)
             .arg("-c")
             .arg(self.dir.path().join("mosquitto.conf"))
             .stdin(Stdio::null())

@@ -7,9 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::artifact_common::{have, keys, ok, run, Keys};
 use baton::artifact::testkit::{ArtifactBuilder, Signer};
 use baton::artifact::{verify_file, Compression, Limits, SignatureStatus, VerifyPolicy};
+use e2e::fixture::keys::Keys;
+use e2e::{need, ok, run};
 
 const LONG: &str = "a-payload-file-with-a-name-longer-than-one-hundred-characters-which-mender-artifact-writes-with-pax-records.bin";
 
@@ -84,12 +85,12 @@ struct Fixture {
 }
 
 fn fixture() -> Option<Fixture> {
-    if !have("mender-artifact") || !have("openssl") {
+    if !need::have(need::tools(&["mender-artifact", "openssl"])) {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_owned();
-    let keys = keys(&path);
+    let keys = Keys::generate(&path);
     std::fs::write(
         path.join("p1"),
         (0..70_000u32).map(|i| (i % 253) as u8).collect::<Vec<_>>(),
@@ -346,7 +347,7 @@ fn mender_artifact_validates_what_the_test_kit_writes() {
 #[test]
 fn zstd_artifacts_are_read() {
     let Some(fx) = fixture() else { return };
-    if !have("zstd") || !have("tar") {
+    if !need::have(need::tools(&["zstd", "tar"])) {
         return;
     }
     let kit = ArtifactBuilder::new("z-v1", "rtos-interface", "rtos")

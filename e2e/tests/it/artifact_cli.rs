@@ -2,9 +2,9 @@
 
 use std::process::Command;
 
-use crate::artifact_common::{baton_bin, run};
 use baton::artifact::testkit::{ArtifactBuilder, Signer};
 use baton::artifact::Compression;
+use e2e::{baton_bin, run};
 
 fn artifact(dir: &std::path::Path, name: &str, b: &ArtifactBuilder) -> std::path::PathBuf {
     let p = dir.join(name);

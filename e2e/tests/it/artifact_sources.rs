@@ -493,7 +493,7 @@ fn components_sharing_an_artifact_fetch_it_once_through_the_cache() {
 
 #[test]
 fn https_with_a_private_ca() {
-    if !crate::artifact_common::have("openssl") {
+    if !e2e::need::have(e2e::need::tool("openssl")) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -506,7 +506,7 @@ fn https_with_a_private_ca() {
         p("req.csr"),
     );
     let openssl = |args: &[&str]| {
-        crate::artifact_common::ok(
+        e2e::ok(
             std::process::Command::new("openssl")
                 .current_dir(dir.path())
                 .args(args),

@@ -4,20 +4,20 @@
 
 use std::path::Path;
 
+use crate::mender_server_resolver::{artifact, bus, fast, locator, resolver, source};
 use baton::artifact::source::{ClientCertificate, HttpOptions, Resolver, SourceSpec};
 use baton::artifact::{Limits, VerifyPolicy};
 use baton::metrics::Metrics;
 use baton::model::ComponentType;
 use e2e::dbus::{AuthScript, FakeAuth};
+use e2e::fixture::{ServerStage, SERVER_V1};
 use e2e::mender_server::FakeServer;
-
-use crate::mender_server_common::{configure, missing_tools, runnable, Stage};
-use crate::mender_server_resolver::{artifact, bus, fast, locator, resolver, source};
+use e2e::need;
 
 /// A CA, and by it a server certificate for 127.0.0.1 and a client certificate (openssl).
 fn pki(dir: &Path, ca: &str) {
     let openssl = |args: &[&str]| {
-        e2e::system::ok(
+        e2e::ok(
             std::process::Command::new("openssl")
                 .current_dir(dir)
                 .args(args),
@@ -102,10 +102,10 @@ fn pki(dir: &Path, ca: &str) {
 
 #[test]
 fn the_server_certificate_is_trusted_and_the_client_certificate_presented_by_every_source() {
-    let Some(bus) = bus() else { return };
-    if !runnable(missing_tools(&["openssl"])) {
+    if !need::have(need::tool("openssl")) {
         return;
     }
+    let Some(bus) = bus() else { return };
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     pki(dir.path(), "ca");
@@ -188,10 +188,12 @@ fn the_server_certificate_is_trusted_and_the_client_certificate_presented_by_eve
 
 #[test]
 fn the_server_certificate_adds_to_the_system_roots() {
-    if !runnable(missing_tools(&["openssl", "mender-artifact"])) {
+    if !need::have(need::tool("openssl")) {
         return;
     }
-    let stage = Stage::new();
+    let Some(stage) = ServerStage::new() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     // Two servers, two CAs: one in the "system" store (SSL_CERT_FILE), one given as
@@ -205,28 +207,20 @@ fn the_server_certificate_adds_to_the_system_roots() {
         (&public, "gateway", "gateway-v1"),
         (&private, "rtos", "rtos-v1"),
     ] {
-        stage.system.component_artifact(ctype, name, None);
-        let file = stage.system.artifacts_dir().join(format!("{name}.mender"));
-        server.upload(std::fs::read(&file).unwrap());
-        std::fs::remove_file(file).unwrap();
+        stage.upload_to(server, ctype, name);
     }
-    configure(
-        &stage.system,
-        serde_json::json!({
+    stage.configure(serde_json::json!({
             "ServerCertificate": p("private.pem"),
             "ArtifactSources": [
                 {"Type": "url", "Template": format!("{}/static/{{artifact_name}}.mender", public.url())},
                 {"Type": "url", "Template": format!("{}/static/{{artifact_name}}.mender", private.url())},
             ],
-        }),
-    );
-    let manifest = stage
-        .system
-        .manifest("sys-v1", crate::mender_server_common::V1);
-    let out = e2e::system::run(
+    }));
+    let manifest = stage.system.manifest("sys-v1", SERVER_V1);
+    let out = e2e::run(
         stage
             .system
-            .baton()
+            .baton_from_env()
             .env("SSL_CERT_FILE", p("system.pem"))
             .env_remove("SSL_CERT_DIR")
             .arg("install")
@@ -239,13 +233,10 @@ fn the_server_certificate_adds_to_the_system_roots() {
 
 #[test]
 fn what_https_client_cannot_honour_is_refused_at_start() {
-    if !runnable(missing_tools(&["mender-artifact"])) {
+    let Some(stage) = ServerStage::new() else {
         return;
-    }
-    let stage = Stage::new();
-    let manifest = stage
-        .system
-        .manifest("sys-v1", crate::mender_server_common::V1);
+    };
+    let manifest = stage.system.manifest("sys-v1", SERVER_V1);
     for (https_client, words) in [
         (
             serde_json::json!({"Certificate": "/c.pem", "Key": "/k.pem", "SSLEngine": "pkcs11"}),
@@ -264,11 +255,8 @@ fn what_https_client_cannot_honour_is_refused_at_start() {
             "/nonexistent/c.pem",
         ),
     ] {
-        configure(
-            &stage.system,
-            serde_json::json!({ "HttpsClient": https_client }),
-        );
-        let out = e2e::system::run(stage.system.baton().arg("install").arg(&manifest));
+        stage.configure(serde_json::json!({ "HttpsClient": https_client }));
+        let out = e2e::run(stage.system.baton_from_env().arg("install").arg(&manifest));
         let text = e2e::stderr(&out);
         assert_ne!(out.status.code(), Some(0), "{text}");
         assert!(text.contains(words), "{words:?} missing from:\n{text}");

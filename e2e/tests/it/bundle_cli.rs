@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::artifact_common::{baton_bin, have, keys, ok, run};
 use baton::artifact::testkit::{ArtifactBuilder, Signer};
 use baton::artifact::Compression;
+use e2e::fixture::keys::Keys;
+use e2e::{baton_bin, need, ok, run};
 
 const MANIFEST: &str = "\
 api_version: mender/v1
@@ -51,11 +52,11 @@ fn text(out: &std::process::Output) -> String {
 
 #[test]
 fn a_signed_bundle_is_read_and_validated_by_mender_artifact_and_verified_by_baton() {
-    if !have("mender-artifact") || !have("openssl") {
+    if !need::have(need::tools(&["mender-artifact", "openssl"])) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let k = keys(dir.path());
+    let k = Keys::generate(dir.path());
     let signer = Signer::from_pem(&std::fs::read_to_string(&k.rsa).unwrap()).unwrap();
     let m = sources(dir.path(), &signer);
     let bundle = dir.path().join("bundle.mender");
@@ -108,7 +109,7 @@ fn a_signed_bundle_is_read_and_validated_by_mender_artifact_and_verified_by_bato
 
 #[test]
 fn a_bundle_made_by_mender_artifact_with_one_corrupted_artifact_is_refused() {
-    if !have("mender-artifact") {
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

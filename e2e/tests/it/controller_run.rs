@@ -3,16 +3,16 @@
 
 use std::time::Duration;
 
-use e2e::controller::*;
+use e2e::fixture::*;
 use serde_json::json;
 
 #[test]
 fn a_dropped_manifest_converges_an_invalid_one_is_rejected_and_drift_is_corrected() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let d = sys.start();
-    sys.drop_manifest("v2.yaml", &sys.manifest("sys-v2", "v2"));
+    sys.drop_manifest("v2.yaml", &sys.release_text("sys-v2", "v2"));
     let s = d.until("ready at generation 1", |s| {
         ready(s) && s["observedGeneration"] == 1
     });
@@ -33,10 +33,10 @@ fn a_dropped_manifest_converges_an_invalid_one_is_rejected_and_drift_is_correcte
     );
 
     // Invalid: rejected with a reason, nothing changes.
-    let calls_before = std::fs::read_to_string(sys.component("a").join("calls.log")).unwrap();
+    let calls_before = std::fs::read_to_string(sys.state_dir("a").join("calls.log")).unwrap();
     sys.drop_manifest(
         "bad.yaml",
-        &sys.manifest("sys-v9", "v9")
+        &sys.release_text("sys-v9", "v9")
             .replace("[e2e-sys]", "[other-sys]"),
     );
     let error = sys.watch().join("rejected/bad.yaml.error");
@@ -49,14 +49,14 @@ fn a_dropped_manifest_converges_an_invalid_one_is_rejected_and_drift_is_correcte
     let why = std::fs::read_to_string(&error).expect("a .error file");
     assert!(why.contains("system_types_compatible"), "{why}");
     assert_eq!(d.status()["generation"], 1);
-    let calls_after = std::fs::read_to_string(sys.component("a").join("calls.log")).unwrap();
+    let calls_after = std::fs::read_to_string(sys.state_dir("a").join("calls.log")).unwrap();
     assert!(
         !calls_after[calls_before.len()..].contains("ArtifactInstall"),
         "nothing was installed"
     );
 
     // Behind baton's back: the next resync (2 s here) puts it back.
-    std::fs::write(sys.component("b").join("version"), "gateway-v1\n").unwrap();
+    std::fs::write(sys.state_dir("b").join("version"), "gateway-v1\n").unwrap();
     d.until("drift corrected", |s| {
         s["history"].as_array().unwrap().len() == 2 && ready(s)
     });
@@ -88,13 +88,13 @@ fn a_dropped_manifest_converges_an_invalid_one_is_rejected_and_drift_is_correcte
 
 #[test]
 fn a_manifest_applied_mid_deployment_runs_next() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let d = sys.start();
-    std::fs::write(sys.component("a").join("slow"), "").unwrap();
+    std::fs::write(sys.state_dir("a").join("slow"), "").unwrap();
     let v2 = sys.root().join("v2.yaml");
-    std::fs::write(&v2, sys.manifest("sys-v2", "v2")).unwrap();
+    std::fs::write(&v2, sys.release_text("sys-v2", "v2")).unwrap();
     let out = sys
         .baton()
         .arg("apply")
@@ -111,7 +111,7 @@ fn a_manifest_applied_mid_deployment_runs_next() {
     d.until("deploying v2", |s| s["deployment"]["manifest"] == "sys-v2");
     // v3 arrives while v2 runs; apply --wait follows it to the end.
     let v3 = sys.root().join("v3.yaml");
-    std::fs::write(&v3, sys.manifest("sys-v3", "v3")).unwrap();
+    std::fs::write(&v3, sys.release_text("sys-v3", "v3")).unwrap();
     let out = sys
         .baton()
         .arg("apply")
@@ -146,12 +146,12 @@ fn a_manifest_applied_mid_deployment_runs_next() {
 
 #[test]
 fn a_failing_component_rolls_back_retries_with_backoff_then_stalls_until_retry() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
-    std::fs::write(sys.component("b").join("ArtifactCommit.FAIL"), "").unwrap();
+    std::fs::write(sys.state_dir("b").join("ArtifactCommit.FAIL"), "").unwrap();
     let d = sys.start();
-    sys.drop_manifest("v2.yaml", &sys.manifest("sys-v2", "v2"));
+    sys.drop_manifest("v2.yaml", &sys.release_text("sys-v2", "v2"));
     let s = d.until("stalled", |s| condition(s, "Stalled").0 == "True");
     assert_eq!(s["failures"], 3, "one attempt and two retries (Limit 2)");
     let h = s["history"].as_array().unwrap();
@@ -177,7 +177,7 @@ fn a_failing_component_rolls_back_retries_with_backoff_then_stalls_until_retry()
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(d.status()["history"].as_array().unwrap().len(), 3);
 
-    std::fs::remove_file(sys.component("b").join("ArtifactCommit.FAIL")).unwrap();
+    std::fs::remove_file(sys.state_dir("b").join("ArtifactCommit.FAIL")).unwrap();
     let (code, body) = http(&d.socket, "POST", "/v1/actions/retry", "").unwrap();
     assert_eq!(code, 200, "{body}");
     d.until("ready after retry", |s| ready(s) && s["failures"] == 0);
@@ -186,13 +186,13 @@ fn a_failing_component_rolls_back_retries_with_backoff_then_stalls_until_retry()
 
 #[test]
 fn killed_mid_deployment_it_resumes_and_the_history_tells() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     // The Interface kills baton (its parent) right after ArtifactInstall, once.
-    std::fs::write(sys.component("a").join("ArtifactInstall.KILL"), "").unwrap();
+    std::fs::write(sys.state_dir("a").join("ArtifactInstall.KILL"), "").unwrap();
     let d = sys.start();
-    sys.drop_manifest("v2.yaml", &sys.manifest("sys-v2", "v2"));
+    sys.drop_manifest("v2.yaml", &sys.release_text("sys-v2", "v2"));
     let status = d.wait_exit(Duration::from_secs(30));
     assert!(!status.success());
     let d = sys.start();
@@ -220,17 +220,18 @@ fn a_simulated_reboot_is_resumed_from_the_journal() {
     std::fs::write(&boot, "boot-1\n").unwrap();
     // The reboot command: a new boot id, and baton dies as the host would.
     let reboot = format!("echo boot-2 > {}; kill -9 $PPID", boot.display());
-    let Some(sys) = System::new(json!({"BootIdPath": boot, "RebootCommand": ["sh", "-c", reboot]}))
+    let Some(sys) =
+        System::served(json!({"BootIdPath": boot, "RebootCommand": ["sh", "-c", reboot]}))
     else {
         return;
     };
     std::fs::write(
-        sys.component("b").join("NeedsArtifactReboot"),
+        sys.state_dir("b").join("NeedsArtifactReboot"),
         "Automatic\n",
     )
     .unwrap();
     let d = sys.start();
-    sys.drop_manifest("v2.yaml", &sys.manifest("sys-v2", "v2"));
+    sys.drop_manifest("v2.yaml", &sys.release_text("sys-v2", "v2"));
     d.wait_exit(Duration::from_secs(30));
     assert_eq!(std::fs::read_to_string(&boot).unwrap().trim(), "boot-2");
     let d = sys.start();
@@ -239,14 +240,14 @@ fn a_simulated_reboot_is_resumed_from_the_journal() {
     });
     assert_eq!(s["history"][0]["outcome"], "Succeeded", "{s:#}");
     assert_eq!(s["history"].as_array().unwrap().len(), 1, "{s:#}");
-    let calls = std::fs::read_to_string(sys.component("b").join("calls.log")).unwrap();
+    let calls = std::fs::read_to_string(sys.state_dir("b").join("calls.log")).unwrap();
     assert!(calls.contains("ArtifactVerifyReboot"), "{calls}");
     assert_eq!(sys.version("b"), "gateway-v2");
 }
 
 #[test]
 fn one_controller_per_datastore_and_sigterm_stops_it_cleanly() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let d = sys.start();
@@ -265,12 +266,12 @@ fn one_controller_per_datastore_and_sigterm_stops_it_cleanly() {
 
 #[test]
 fn the_engine_verbs_act_through_a_running_daemon() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let d = sys.start();
     let v2 = sys.root().join("v2.yaml");
-    std::fs::write(&v2, sys.manifest("sys-v2", "v2")).unwrap();
+    std::fs::write(&v2, sys.release_text("sys-v2", "v2")).unwrap();
     // As the Update Module does at ArtifactInstall: the daemon holds the engine, the verb
     // goes through its socket instead of failing on the datastore lock.
     let out = sys
@@ -325,12 +326,12 @@ fn the_engine_verbs_act_through_a_running_daemon() {
 
 #[test]
 fn sigterm_lets_the_running_deployment_finish_and_a_second_signal_exits_at_once() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
-    std::fs::write(sys.component("a").join("slow"), "2").unwrap();
+    std::fs::write(sys.state_dir("a").join("slow"), "2").unwrap();
     let d = sys.start();
-    sys.drop_manifest("v2.yaml", &sys.manifest("sys-v2", "v2"));
+    sys.drop_manifest("v2.yaml", &sys.release_text("sys-v2", "v2"));
     d.until("installing", |s| {
         s["deployment"]["state"] == "ArtifactInstall"
     });
@@ -346,16 +347,16 @@ fn sigterm_lets_the_running_deployment_finish_and_a_second_signal_exits_at_once(
         "rtos-v2",
         "the deployment finished before the exit"
     );
-    let log = std::fs::read_to_string(sys.root().join("run.log")).unwrap();
+    let log = std::fs::read_to_string(sys.run_log()).unwrap();
     assert!(
         log.contains("letting the running engine call finish"),
         "{log}"
     );
 
     // The second signal does not wait.
-    std::fs::write(sys.component("a").join("slow"), "5").unwrap();
+    std::fs::write(sys.state_dir("a").join("slow"), "5").unwrap();
     let d = sys.start();
-    sys.drop_manifest("v3.yaml", &sys.manifest("sys-v3", "v3"));
+    sys.drop_manifest("v3.yaml", &sys.release_text("sys-v3", "v3"));
     d.until("installing v3", |s| {
         s["deployment"]["state"] == "ArtifactInstall"
     });

@@ -1,15 +1,15 @@
 //! The deployment engine through the real binary: Mender Orchestrator's verbs and exit
 //! codes, the documented ordering as the Interfaces saw it, rollback, reboots.
 
-use e2e::scratch::{Comp, Scratch};
+use e2e::fixture::{Component, System};
 use e2e::{stderr, stdout};
 
-fn three_groups() -> Scratch {
-    Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("e1", "ecu", 20),
-        Comp::new("e2", "ecu", 20),
-        Comp::new("m1", "mcu", 30),
+fn three_groups() -> System {
+    System::new(vec![
+        Component::new("gw", "gateway", 10),
+        Component::new("e1", "ecu", 20),
+        Component::new("e2", "ecu", 20),
+        Component::new("m1", "mcu", 30),
     ])
 }
 
@@ -213,9 +213,9 @@ fn a_commit_failure_pauses_before_rollback_then_rollback_restores_everything() {
 
 #[test]
 fn exit_on_reboot_exits_4_and_resume_verifies_the_reboot() {
-    let s = Scratch::new(vec![
-        Comp::new("a", "gateway", 10).reboot("Automatic"),
-        Comp::new("b", "ecu", 20),
+    let s = System::new(vec![
+        Component::new("a", "gateway", 10).reboot("Automatic"),
+        Component::new("b", "ecu", 20),
     ]);
     let m = s.release("v2");
     let out = s.run(&["install", "--exit-on-reboot", m.to_str().unwrap()]);
@@ -237,19 +237,19 @@ fn exit_on_reboot_exits_4_and_resume_verifies_the_reboot() {
 
 #[test]
 fn the_reboot_command_reboots_and_resume_continues_after_boot() {
-    let s = Scratch::new(vec![
-        Comp::new("a", "gateway", 10).reboot("Automatic"),
-        Comp::new("b", "ecu", 20),
+    let s = System::new(vec![
+        Component::new("a", "gateway", 10).reboot("Automatic"),
+        Component::new("b", "ecu", 20),
     ]);
     let m = s.release("v2");
     let out = s.run(&["install", m.to_str().unwrap()]);
     assert!(
-        e2e::scratch::killed(out.status),
+        e2e::fixture::killed(out.status),
         "the reboot command takes baton down: {:?}",
         out.status
     );
     assert_eq!(
-        std::fs::read_to_string(s.root().join("reboots.log"))
+        std::fs::read_to_string(s.reboot_log())
             .unwrap()
             .lines()
             .count(),
@@ -268,7 +268,7 @@ fn an_invalid_or_incompatible_manifest_touches_nothing() {
     let wrong = baton::artifact::testkit::ArtifactBuilder::new("ecu-v9", "mock", "not-an-ecu")
         .file("p", "x")
         .build();
-    std::fs::write(s.root().join("artifacts/ecu-v9.mender"), wrong).unwrap();
+    std::fs::write(s.artifacts_dir().join("ecu-v9.mender"), wrong).unwrap();
     let text = std::fs::read_to_string(&m)
         .unwrap()
         .replace("ecu-v2", "ecu-v9");

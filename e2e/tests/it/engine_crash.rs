@@ -2,15 +2,15 @@
 //! restarts, the System is all-new or all-old, never mixed, and a following deployment
 //! succeeds. The mock Interface kills baton (its parent) from inside the state.
 
-use e2e::scratch::{killed, Comp, Scratch};
+use e2e::fixture::{killed, Component, System};
 use e2e::stderr;
 
-fn system() -> Scratch {
-    Scratch::new(vec![
-        Comp::new("gw", "gateway", 10).reboot("Automatic"),
-        Comp::new("e1", "ecu", 20).reboot("Yes"),
-        Comp::new("e2", "ecu", 20),
-        Comp::new("m1", "mcu", 30),
+fn system() -> System {
+    System::new(vec![
+        Component::new("gw", "gateway", 10).reboot("Automatic"),
+        Component::new("e1", "ecu", 20).reboot("Yes"),
+        Component::new("e2", "ecu", 20),
+        Component::new("m1", "mcu", 30),
     ])
 }
 
@@ -20,7 +20,7 @@ const OLD: [&str; 4] = ["gateway-v1", "ecu-v1", "ecu-v1", "mcu-v1"];
 /// Run `install`, then `resume` after every crash or reboot (as a person or a restarted
 /// service would), until baton ends by itself. Returns the number of restarts and how the
 /// deployment ended (the final report's `end.result`).
-fn run_until_settled(s: &Scratch, manifest: &str) -> (usize, String) {
+fn run_until_settled(s: &System, manifest: &str) -> (usize, String) {
     let mut restarts = 0;
     let mut out = s.run(&["install", "-o", "json", manifest]);
     while killed(out.status) {
@@ -49,7 +49,7 @@ fn run_until_settled(s: &Scratch, manifest: &str) -> (usize, String) {
     )
 }
 
-fn check_all_or_nothing(s: &Scratch, what: &str) -> bool {
+fn check_all_or_nothing(s: &System, what: &str) -> bool {
     let v = s.versions();
     assert!(v == NEW || v == OLD, "{what}: mixed System {v:?}");
     v == NEW

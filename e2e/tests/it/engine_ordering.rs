@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use baton::engine::api::oracle::{expected_steps, Ev, QueryKind, Sim};
 use baton::interface::protocol::{RebootAnswer, State};
-use e2e::scratch::{killed, Comp, Scratch};
+use e2e::fixture::{killed, Component, System};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -93,16 +93,16 @@ proptest! {
     fn live_calls_match_the_documented_ordering(c in case()) {
         let groups = c.comps.iter().map(|x| x.0).max().unwrap() + 1;
         // One component type per component keeps every Artifact distinct.
-        let comps: Vec<Comp> = c
+        let comps: Vec<Component> = c
             .comps
             .iter()
             .enumerate()
             .map(|(i, (g, rollback, reboot))| {
-                let comp = Comp::new(&format!("c{i}"), &format!("t{i}"), 10 * (*g as u8 + 1)).reboot(answer(*reboot));
+                let comp = Component::new(&format!("c{i}"), &format!("t{i}"), 10 * (*g as u8 + 1)).reboot(answer(*reboot));
                 if *rollback { comp } else { comp.no_rollback() }
             })
             .collect();
-        let s = Scratch::new(comps);
+        let s = System::new(comps);
         let mut sims: Vec<Sim> = c
             .comps
             .iter()

@@ -11,7 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use e2e::controller::*;
+use e2e::fixture::*;
+use e2e::need;
 use serde_json::{json, Value};
 
 fn condition(s: &Value, t: &str) -> (String, String, String) {
@@ -33,7 +34,7 @@ fn ready(s: &Value) -> bool {
 }
 
 fn calls(sys: &System, state: &str) -> String {
-    std::fs::read_to_string(sys.component(state).join("calls.log")).unwrap_or_default()
+    std::fs::read_to_string(sys.state_dir(state).join("calls.log")).unwrap_or_default()
 }
 
 fn apply(sys: &System, file: &str, name: &str, version: &str) -> std::process::Output {
@@ -49,7 +50,7 @@ fn apply_with(
     version: &str,
 ) -> std::process::Output {
     let path = sys.root().join(file);
-    std::fs::write(&path, sys.manifest(name, version)).unwrap();
+    std::fs::write(&path, sys.release_text(name, version)).unwrap();
     sys.baton()
         .arg("apply")
         .args(flags)
@@ -61,7 +62,7 @@ fn apply_with(
 
 #[test]
 fn latest_an_older_manifest_changes_nothing_and_says_not_newer() {
-    let Some(sys) = System::new(json!({"UpdatePolicy": {"Mode": "latest"}})) else {
+    let Some(sys) = System::served(json!({"UpdatePolicy": {"Mode": "latest"}})) else {
         return;
     };
     let d = sys.start();
@@ -107,7 +108,7 @@ fn latest_an_older_manifest_changes_nothing_and_says_not_newer() {
 
 #[test]
 fn pinned_other_manifests_say_not_pinned_and_the_pinned_one_converges() {
-    let Some(sys) = System::new(json!({"UpdatePolicy": {"Mode": "pinned", "Pinned": "sys-v2"}}))
+    let Some(sys) = System::served(json!({"UpdatePolicy": {"Mode": "pinned", "Pinned": "sys-v2"}}))
     else {
         return;
     };
@@ -124,7 +125,7 @@ fn pinned_other_manifests_say_not_pinned_and_the_pinned_one_converges() {
     assert!(!calls(&sys, "a").contains("Download"), "nothing installed");
     // apply --wait ends as a failure on it.
     let path = sys.root().join("v3b.yaml");
-    std::fs::write(&path, sys.manifest("sys-v3b", "v3")).unwrap();
+    std::fs::write(&path, sys.release_text("sys-v3b", "v3")).unwrap();
     let out = sys
         .baton()
         .args(["apply", "--wait", "-f"])
@@ -148,7 +149,7 @@ fn pinned_other_manifests_say_not_pinned_and_the_pinned_one_converges() {
 #[test]
 fn the_next_window_shows_in_status_and_metrics_and_bad_gate_settings_stop_the_start() {
     // New Year's Day, midnight UTC, an hour.
-    let Some(sys) = System::new(json!({
+    let Some(sys) = System::served(json!({
         "MaintenanceWindows": [{"Schedule": "0 0 1 1 *", "DurationSeconds": 3600}]
     })) else {
         return;
@@ -173,14 +174,10 @@ fn the_next_window_shows_in_status_and_metrics_and_bad_gate_settings_stop_the_st
     drop(d);
 
     // Every bad gate key is named, and baton run does not start.
-    let conf = sys.root().join("baton.conf");
-    let mut c: Value =
-        serde_json::from_str(&std::fs::read_to_string(sys.root().join("baton.conf")).unwrap())
-            .unwrap();
-    c["MaintenanceWindows"] =
-        json!([{"Schedule": "61 * * * *", "DurationSeconds": 3600, "TimeZone": "Europe/Berlin"}]);
-    c["UpdatePolicy"] = json!({"Mode": "latest", "VersionPattern": "(a)(b)"});
-    std::fs::write(&conf, c.to_string()).unwrap();
+    sys.configure(json!({
+        "MaintenanceWindows": [{"Schedule": "61 * * * *", "DurationSeconds": 3600, "TimeZone": "Europe/Berlin"}],
+        "UpdatePolicy": {"Mode": "latest", "VersionPattern": "(a)(b)"},
+    }));
     let out = sys.baton().arg("run").output().unwrap();
     assert!(!out.status.success());
     let err = e2e::stderr(&out);
@@ -195,7 +192,7 @@ fn the_next_window_shows_in_status_and_metrics_and_bad_gate_settings_stop_the_st
 
 #[test]
 fn the_consent_and_force_verbs_answer_through_the_daemon() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let d = sys.start();
@@ -248,7 +245,7 @@ fn next_minute() -> (String, u64) {
 #[test]
 fn outside_a_window_nothing_is_installed_and_at_the_window_it_converges() {
     let (schedule, opens) = next_minute();
-    let Some(sys) = System::new(json!({
+    let Some(sys) = System::served(json!({
         "MaintenanceWindows": [{"Schedule": schedule, "DurationSeconds": 600}]
     })) else {
         return;
@@ -301,7 +298,7 @@ fn outside_a_window_nothing_is_installed_and_at_the_window_it_converges() {
 fn a_deployment_that_cannot_fit_the_window_waits() {
     // A two-hour window that opened 70 minutes ago: 50 minutes left, open now.
     let (schedule, _) = minute_from_now(-70);
-    let Some(sys) = System::new(json!({
+    let Some(sys) = System::served(json!({
         "MaintenanceWindows": [{"Schedule": schedule, "DurationSeconds": 7200}]
     })) else {
         return;
@@ -310,9 +307,9 @@ fn a_deployment_that_cannot_fit_the_window_waits() {
     let history = json!([{"id": "past", "manifest": "sys-v1", "manifestSha256": "", "generation": 1,
         "driver": "controller", "startedAt": "", "finishedAt": "", "durationSeconds": 3600,
         "outcome": "Succeeded", "components": []}]);
-    std::fs::create_dir_all(sys.root().join("datastore/controller")).unwrap();
+    std::fs::create_dir_all(sys.datastore().join("controller")).unwrap();
     std::fs::write(
-        sys.root().join("datastore/controller/history.json"),
+        sys.datastore().join("controller/history.json"),
         history.to_string(),
     )
     .unwrap();
@@ -333,11 +330,7 @@ fn a_deployment_that_cannot_fit_the_window_waits() {
 /// `flock -x <file> sleep 600` in its own process group, or `None` (loudly).
 fn hold(file: &Path) -> Option<Child> {
     use std::os::unix::process::CommandExt;
-    if !have("flock") {
-        assert!(
-            std::env::var("BATON_TEST_STRICT").as_deref() != Ok("1"),
-            "`flock` is missing and BATON_TEST_STRICT=1"
-        );
+    if !need::have(need::tool("flock")) {
         return None;
     }
     Command::new("flock")
@@ -361,7 +354,7 @@ fn release(mut c: Child) {
 
 #[test]
 fn a_held_lock_holds_the_deployment_releasing_it_converges_and_force_passes() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let locks = sys.root().join("run/locks");
@@ -387,7 +380,7 @@ fn a_held_lock_holds_the_deployment_releasing_it_converges_and_force_passes() {
 
 #[test]
 fn consent_deny_installs_nothing_approve_converges_and_a_timeout_follows_on_timeout() {
-    let Some(sys) = System::new(json!({
+    let Some(sys) = System::served(json!({
         "OwnerConsent": {"Before": ["Install"], "TimeoutSeconds": 10, "OnTimeout": "deny"},
         "Retry": {"BaseSeconds": 1, "CapSeconds": 1, "Limit": 5}
     })) else {
@@ -415,7 +408,7 @@ fn consent_deny_installs_nothing_approve_converges_and_a_timeout_follows_on_time
 
 #[test]
 fn a_failing_health_check_rolls_back_before_any_commit_and_passing_checks_commit() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let log = sys.root().join("checks.log");
@@ -423,12 +416,9 @@ fn a_failing_health_check_rolls_back_before_any_commit_and_passing_checks_commit
         "date +%s%N >> {0}; if [ -f {0}.fail ]; then echo 'gateway: web UI down' >&2; exit 3; fi",
         log.display()
     );
-    let mut conf: Value =
-        serde_json::from_str(&std::fs::read_to_string(sys.root().join("baton.conf")).unwrap())
-            .unwrap();
-    conf["HealthGate"] =
-        json!({"SoakSeconds": 2, "IntervalSeconds": 1, "Checks": [["/bin/sh", "-c", check]]});
-    std::fs::write(sys.root().join("baton.conf"), conf.to_string()).unwrap();
+    sys.configure(json!({
+        "HealthGate": {"SoakSeconds": 2, "IntervalSeconds": 1, "Checks": [["/bin/sh", "-c", check]]}
+    }));
     let d = sys.start();
     std::fs::write(format!("{}.fail", log.display()), "").unwrap();
     assert!(apply(&sys, "v2.yaml", "sys-v2", "v2").status.success());
@@ -469,7 +459,7 @@ fn a_failing_health_check_rolls_back_before_any_commit_and_passing_checks_commit
 /// `starts.log` and the mock's `calls.log`, which list calls in the same order.
 fn first_start_of(sys: &System, comp: &str, state: &str) -> u128 {
     let calls = calls(sys, comp);
-    let starts = std::fs::read_to_string(sys.component(comp).join("starts.log")).unwrap();
+    let starts = std::fs::read_to_string(sys.state_dir(comp).join("starts.log")).unwrap();
     let i = calls
         .lines()
         .position(|l| l.starts_with(state))
@@ -479,37 +469,33 @@ fn first_start_of(sys: &System, comp: &str, state: &str) -> u128 {
 
 #[test]
 fn a_datastore_on_a_small_tmpfs_refuses_a_big_download_touching_nothing() {
-    let Some(ns) = e2e::reliability::Namespace::new() else {
+    let Some(ns) = need::require(e2e::reliability::Namespace::new()) else {
         return;
     };
-    let Some(sys) = System::new(json!({"MinFreeBytes": 0})) else {
+    let Some(sys) = System::served(json!({"MinFreeBytes": 0})) else {
         return;
     };
     // A 4 MiB uncompressed payload; the datastore (where the files tree would go) on a
     // 1 MiB tmpfs that only baton's mount namespace sees.
     let payload = sys.root().join("big.bin");
     std::fs::write(&payload, vec![7u8; 4 << 20]).unwrap();
-    let out = Command::new("mender-artifact")
-        .args([
-            "write",
-            "module-image",
-            "-T",
-            "mock",
-            "-t",
-            "rtos",
-            "-n",
-            "rtos-big",
-        ])
-        .args(["--compression", "none", "-f"])
-        .arg(&payload)
-        .arg("-o")
-        .arg(sys.root().join("artifacts/rtos-big.mender"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // Uncompressed, so the Artifact is as big as the files tree it makes.
+    e2e::ok(
+        Command::new("mender-artifact")
+            .args([
+                "write",
+                "module-image",
+                "-T",
+                "mock",
+                "-t",
+                "rtos",
+                "-n",
+                "rtos-big",
+            ])
+            .args(["--compression", "none", "-f"])
+            .arg(&payload)
+            .arg("-o")
+            .arg(sys.artifacts_dir().join("rtos-big.mender")),
     );
     let small = sys.root().join("small");
     std::fs::create_dir_all(&small).unwrap();
@@ -517,58 +503,51 @@ fn a_datastore_on_a_small_tmpfs_refuses_a_big_download_touching_nothing() {
         "mount -t tmpfs -o size=1m tmpfs '{}'",
         small.display()
     ));
-    let mut daemon = ns
+    let child = ns
         .command(e2e::baton_bin())
         .arg("-c")
-        .arg(sys.root().join("baton.conf"))
+        .arg(sys.config_path())
         .arg("-d")
         .arg(&small)
         .arg("--topology-dir")
-        .arg(sys.root().join("datastore"))
+        .arg(sys.datastore())
         .arg("--data-dir")
-        .arg(sys.root().join("data"))
+        .arg(sys.data_dir())
         .arg("run")
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let t = Instant::now();
-    while http(&sys.socket(), "GET", "/readyz", "").is_none_or(|(c, _)| c != 200) {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "baton run never became ready"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // Killed when dropped, whatever happens here.
+    let d = Daemon {
+        child,
+        socket: sys.socket(),
+        log: sys.run_log(),
+    };
+    d.wait_ready();
     let file = sys.root().join("big.yaml");
     std::fs::write(
         &file,
-        sys.manifest("sys-big", "v2").replace("rtos-v2", "rtos-big"),
+        sys.release_text("sys-big", "v2")
+            .replace("rtos-v2", "rtos-big"),
     )
     .unwrap();
     // The daemon's datastore is the small one: the CLI talks to it with the same flags.
     let out = e2e::baton()
         .arg("-c")
-        .arg(sys.root().join("baton.conf"))
+        .arg(sys.config_path())
         .arg("-d")
         .arg(&small)
         .arg("--topology-dir")
-        .arg(sys.root().join("datastore"))
+        .arg(sys.datastore())
         .args(["apply", "-f"])
         .arg(&file)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", e2e::stderr(&out));
-    let mut last = Value::Null;
-    while t.elapsed() < Duration::from_secs(60)
-        && last["history"][0]["reason"] != "InsufficientSpace"
-    {
-        if let Some((200, body)) = http(&sys.socket(), "GET", "/v1/status", "") {
-            last = serde_json::from_str(&body).unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    let last = d.until("refused", |s| {
+        s["history"][0]["reason"] == "InsufficientSpace"
+    });
+    drop(d);
     let h = &last["history"][0];
     assert_eq!(
         (h["outcome"].as_str(), h["reason"].as_str()),
@@ -581,10 +560,10 @@ fn a_datastore_on_a_small_tmpfs_refuses_a_big_download_touching_nothing() {
 
 #[test]
 fn a_newer_manifest_during_download_supersedes_and_during_install_waits() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
-    std::fs::write(sys.component("a").join("slow.Download"), "3").unwrap();
+    std::fs::write(sys.state_dir("a").join("slow.Download"), "3").unwrap();
     let d = sys.start();
     assert!(apply(&sys, "v2.yaml", "sys-v2", "v2").status.success());
     d.until("downloading", |s| s["deployment"]["state"] == "Download");
@@ -600,8 +579,8 @@ fn a_newer_manifest_during_download_supersedes_and_during_install_waits() {
         "v2 never installed"
     );
     // During ArtifactInstall, the running deployment finishes first.
-    std::fs::remove_file(sys.component("a").join("slow.Download")).unwrap();
-    std::fs::write(sys.component("a").join("slow"), "3").unwrap();
+    std::fs::remove_file(sys.state_dir("a").join("slow.Download")).unwrap();
+    std::fs::write(sys.state_dir("a").join("slow"), "3").unwrap();
     assert!(apply(&sys, "v2b.yaml", "sys-v2b", "v2").status.success());
     d.until("installing", |s| {
         s["deployment"]["state"] == "ArtifactInstall"

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use e2e::system::{have, ok, run, System};
+use e2e::fixture::System;
+use e2e::need;
+use e2e::{ok, run};
 
 fn script(system: &System) -> Command {
     let mut c = Command::new(e2e::repo_root().join("deploy/mender/mender-inventory-baton"));
@@ -41,10 +43,10 @@ fn by_key(lines: &[(String, String)]) -> BTreeMap<String, Vec<String>> {
 
 #[test]
 fn reports_the_system_type_components_and_their_versions() {
-    if !have("mender-artifact") {
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
-    let system = System::new(
+    let system = System::under_mender(
         "sys-core",
         &[("gateway", "GW1"), ("rtos", "RT1"), ("rtos", "RT2")],
     );
@@ -69,13 +71,13 @@ fn reports_the_system_type_components_and_their_versions() {
         .iter()
         .all(|v| v == "rtos-v0"));
 
-    system.component_artifact("gateway", "gateway-v1", None);
-    system.component_artifact("rtos", "rtos-v1", None);
+    system.mender_artifact("gateway", "gateway-v1", None);
+    system.mender_artifact("rtos", "rtos-v1", None);
     let manifest = system.manifest(
         "sys-v1",
         &[("gateway", "gateway-v1", 10), ("rtos", "rtos-v1", 20)],
     );
-    ok(system.baton().arg("install").arg(&manifest));
+    ok(system.baton_from_env().arg("install").arg(&manifest));
 
     let out = ok(&mut script(&system));
     let inv = by_key(&parse(&e2e::stdout(&out)));
@@ -95,7 +97,7 @@ fn reports_the_system_type_components_and_their_versions() {
 
 #[test]
 fn prints_nothing_and_fails_without_a_topology() {
-    let system = System::new("sys-core", &[("gateway", "GW1")]);
+    let system = System::under_mender("sys-core", &[("gateway", "GW1")]);
     std::fs::remove_file(system.datastore().join("topology.yaml")).unwrap();
     let out = run(&mut script(&system));
     assert_eq!(out.status.code(), Some(1), "{}", e2e::stderr(&out));

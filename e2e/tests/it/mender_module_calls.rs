@@ -8,7 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use e2e::system::{have, run, System};
+use e2e::fixture::System;
+use e2e::need;
+use e2e::run;
 
 /// One Update Module file tree (`<datastore>/modules/v3/payloads/0000/tree`).
 struct Tree {
@@ -62,9 +64,9 @@ fn module() -> PathBuf {
 const V1: &[(&str, &str, u8)] = &[("gateway", "gateway-v1", 10), ("rtos", "rtos-v1", 20)];
 
 fn system_with_v1_artifacts() -> System {
-    let system = System::new("sys-core", &[("gateway", "GW1"), ("rtos", "RT1")]);
-    system.component_artifact("gateway", "gateway-v1", None);
-    system.component_artifact("rtos", "rtos-v1", None);
+    let system = System::under_mender("sys-core", &[("gateway", "GW1"), ("rtos", "RT1")]);
+    system.mender_artifact("gateway", "gateway-v1", None);
+    system.mender_artifact("rtos", "rtos-v1", None);
     system
 }
 
@@ -75,12 +77,14 @@ fn manifest_tree(system: &System, name: &str) -> Tree {
 
 /// baton's `resume` exit code: 2 when no deployment is in progress.
 fn resume_code(system: &System, args: &[&str]) -> Option<i32> {
-    run(system.baton().arg("resume").args(args)).status.code()
+    run(system.baton_from_env().arg("resume").args(args))
+        .status
+        .code()
 }
 
 #[test]
 fn cpp_client_order_with_an_automatic_reboot() {
-    if !have("mender-artifact") {
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
     let system = system_with_v1_artifacts();
@@ -114,7 +118,7 @@ fn cpp_client_order_with_an_automatic_reboot() {
 
 #[test]
 fn without_a_reboot_the_answer_is_no() {
-    if !have("mender-artifact") {
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
     let system = system_with_v1_artifacts();
@@ -126,7 +130,7 @@ fn without_a_reboot_the_answer_is_no() {
 #[test]
 fn a_refused_manifest_fails_install_and_rolls_back_cleanly() {
     // No component Artifacts at all: baton refuses the Manifest before touching anything.
-    let system = System::new("sys-core", &[("gateway", "GW1"), ("rtos", "RT1")]);
+    let system = System::under_mender("sys-core", &[("gateway", "GW1"), ("rtos", "RT1")]);
     let tree = manifest_tree(&system, "sys-v1");
     let out = tree.call(&system, "ArtifactInstall");
     assert_eq!(out.status.code(), Some(1));
@@ -145,7 +149,7 @@ fn a_refused_manifest_fails_install_and_rolls_back_cleanly() {
 
 #[test]
 fn later_states_leave_alone_a_deployment_this_update_did_not_start() {
-    if !have("mender-artifact") {
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
     let system = system_with_v1_artifacts();
@@ -177,7 +181,7 @@ fn later_states_leave_alone_a_deployment_this_update_did_not_start() {
 
 #[test]
 fn the_payload_must_be_one_yaml_file() {
-    let system = System::new("sys-core", &[("gateway", "GW1")]);
+    let system = System::under_mender("sys-core", &[("gateway", "GW1")]);
     for (payloads, why) in [
         (vec![], "found 0"),
         (vec![("manifest.json", "{}")], "is not a Manifest"),
@@ -193,7 +197,7 @@ fn the_payload_must_be_one_yaml_file() {
 
 #[test]
 fn queries_and_unknown_states() {
-    let system = System::new("sys-core", &[("gateway", "GW1")]);
+    let system = System::under_mender("sys-core", &[("gateway", "GW1")]);
     let tree = Tree::new(&[]);
     // Nothing recorded: a reboot is the safe answer.
     assert_eq!(tree.ok(&system, "NeedsArtifactReboot"), "Automatic");

@@ -13,18 +13,18 @@
 use std::time::Duration;
 
 use e2e::dbus::PrivateBus;
+use e2e::fixture::{ServerStage, DEVICE_TYPE, SERVER_V1};
 use e2e::mender::{self, HostDirs, Module};
 use e2e::mender_daemon::{DaemonOptions, MenderDaemon};
+use e2e::need;
 use serde_json::Value;
-
-use crate::mender_server_common::{missing_tools, runnable, Stage, DEVICE_TYPE, V1};
 
 /// How long a deployment may take to settle (it takes a few seconds).
 const SETTLE: Duration = Duration::from_secs(90);
 
 /// Everything a flow runs: the stage, the bus, the client daemon, the host's directories.
 struct Flow {
-    stage: Stage,
+    stage: ServerStage,
     deployment: String,
     host: HostDirs,
     _bus: PrivateBus,
@@ -33,35 +33,22 @@ struct Flow {
 
 impl Flow {
     /// The stage with `releases` on the server and a deployment of V1, and the client
-    /// started; `None` (after a SKIP line, or a failure when strict) if it cannot run.
+    /// started; `None` (see [`e2e::need`]: a failure when strict) if it cannot run.
     fn start(module: Module, releases: &[(&str, &str)]) -> Option<Flow> {
-        if !runnable(missing_tools(&[
-            "mender",
-            "mender-artifact",
-            "dbus-daemon",
-            "openssl",
+        // openssl: the fake server checks the client's signed authentication request.
+        if !need::have(need::all([
+            mender::sandbox(),
+            need::tool("openssl").map(drop),
         ])) {
             return None;
         }
-        if !mender::sandbox_available() {
-            runnable(Some(
-                "the Mender client sandbox cannot run (see above)".into(),
-            ));
-            return None;
-        }
         let host = HostDirs::snapshot();
-        let stage = Stage::new();
+        let stage = ServerStage::new()?;
         stage.upload(releases);
-        let manifest = stage.system.manifest("sys-v1", V1);
+        let manifest = stage.system.manifest("sys-v1", SERVER_V1);
         let artifact = mender::manifest_artifact(&manifest, "sys-v1", DEVICE_TYPE, None);
         let deployment = stage.server.deploy(std::fs::read(artifact).unwrap());
-        let bus = match PrivateBus::start() {
-            Ok(b) => b,
-            Err(e) => {
-                runnable(Some(e));
-                return None;
-            }
-        };
+        let bus = e2e::dbus::private_bus()?;
         let daemon = MenderDaemon::start(&DaemonOptions {
             device_type: DEVICE_TYPE,
             module: &module,

@@ -3,43 +3,30 @@
 //! component type and the Release, and leaves every component untouched; the recoverable
 //! ones (a 401, a truncated body, an expired link) recover; the token never shows.
 
-use crate::mender_server_common::{configure, install, missing_tools, runnable, Auth, Stage, V1};
+use e2e::fixture::{ServerAuth, ServerStage, SERVER_V1};
 
-/// A stage with the Artifacts of V1 on the server and mender-auth on a bus, or `None`
-/// (with a SKIP line) when it cannot run here.
-fn stage(upload: &[(&str, &str)]) -> Option<(Stage, Auth)> {
-    if !runnable(missing_tools(&[
-        "mender-artifact",
-        "dbus-daemon",
-        "openssl",
-    ])) {
-        return None;
-    }
-    let stage = Stage::new();
+/// A stage with the Artifacts `upload` on the server and mender-auth on a bus, or `None`
+/// when it cannot run here (see [`e2e::need`]: a failure when strict).
+fn stage(upload: &[(&str, &str)]) -> Option<(ServerStage, ServerAuth)> {
+    let stage = ServerStage::new()?;
     stage.upload(upload);
-    let auth = match Auth::start(&stage.server) {
-        Ok(a) => a,
-        Err(e) => {
-            runnable(Some(e));
-            return None;
-        }
-    };
+    let auth = ServerAuth::start(&stage.server)?;
     Some((stage, auth))
 }
 
 const BOTH: &[(&str, &str)] = &[("gateway", "gateway-v1"), ("rtos", "rtos-v1")];
 
 /// `baton install` of V1: (exit code, stdout + stderr).
-fn deploy(stage: &Stage, bus: &str) -> (Option<i32>, String) {
-    let manifest = stage.system.manifest("sys-v1", V1);
-    let out = install(&stage.system, &manifest, bus);
+fn deploy(stage: &ServerStage, bus: &str) -> (Option<i32>, String) {
+    let manifest = stage.system.manifest("sys-v1", SERVER_V1);
+    let out = stage.install(&manifest, bus);
     (
         out.status.code(),
         format!("{}{}", e2e::stdout(&out), e2e::stderr(&out)),
     )
 }
 
-fn assert_refused(stage: &Stage, bus: &str, words: &[&str]) -> String {
+fn assert_refused(stage: &ServerStage, bus: &str, words: &[&str]) -> String {
     let (code, text) = deploy(stage, bus);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("nothing was touched"), "{text}");
@@ -104,7 +91,7 @@ fn without_mender_auth_on_the_bus_it_says_the_client_must_run_in_daemon_mode() {
         return;
     };
     // A bus where nobody owns mender-auth's name.
-    let empty = e2e::dbus::PrivateBus::start().unwrap();
+    let empty = e2e::dbus::PrivateBus::start().expect("a second private bus");
     let words = [
         "no mender-auth on the system bus: the Mender client must run in daemon mode",
         "component type \"gateway\", release \"gateway-v1\"",
@@ -156,7 +143,7 @@ fn an_artifact_whose_depends_no_component_meets_is_incompatible() {
     let payload = stage.system.root().join("payload-rtos");
     std::fs::write(&payload, "rtos\n").unwrap();
     let out = stage.system.root().join("rtos-v1-revB.mender");
-    e2e::system::ok(
+    e2e::ok(
         std::process::Command::new("mender-artifact")
             .args([
                 "write",
@@ -293,16 +280,12 @@ fn corrupted_bytes_are_refused_and_a_truncated_body_resumes() {
 
 #[test]
 fn a_device_that_names_artifacts_by_path_never_asks_the_bus() {
-    if !runnable(missing_tools(&["mender-artifact"])) {
+    let Some(stage) = ServerStage::new() else {
         return;
-    }
-    let stage = Stage::new();
+    };
     // No server, no bus: the Manifest names every Artifact by path.
-    stage
-        .system
-        .component_artifact("gateway", "gateway-v1", None);
-    stage.system.component_artifact("rtos", "rtos-v1", None);
-    configure(&stage.system, serde_json::json!({}));
+    stage.system.mender_artifact("gateway", "gateway-v1", None);
+    stage.system.mender_artifact("rtos", "rtos-v1", None);
     let dir = stage.system.artifacts_dir();
     let manifest = stage.system.root().join("manifests/by-path.yaml");
     std::fs::write(
@@ -316,7 +299,7 @@ fn a_device_that_names_artifacts_by_path_never_asks_the_bus() {
         ),
     )
     .unwrap();
-    let out = install(&stage.system, &manifest, "unix:path=/nonexistent/bus");
+    let out = stage.install(&manifest, "unix:path=/nonexistent/bus");
     assert_eq!(out.status.code(), Some(0), "{}", e2e::stderr(&out));
     assert_eq!(stage.system.version("RT2"), "rtos-v1");
 }

@@ -18,8 +18,6 @@ use baton::model::{ComponentType, Provides};
 use e2e::dbus::{AuthScript, FakeAuth, PrivateBus};
 use e2e::mender_server::FakeServer;
 
-use crate::mender_server_common::{missing_tools, runnable};
-
 pub fn artifact(name: &str, types: &[&str], size: usize) -> Vec<u8> {
     let mut b = ArtifactBuilder::new(name, "mock", types[0]);
     b.device_types = types.iter().map(|t| t.to_string()).collect();
@@ -42,18 +40,9 @@ pub fn fast() -> HttpOptions {
     }
 }
 
-/// A private bus with a fake mender-auth, or `None` when it cannot run here.
+/// A private bus, or `None` when it cannot run here (see [`e2e::dbus::private_bus`]).
 pub fn bus() -> Option<PrivateBus> {
-    if !runnable(missing_tools(&["dbus-daemon"])) {
-        return None;
-    }
-    match PrivateBus::start() {
-        Ok(b) => Some(b),
-        Err(e) => {
-            runnable(Some(e));
-            None
-        }
-    }
+    e2e::dbus::private_bus()
 }
 
 pub fn source(bus: &PrivateBus) -> Box<dyn ArtifactSource> {

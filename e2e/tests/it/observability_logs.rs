@@ -1,13 +1,13 @@
 //! Logs as text and as JSON: every line of a deployment carries its spans (deployment,
 //! order group, state, component, Interface call).
 
-use e2e::controller::System;
+use e2e::fixture::System;
 use serde_json::json;
 
 fn install(sys: &System, format: &str) -> String {
     let m = sys.root().join(format!("{format}.yaml"));
     let version = if format == "text" { "v2" } else { "v3" };
-    std::fs::write(&m, sys.manifest(&format!("sys-{version}"), version)).unwrap();
+    std::fs::write(&m, sys.release_text(&format!("sys-{version}"), version)).unwrap();
     let out = sys
         .baton()
         .args(["--log-format", format, "install"])
@@ -20,7 +20,7 @@ fn install(sys: &System, format: &str) -> String {
 
 #[test]
 fn text_lines_are_prefixed_with_the_deployments_spans() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let log = install(&sys, "text");
@@ -48,7 +48,7 @@ fn text_lines_are_prefixed_with_the_deployments_spans() {
 
 #[test]
 fn json_lines_carry_the_spans_as_a_list() {
-    let Some(sys) = System::new(json!({})) else {
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let log = install(&sys, "json");

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::controller::{condition, http, ready, Daemon, System};
 use e2e::dashboards;
+use e2e::fixture::{condition, http, ready, Daemon, System};
 use e2e::prometheus::{self, Prometheus};
 use serde_json::{json, Value};
 
@@ -28,7 +28,7 @@ const ALERTS: [&str; 6] = [
 
 #[test]
 fn the_alert_rules_pass_promtool_check_and_their_unit_tests() {
-    if !prometheus::available() {
+    if !e2e::need::have(prometheus::tools()) {
         return;
     }
     let dir = dashboards::dir();
@@ -126,11 +126,11 @@ fn check_data(p: &Prometheus, place: &str, expr: &str, problems: &mut Vec<String
 
 #[test]
 fn dashboards_and_alerts_show_real_data_from_a_scripted_run() {
-    if !prometheus::available() {
+    if !e2e::need::have(prometheus::tools()) {
         return;
     }
     let api_port = prometheus::free_port();
-    let Some(sys) = System::new(json!({
+    let Some(sys) = System::served(json!({
         "Api": {
             "Socket": "PLACEHOLDER",
             "Tcp": format!("127.0.0.1:{api_port}"),
@@ -145,14 +145,14 @@ fn dashboards_and_alerts_show_real_data_from_a_scripted_run() {
     let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
     std::fs::set_permissions(&token, private).unwrap();
     // The socket and token paths live in the System's directory, known only now.
-    let conf_path = sys.root().join("baton.conf");
+    let conf_path = sys.config_path();
     let mut conf: Value =
         serde_json::from_str(&std::fs::read_to_string(&conf_path).unwrap()).unwrap();
     conf["Api"]["Socket"] = json!(sys.socket());
     conf["Api"]["ReadTokenFile"] = json!(token);
     std::fs::write(&conf_path, conf.to_string()).unwrap();
     // Not an Artifact: the directory source must refuse it (a verification failure).
-    std::fs::write(sys.root().join("artifacts/junk.mender"), "not a tar\n").unwrap();
+    std::fs::write(sys.artifacts_dir().join("junk.mender"), "not a tar\n").unwrap();
 
     let started = Instant::now();
     let d = sys.start_with(&["--log-format", "json"], &[]);
@@ -182,23 +182,23 @@ fn dashboards_and_alerts_show_real_data_from_a_scripted_run() {
     // 1. A deployment that succeeds; ArtifactInstall takes 2 s in each order group, so
     //    scrapes see the deployment in flight in both.
     for c in ["a", "b"] {
-        std::fs::write(sys.component(c).join("slow"), "2").unwrap();
+        std::fs::write(sys.state_dir(c).join("slow"), "2").unwrap();
     }
-    sys.drop_manifest("v2.yaml", &sys.manifest("sys-v2", "v2"));
+    sys.drop_manifest("v2.yaml", &sys.release_text("sys-v2", "v2"));
     d.until("v2 deployed", |s| ready(s) && s["observedGeneration"] == 1);
     for c in ["a", "b"] {
-        std::fs::remove_file(sys.component(c).join("slow")).unwrap();
+        std::fs::remove_file(sys.state_dir(c).join("slow")).unwrap();
     }
 
     // 2. Drift: a component changes behind baton's back; the next resync (2 s) corrects it.
-    std::fs::write(sys.component("b").join("version"), "gateway-v1\n").unwrap();
+    std::fs::write(sys.state_dir("b").join("version"), "gateway-v1\n").unwrap();
     d.until("drift corrected", |s| {
         s["history"].as_array().unwrap().len() == 2 && ready(s)
     });
 
     // 3. A deployment whose ArtifactCommit fails: rolled back, retried twice, stalled.
-    std::fs::write(sys.component("b").join("ArtifactCommit.FAIL"), "").unwrap();
-    sys.drop_manifest("v3.yaml", &sys.manifest("sys-v3", "v3"));
+    std::fs::write(sys.state_dir("b").join("ArtifactCommit.FAIL"), "").unwrap();
+    sys.drop_manifest("v3.yaml", &sys.release_text("sys-v3", "v3"));
     d.until("stalled", |s| condition(s, "Stalled").0 == "True");
     let scenario = started.elapsed();
 

@@ -7,15 +7,17 @@
 //! with baton absent, runs the real maintainer scripts, and every byte it writes lands in the
 //! upper layer, which is then the exact record of what the package left behind; the host is
 //! never touched. (A debootstrap root would need a mirror and minutes; this takes seconds.)
-//! Needs root; skips loudly otherwise, or without cargo-deb.
+//! Needs root, a private mount namespace with overlayfs, dpkg-deb and cargo-deb (see
+//! `e2e::need`).
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use e2e::need::{self, Missing};
 use e2e::package::{self, Entry};
-use e2e::system::{ok, run};
+use e2e::{ok, run};
 
 /// Runs in the new mount namespace: `$1` holds pkg/baton.deb, w/ (the overlay) and out/.
 /// Each step writes <step>.log and <step>.rc; each listing, the upper layer as
@@ -93,25 +95,6 @@ impl Run {
     }
 }
 
-fn root_and_unshare() -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let unshare = root
-        && Command::new("unshare")
-            .args(["-m", "--propagation", "private", "true"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !unshare {
-        eprintln!(
-            "\n*** SKIPPING the package install test: it needs root and `unshare -m` (an \
-             overlay of / in a private mount namespace) ***\n"
-        );
-    }
-    unshare
-}
-
 /// What dpkg and this test's own commands write outside the package: its database and log,
 /// and /run (a tmpfs on a real system).
 fn bookkeeping(path: &str) -> bool {
@@ -124,11 +107,11 @@ fn bookkeeping(path: &str) -> bool {
 
 #[test]
 fn the_package_holds_the_binary_the_unit_the_mender_pieces_and_the_reference_interfaces() {
-    if !e2e::system::have("dpkg-deb") {
+    if !need::have(need::tool("dpkg-deb")) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let Some(deb) = package::deb() else {
+    let Some(deb) = need::require(package::deb()) else {
         return;
     };
     let entries = package::contents(&deb);
@@ -242,7 +225,12 @@ fn the_package_holds_the_binary_the_unit_the_mender_pieces_and_the_reference_int
 
 #[test]
 fn installs_on_a_clean_system_runs_and_removes_cleanly() {
-    if !e2e::system::have("dpkg-deb") || !root_and_unshare() {
+    // systemd-analyze verifies the installed unit inside the overlay.
+    let needs = need::all([
+        need::tools(&["dpkg-deb", "systemd-analyze"]),
+        need::mount_namespace(),
+    ]);
+    if !need::have(needs) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -250,7 +238,7 @@ fn installs_on_a_clean_system_runs_and_removes_cleanly() {
     for d in ["pkg", "w", "out"] {
         fs::create_dir(t.join(d)).unwrap();
     }
-    let Some(deb) = package::deb() else {
+    let Some(deb) = need::require(package::deb()) else {
         return;
     };
     fs::copy(&deb, t.join("pkg/baton.deb")).unwrap();
@@ -260,11 +248,14 @@ fn installs_on_a_clean_system_runs_and_removes_cleanly() {
         .arg(t.join("run.sh"))
         .arg(t));
     if status.status.code() == Some(77) {
-        eprintln!(
-            "\n*** SKIPPING the package install test: no overlay of / here: {} ***\n",
-            e2e::stderr(&status)
+        let why = Missing::new(
+            format!("no overlay of / here: {}", e2e::stderr(&status).trim()),
+            "run as root where tmpfs and overlayfs mounts are allowed (a VM, or a \
+             privileged container)",
         );
-        return;
+        if !need::have(Err::<(), _>(why)) {
+            return;
+        }
     }
     assert!(status.status.success(), "{}", e2e::stderr(&status));
     let r = Run { out: t.join("out") };
@@ -278,12 +269,8 @@ fn installs_on_a_clean_system_runs_and_removes_cleanly() {
     let version = format!("baton {}", env!("CARGO_PKG_VERSION"));
     assert_eq!(r.expect_ok("version").trim(), version);
     assert_eq!(r.expect_ok("alias").trim(), version, "mender-orchestrator");
-    if Path::new("/usr/bin/systemd-analyze").exists() {
-        let log = r.expect_ok("verify");
-        assert!(log.trim().is_empty(), "systemd-analyze verify: {log}");
-    } else {
-        eprintln!("*** systemd-analyze is not installed: the unit was not verified ***");
-    }
+    let log = r.expect_ok("verify");
+    assert!(log.trim().is_empty(), "systemd-analyze verify: {log}");
 
     let shipped: BTreeSet<String> = package::contents(&deb)
         .into_iter()

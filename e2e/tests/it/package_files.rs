@@ -9,7 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use e2e::system::{have, ok, run};
+use e2e::need;
+use e2e::{ok, run};
 
 /// The unit's exposure, ×10, as `systemd-analyze security` computes it for this repository's
 /// unit. Raise it only with a reason written in the unit file.
@@ -68,7 +69,7 @@ fn the_unit_runs_baton_as_a_notify_service_with_a_watchdog() {
 
 #[test]
 fn the_unit_exposure_score_does_not_rise() {
-    if !have("systemd-analyze") {
+    if !need::have(need::tool("systemd-analyze")) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -99,7 +100,7 @@ fn the_unit_exposure_score_does_not_rise() {
 
 #[test]
 fn tmpfiles_make_the_datastore_private() {
-    if !have("systemd-tmpfiles") {
+    if !need::have(need::tool("systemd-tmpfiles")) {
         return;
     }
     let root = tempfile::tempdir().unwrap();
@@ -121,6 +122,9 @@ fn tmpfiles_make_the_datastore_private() {
 
 #[test]
 fn shell_scripts_parse_as_posix_sh() {
+    if !need::have(need::tool("shellcheck")) {
+        return;
+    }
     let scripts = [
         deploy("mender/mender-orchestrator-manifest"),
         deploy("mender/mender-inventory-baton"),
@@ -136,11 +140,7 @@ fn shell_scripts_parse_as_posix_sh() {
         );
         ok(Command::new("sh").arg("-n").arg(s));
     }
-    if Command::new("shellcheck").arg("--version").output().is_ok() {
-        ok(Command::new("shellcheck").args(["-s", "sh"]).args(scripts));
-    } else {
-        eprintln!("shellcheck is not installed: only `sh -n` checked the scripts");
-    }
+    ok(Command::new("shellcheck").args(["-s", "sh"]).args(scripts));
 }
 
 fn config_show(file: &Path) -> std::process::Output {

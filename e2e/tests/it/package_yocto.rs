@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::process::Command;
 
-use e2e::system::ok;
+use e2e::need;
+use e2e::ok;
 
 fn recipe() -> String {
     fs::read_to_string(e2e::repo_root().join("deploy/yocto/baton_git.bb")).unwrap()
@@ -109,10 +110,10 @@ fn every_file_the_recipe_installs_exists_in_the_repository() {
 
 #[test]
 fn the_recipe_installs_what_the_debian_package_installs() {
-    if !e2e::system::have("dpkg-deb") {
+    if !need::have(need::tool("dpkg-deb")) {
         return;
     }
-    let Some(deb) = e2e::package::deb() else {
+    let Some(deb) = need::require(e2e::package::deb()) else {
         return;
     };
     let deb: BTreeMap<String, String> = e2e::package::contents(&deb)
@@ -201,17 +202,9 @@ fn the_crates_file_lists_every_locked_crate_with_its_checksum() {
 
 #[test]
 fn the_recipe_passes_oelint_adv() {
-    if Command::new("oelint-adv")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!(
-            "\n*** SKIPPING the recipe lint: oelint-adv is not installed \
-             (e2e/run installs it with pip: oelint-adv==9.11.2) ***\n"
-        );
+    let Some(oelint) = need::require(need::oelint_adv()) else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     fs::copy(
         e2e::repo_root().join("deploy/yocto/baton_git.bb"),
@@ -219,7 +212,7 @@ fn the_recipe_passes_oelint_adv() {
     )
     .unwrap();
     fs::write(dir.path().join("baton-crates.inc"), crates_inc()).unwrap();
-    let out = Command::new("oelint-adv")
+    let out = Command::new(&oelint)
         .current_dir(dir.path())
         .args([
             "--quiet",
@@ -244,7 +237,7 @@ fn the_recipe_passes_oelint_adv() {
         recipe().replace("SECTION = \"admin\"", "SECTION = \"admin"),
     )
     .unwrap();
-    let out = Command::new("oelint-adv")
+    let out = Command::new(&oelint)
         .current_dir(dir.path())
         .args(["--quiet", "--release", "whinlatter", "--exit-zero"])
         .arg("baton_git.bb")

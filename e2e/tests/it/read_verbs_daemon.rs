@@ -2,101 +2,25 @@
 //! of a deployment, `baton show-provides`, `baton show-inventory`, our inventory script
 //! (`deploy/mender/mender-inventory-baton`) and Mender's official one (`exec
 //! mender-orchestrator show-inventory`, never copied into the repository: its path is
-//! `$BATON_OFFICIAL_INVENTORY`, else the copy in `../shared` next to the repository) all
-//! answer, exit 0 and list the components. And two datastores on one
+//! `$BATON_OFFICIAL_INVENTORY`, which `.ci/run` sets, see `e2e::need::official_inventory`)
+//! all answer, exit 0 and list the components. And two datastores on one
 //! machine sharing one socket path: a CLI never acts on the other one's System.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e::controller::{http, Daemon};
-use e2e::system::{have, ok, run, System};
-use e2e::{stderr, stdout};
+use e2e::fixture::{http, System};
+use e2e::{need, ok, run, stderr, stdout};
 
-/// Mender's official inventory script, outside this repository.
-fn official_script() -> PathBuf {
-    match std::env::var_os("BATON_OFFICIAL_INVENTORY") {
-        Some(p) => PathBuf::from(p),
-        None => e2e::repo_root().join(
-            "../shared/mender-orchestrator-support/inventory/mender-inventory-mender-orchestrator",
-        ),
-    }
-}
-
-/// Whether the test can run: every tool there, else a loud skip, or a failure naming what
-/// is missing when `BATON_TEST_STRICT=1`.
-fn can_run(tools: &[&str], files: &[&Path]) -> bool {
-    let strict = std::env::var("BATON_TEST_STRICT").is_ok_and(|v| v == "1");
-    let mut missing: Vec<String> = tools
-        .iter()
-        .filter(|t| !have(t))
-        .map(|t| format!("the `{t}` tool"))
-        .collect();
-    missing.extend(
-        files
-            .iter()
-            .filter(|f| !f.exists())
-            .map(|f| format!("{} (set BATON_OFFICIAL_INVENTORY)", f.display())),
+/// The System's mock Interface behind a wrapper that holds ArtifactInstall while the
+/// component's state directory holds `hold` (two minutes at most, so a failed test leaves no
+/// process behind for long): a deployment caught mid-way for as long as the test needs.
+fn held_interfaces(s: &System) {
+    s.wrap_mock_with(
+        "if [ \"$1\" = ArtifactInstall ]; then n=0; \
+         while [ -f \"$4/hold\" ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done; fi",
     );
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        !strict,
-        "BATON_TEST_STRICT=1 and missing: {}",
-        missing.join(", ")
-    );
-    eprintln!("\n!!! SKIPPED: missing {} !!!\n", missing.join(", "));
-    false
-}
-
-/// The System's mock Interface behind a wrapper that sleeps in ArtifactInstall while the
-/// component's state directory holds `slow` (seconds): a deployment caught mid-way. The
-/// real script keeps the name `mock`, which its Provides key is made of.
-fn slow_interfaces(s: &System) {
-    let ifaces = s.data_dir().join("interfaces/v1");
-    let real = s.root().join("real");
-    std::fs::create_dir_all(&real).unwrap();
-    std::fs::rename(ifaces.join("mock"), real.join("mock")).unwrap();
-    std::fs::write(
-        ifaces.join("mock"),
-        format!(
-            "#!/bin/sh\nif [ \"$1\" = ArtifactInstall ] && [ -f \"$4/slow\" ]; then sleep \"$(cat \"$4/slow\")\"; fi\nexec '{}' \"$@\"\n",
-            real.join("mock").display()
-        ),
-    )
-    .unwrap();
-    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
-    std::fs::set_permissions(ifaces.join("mock"), mode).unwrap();
-}
-
-/// `baton run` for `s`, its API on `socket`.
-fn start(s: &System, socket: &Path) -> Daemon {
-    let log = s.root().join("run.log");
-    let child = s
-        .baton()
-        .args(["run", "--grace-seconds", "5"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let d = Daemon {
-        child,
-        socket: socket.to_path_buf(),
-        log,
-    };
-    d.wait_ready();
-    d
-}
-
-/// The daemon's settings, kept inside the System's directory.
-fn api(s: &System, socket: &Path) -> serde_json::Value {
-    serde_json::json!({
-        "Api": {"Socket": socket},
-        "RuntimeDir": socket.parent().unwrap(),
-        "WatchDir": s.root().join("watch"),
-    })
 }
 
 /// Asserts every component of `s` is listed in `text` (Provides or inventory lines).
@@ -108,7 +32,7 @@ fn lists_every_component(s: &System, text: &str, what: &str) {
 }
 
 /// The four readers; each must exit 0 and list the components.
-fn every_reader_answers(s: &System, path: &str, when: &str) -> String {
+fn every_reader_answers(s: &System, official: &Path, path: &str, when: &str) -> String {
     let provides = ok(s.baton().arg("show-provides"));
     lists_every_component(s, &stdout(&provides), &format!("show-provides ({when})"));
     let inventory = ok(s.baton().arg("show-inventory"));
@@ -122,7 +46,7 @@ fn every_reader_answers(s: &System, path: &str, when: &str) -> String {
         &format!("mender-inventory-baton ({when})"),
     );
     let official = ok(Command::new("sh")
-        .arg(official_script())
+        .arg(official)
         .envs(s.env())
         .env("PATH", path));
     lists_every_component(
@@ -135,13 +59,15 @@ fn every_reader_answers(s: &System, path: &str, when: &str) -> String {
 
 #[test]
 fn the_read_verbs_and_both_inventory_scripts_answer_while_the_daemon_runs() {
-    if !can_run(&["mender-artifact"], &[&official_script()]) {
+    let Some(official) = need::require(need::official_inventory()) else {
+        return;
+    };
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
-    let s = System::new("sys-core", &[("gateway", "GW1"), ("rtos", "RT1")]);
-    let socket = s.root().join("run/baton.sock");
-    s.configure(api(&s, &socket));
-    slow_interfaces(&s);
+    let s = System::under_mender("sys-core", &[("gateway", "GW1"), ("rtos", "RT1")]);
+    s.configure(s.daemon_settings());
+    held_interfaces(&s);
     // The official script runs `mender-orchestrator`: baton answers to that name.
     let bin = s.root().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -151,34 +77,32 @@ fn the_read_verbs_and_both_inventory_scripts_answer_while_the_daemon_runs() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let d = start(&s, &socket);
+    let d = s.start();
 
-    let said = every_reader_answers(&s, &path, "idle");
+    let said = every_reader_answers(&s, &official, &path, "idle");
     assert!(
         said.contains("acting through it"),
         "through the daemon: {said}"
     );
 
-    s.component_artifact("gateway", "gateway-v2", None);
-    s.component_artifact("rtos", "rtos-v2", None);
+    s.mender_artifact("gateway", "gateway-v2", None);
+    s.mender_artifact("rtos", "rtos-v2", None);
     let m = s.manifest(
         "sys-v2",
         &[("gateway", "gateway-v2", 1), ("rtos", "rtos-v2", 2)],
     );
-    s.set("GW1", "slow", "8");
+    s.set("GW1", "hold", "");
     ok(s.baton().arg("apply").arg("-f").arg(&m));
     d.until("installing", |st| {
         st["deployment"]["state"] == "ArtifactInstall"
     });
-    let t = Instant::now();
-    let said = every_reader_answers(&s, &path, "deploying");
+    let said = every_reader_answers(&s, &official, &path, "deploying");
     assert!(said.contains("last observation"), "{said}");
     assert!(
         !d.status()["deployment"].is_null(),
-        "the reads ({:?}) ran while the deployment did",
-        t.elapsed()
+        "the reads ran while the deployment was held"
     );
-    s.unset("GW1", "slow");
+    s.unset("GW1", "hold");
     d.until("deployed", |st| {
         st["deployment"].is_null() && st["observedGeneration"] == 1
     });
@@ -188,16 +112,19 @@ fn the_read_verbs_and_both_inventory_scripts_answer_while_the_daemon_runs() {
 
 #[test]
 fn two_datastores_one_socket_a_cli_never_acts_on_the_other_system() {
-    if !can_run(&["mender-artifact", "flock"], &[]) {
+    if !need::have(need::tools(&["mender-artifact", "flock"])) {
         return;
     }
-    let a = System::new("sys-a", &[("gateway", "GA")]);
-    let b = System::new("sys-b", &[("gateway", "GB")]);
+    let a = System::under_mender("sys-a", &[("gateway", "GA")]);
+    let b = System::under_mender("sys-b", &[("gateway", "GB")]);
     // One socket path for both, as two batons with the default runtime directory have.
-    let socket = a.root().join("run/baton.sock");
-    a.configure(api(&a, &socket));
-    b.configure(api(&b, &socket));
-    let d = start(&a, &socket);
+    let socket = a.socket();
+    a.configure(a.daemon_settings());
+    b.configure(serde_json::json!({
+        "Api": {"Socket": socket},
+        "RuntimeDir": socket.parent().unwrap(),
+    }));
+    let d = a.start();
 
     let out = ok(b.baton().arg("show-provides"));
     assert!(stdout(&out).contains("gateway.GB."), "{}", stdout(&out));
@@ -210,7 +137,7 @@ fn two_datastores_one_socket_a_cli_never_acts_on_the_other_system() {
     );
 
     // A deployment for B happens on B, in-process.
-    b.component_artifact("gateway", "gateway-v1", None);
+    b.mender_artifact("gateway", "gateway-v1", None);
     let m = b.manifest("b-v1", &[("gateway", "gateway-v1", 1)]);
     ok(b.baton().arg("install").arg(&m));
     assert_eq!(b.version("GB"), "gateway-v1");

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use baton::artifact::testkit::{ArtifactBuilder, Signer, TarEntry};
-use e2e::reliability::{check_protocol, noise, three_groups, CallLog, CompSpec, Tally};
-use e2e::scratch::{killed, Comp, Scratch};
+use e2e::fixture::{killed, Component, System};
+use e2e::reliability::{check_protocol, noise, CallLog, CompSpec, Tally};
 use e2e::stderr;
 
 const OLD: [&str; 3] = ["gateway-v1", "ecu-v1", "mcu-v1"];
@@ -18,7 +18,7 @@ const NEW: [&str; 3] = ["gateway-v2", "ecu-v2", "mcu-v2"];
 
 /// A Manifest for `s` naming the `v2` Artifacts of gateway (order 10), ecu (20) and mcu
 /// (30) by name, except `by_path`'s, named by the path `artifact` (the file under test).
-fn manifest_with_path(s: &Scratch, name: &str, by_path: &str, artifact: &Path) -> PathBuf {
+fn manifest_with_path(s: &System, name: &str, by_path: &str, artifact: &Path) -> PathBuf {
     s.release("v2");
     let mut text = format!(
         "api_version: mender/v1\nkind: manifest\nname: {name}\n\
@@ -38,11 +38,11 @@ fn manifest_with_path(s: &Scratch, name: &str, by_path: &str, artifact: &Path) -
 }
 
 /// [`manifest_with_path`] with the mcu's Artifact, in the last order group, by path.
-fn manifest_with_mcu(s: &Scratch, name: &str, mcu: &Path) -> PathBuf {
+fn manifest_with_mcu(s: &System, name: &str, mcu: &Path) -> PathBuf {
     manifest_with_path(s, name, "mcu", mcu)
 }
 
-fn install(s: &Scratch, manifest: &Path) -> (Output, serde_json::Value) {
+fn install(s: &System, manifest: &Path) -> (Output, serde_json::Value) {
     let out = s.run(&["install", "-o", "json", manifest.to_str().unwrap()]);
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
@@ -51,7 +51,7 @@ fn install(s: &Scratch, manifest: &Path) -> (Output, serde_json::Value) {
 
 /// Refused before any state: exit 1, a rejection whose problems mention `why`, no
 /// deployment call on any component, the System unchanged.
-fn refused_untouched(s: &Scratch, out: &Output, report: &serde_json::Value, why: &str, what: &str) {
+fn refused_untouched(s: &System, out: &Output, report: &serde_json::Value, why: &str, what: &str) {
     assert_eq!(out.status.code(), Some(1), "{what}: {}", stderr(out));
     assert_eq!(report["end"]["result"], "rejected", "{what}: {report}");
     let problems = report["end"]["problems"].to_string();
@@ -115,7 +115,7 @@ fn a_corrupted_or_truncated_artifact_is_refused_before_any_state() {
     let mut tally = Tally::new();
     for (what, bytes) in &cases {
         tally.case(|| {
-            let s = three_groups();
+            let s = System::three_groups();
             let bad = s.root().join("mcu-v2.mender");
             fs::write(&bad, bytes).unwrap();
             let m = manifest_with_mcu(&s, "scratch-v2", &bad);
@@ -125,7 +125,7 @@ fn a_corrupted_or_truncated_artifact_is_refused_before_any_state() {
     }
     // The control: the same Artifact intact deploys.
     tally.case(|| {
-        let s = three_groups();
+        let s = System::three_groups();
         let ok = s.root().join("mcu-v2.mender");
         fs::write(&ok, &good).unwrap();
         let (out, _) = install(&s, &manifest_with_mcu(&s, "scratch-v2", &ok));
@@ -159,7 +159,7 @@ fn a_corrupted_artifact_of_the_first_group_fails_its_download_and_installs_nothi
     let mut tally = Tally::new();
     for (what, bytes) in &cases {
         tally.case(|| {
-            let s = three_groups();
+            let s = System::three_groups();
             let bad = s.root().join("gateway-bad.mender");
             fs::write(&bad, bytes).unwrap();
             let m = manifest_with_path(&s, "scratch-v2", "gateway", &bad);
@@ -188,26 +188,25 @@ fn a_corrupted_artifact_of_the_first_group_fails_its_download_and_installs_nothi
 }
 
 /// Writes signed `v2` Artifacts for every component type of `s`.
-fn signed_release(s: &Scratch, signer: Option<&Signer>) -> PathBuf {
+fn signed_release(s: &System, signer: Option<&Signer>) -> PathBuf {
     for t in ["gateway", "ecu", "mcu"] {
         let mut b = ArtifactBuilder::new(&format!("{t}-v2"), "mock", t)
             .file("payload.bin", format!("{t}-v2\n"));
         if let Some(k) = signer {
             b = b.signed(k.clone());
         }
-        fs::write(s.root().join(format!("artifacts/{t}-v2.mender")), b.build()).unwrap();
+        fs::write(s.artifacts_dir().join(format!("{t}-v2.mender")), b.build()).unwrap();
     }
     s.release("v2")
 }
 
-fn configure(s: &Scratch, key: &str, value: serde_json::Value) {
-    let conf = s.root().join("baton.conf");
-    let mut c: serde_json::Value = serde_json::from_slice(&fs::read(&conf).unwrap()).unwrap();
-    c[key] = value;
-    fs::write(&conf, serde_json::to_vec(&c).unwrap()).unwrap();
+fn configure(s: &System, key: &str, value: serde_json::Value) {
+    let mut setting = serde_json::Map::new();
+    setting.insert(key.into(), value);
+    s.configure(setting.into());
 }
 
-fn key_file(s: &Scratch, name: &str, pem: &str) -> PathBuf {
+fn key_file(s: &System, name: &str, pem: &str) -> PathBuf {
     let p = s.root().join(name);
     fs::write(&p, pem).unwrap();
     p
@@ -249,7 +248,7 @@ fn the_signature_policy_is_enforced_on_every_artifact() {
     ];
     for (what, signer, keys, want) in cases {
         tally.case(|| {
-            let s = three_groups();
+            let s = System::three_groups();
             let paths: Vec<PathBuf> = keys
                 .iter()
                 .enumerate()
@@ -259,7 +258,7 @@ fn the_signature_policy_is_enforced_on_every_artifact() {
             signed_release(&s, signer);
             // The mcu's by path, so its refusal says why (the directory source only ever
             // finds Artifacts that verify, and reports the others as not found).
-            let mcu = s.root().join("artifacts/mcu-v2.mender");
+            let mcu = s.artifacts_dir().join("mcu-v2.mender");
             let (out, report) = install(&s, &manifest_with_mcu(&s, "scratch-v2", &mcu));
             match want {
                 None => {
@@ -272,7 +271,7 @@ fn the_signature_policy_is_enforced_on_every_artifact() {
     }
     // manifest.sig moved over from another Artifact signed with the right key.
     tally.case(|| {
-        let s = three_groups();
+        let s = System::three_groups();
         let k = key_file(&s, "key.pem", &ours.public_pem());
         configure(&s, "ArtifactVerifyKey", serde_json::json!(k));
         signed_release(&s, Some(&ours));
@@ -311,7 +310,7 @@ fn the_signature_policy_is_enforced_on_every_artifact() {
         ),
     ] {
         tally.case(|| {
-            let s = three_groups();
+            let s = System::three_groups();
             let k = s.root().join("key.pem");
             if let Some(pem) = &pem {
                 fs::write(&k, pem).unwrap();
@@ -352,17 +351,14 @@ fn specs() -> Vec<CompSpec> {
 }
 
 /// A System whose calls are logged in one order; e1 needs a peripheral reboot.
-fn logged_three_groups() -> (Scratch, CallLog) {
-    let s = Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("e1", "ecu", 20).reboot("Yes"),
-        Comp::new("m1", "mcu", 30),
+fn logged_three_groups() -> (System, CallLog) {
+    let s = System::new(vec![
+        Component::new("gw", "gateway", 10),
+        Component::new("e1", "ecu", 20).reboot("Yes"),
+        Component::new("m1", "mcu", 30),
     ]);
-    let ifaces = s.root().join("data/interfaces/v1");
-    let real = s.root().join("data/real/mock");
-    fs::create_dir_all(real.parent().unwrap()).unwrap();
-    fs::rename(ifaces.join("mock"), &real).unwrap();
-    let log = CallLog::install(&ifaces, "mock", &real, &s.root().join("calls.global"));
+    let real = s.wrap_mock();
+    let log = CallLog::install(&s.mock(), &real, &s.root().join("calls.global"));
     (s, log)
 }
 
@@ -371,7 +367,7 @@ fn a_partial_bundle_is_never_partly_installed() {
     let mut tally = Tally::new();
     // An Artifact that cannot be found: refused, nothing touched.
     tally.case(|| {
-        let s = three_groups();
+        let s = System::three_groups();
         let m = manifest_with_mcu(&s, "scratch-v2", &s.root().join("gone.mender"));
         let (out, report) = install(&s, &m);
         refused_untouched(&s, &out, &report, "mcu", "a missing Artifact");
@@ -405,10 +401,10 @@ fn a_partial_bundle_is_never_partly_installed() {
     }
     // The Artifact disappears while the host reboots (a USB stick pulled): a clean rollback.
     tally.case(|| {
-        let s = Scratch::new(vec![
-            Comp::new("gw", "gateway", 10).reboot("Automatic"),
-            Comp::new("e1", "ecu", 20),
-            Comp::new("m1", "mcu", 30),
+        let s = System::new(vec![
+            Component::new("gw", "gateway", 10).reboot("Automatic"),
+            Component::new("e1", "ecu", 20),
+            Component::new("m1", "mcu", 30),
         ]);
         let usb = s.root().join("usb-mcu-v2.mender");
         fs::write(
@@ -499,7 +495,7 @@ fn tar_traversal_and_special_entries_are_refused_and_nothing_lands_outside() {
     let mut tally = Tally::new();
     for (what, entry) in cases {
         tally.case(|| {
-            let s = three_groups();
+            let s = System::three_groups();
             let mut b =
                 ArtifactBuilder::new("mcu-v2", "mock", "mcu").file("payload.bin", payload.clone());
             b.data_entries = Some(vec![entry.clone()]);

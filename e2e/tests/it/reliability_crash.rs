@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Mutex;
 
+use e2e::fixture::{killed, Component, System};
 use e2e::reliability::{
     check_protocol, kill_strays, stray_files, stray_processes, CallLog, CompSpec, Tally, HOST,
 };
-use e2e::scratch::{killed, Comp, Scratch};
 use e2e::{stderr, stdout};
 
 const NEW: [&str; 4] = ["gateway-v2", "ecu-v2", "ecu-v2", "mcu-v2"];
@@ -30,18 +30,18 @@ const NEXT: [&str; 4] = ["gateway-v3", "ecu-v3", "ecu-v3", "mcu-v3"];
 /// injected crash; the deployment's own host reboot adds one).
 const MAX_RESTARTS: usize = 6;
 
-fn comps() -> Vec<Comp> {
+fn comps() -> Vec<Component> {
     vec![
-        Comp::new("gw", "gateway", 10).reboot("Automatic"),
-        Comp::new("e1", "ecu", 20).reboot("Yes"),
-        Comp::new("e2", "ecu", 20),
-        Comp::new("m1", "mcu", 30),
+        Component::new("gw", "gateway", 10).reboot("Automatic"),
+        Component::new("e1", "ecu", 20).reboot("Yes"),
+        Component::new("e2", "ecu", 20),
+        Component::new("m1", "mcu", 30),
     ]
 }
 
 /// A scratch System whose Interface calls are logged in one global order.
 struct Rig {
-    s: Scratch,
+    s: System,
     log: CallLog,
     specs: Vec<CompSpec>,
     v2: PathBuf,
@@ -60,13 +60,10 @@ impl Rig {
                 supports_rollback: c.supports_rollback,
             })
             .collect();
-        let s = Scratch::new(comps);
-        let ifaces = s.root().join("data/interfaces/v1");
-        let real = s.root().join("data/real/mock");
-        fs::create_dir_all(real.parent().unwrap()).unwrap();
-        fs::rename(ifaces.join("mock"), &real).unwrap();
-        let log = CallLog::install(&ifaces, "mock", &real, &s.root().join("calls.global"));
-        // The host's reboot: logged in the same order as the calls, then as Scratch's.
+        let s = System::new(comps);
+        let real = s.wrap_mock();
+        let log = CallLog::install(&s.mock(), &real, &s.root().join("calls.global"));
+        // The host's reboot: logged in the same order as the calls, then as System's.
         let reboot = s.root().join("reboot");
         let script = fs::read_to_string(&reboot).unwrap().replacen(
             "#!/bin/sh\n",
@@ -110,7 +107,7 @@ impl Rig {
     }
 
     fn datastore(&self) -> PathBuf {
-        self.s.root().join("store")
+        self.s.datastore()
     }
 }
 

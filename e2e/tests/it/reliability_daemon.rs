@@ -10,8 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e::controller::{http, ready, System};
-use e2e::reliability::{skip, Tally};
+use e2e::fixture::{http, keys, ready, System};
+use e2e::need;
+use e2e::reliability::Tally;
 use serde_json::json;
 
 fn history_len(s: &serde_json::Value) -> usize {
@@ -42,8 +43,7 @@ fn pending_files(sys: &System) -> Vec<String> {
 
 #[test]
 fn the_watched_directory_survives_races_and_tricks() {
-    let Some(sys) = System::new(json!({})) else {
-        skip("mender-artifact is not installed");
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let d = sys.start();
@@ -51,7 +51,7 @@ fn the_watched_directory_survives_races_and_tricks() {
 
     // A file written slowly in place is read once, whole, after it is closed.
     tally.case(|| {
-        let text = sys.manifest("sys-v2", "v2");
+        let text = sys.release_text("sys-v2", "v2");
         let mut f = std::fs::File::create(sys.watch().join("slow.yaml")).unwrap();
         let (a, b) = text.split_at(text.len() / 2);
         f.write_all(a.as_bytes()).unwrap();
@@ -71,7 +71,7 @@ fn the_watched_directory_survives_races_and_tricks() {
     // 1 000 files at once, all the same Manifest: one desired state, one deployment, and
     // every file taken out of the directory.
     tally.case(|| {
-        let text = sys.manifest("sys-v3", "v3");
+        let text = sys.release_text("sys-v3", "v3");
         for i in 0..1000 {
             std::fs::write(sys.watch().join(format!("burst-{i}.yaml")), &text).unwrap();
         }
@@ -166,11 +166,10 @@ fn rewrite_in_place(
 
 #[test]
 fn an_artifact_rewritten_during_the_deployment_never_installs_unverified_bytes() {
-    let Some(sys) = System::new(json!({})) else {
-        skip("mender-artifact is not installed");
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
-    let art = sys.root().join("artifacts/rtos-v2.mender");
+    let art = sys.artifacts_dir().join("rtos-v2.mender");
     let original = std::fs::read(&art).unwrap();
     // Same name, another payload, validly built: each version verifies on its own.
     let other = baton::artifact::testkit::ArtifactBuilder::new("rtos-v2", "mock", "rtos")
@@ -207,10 +206,10 @@ fn an_artifact_rewritten_during_the_deployment_never_installs_unverified_bytes()
                 let (p, a, b, s) = (art.clone(), original.clone(), other.clone(), stop.clone());
                 std::thread::spawn(move || rewrite_in_place(p, a, b, s))
             };
-            let _ = std::fs::remove_file(sys.component("a").join("streams.log"));
+            let _ = std::fs::remove_file(sys.state_dir("a").join("streams.log"));
             let name = format!("sys-v2-{round}");
             let before = history_len(&d.status());
-            sys.drop_manifest(&format!("{name}.yaml"), &sys.manifest(&name, "v2"));
+            sys.drop_manifest(&format!("{name}.yaml"), &sys.release_text(&name, "v2"));
             // It ends in the history, or (the Artifact unreadable when it was planned) as a
             // refusal counted in `failures`.
             let s = d.until("the deployment ends", |s| {
@@ -221,7 +220,7 @@ fn an_artifact_rewritten_during_the_deployment_never_installs_unverified_bytes()
             writer.join().unwrap();
             // Whatever happened, the rtos received only bytes of one verified Artifact...
             let log =
-                std::fs::read_to_string(sys.component("a").join("streams.log")).unwrap_or_default();
+                std::fs::read_to_string(sys.state_dir("a").join("streams.log")).unwrap_or_default();
             for line in log.lines() {
                 let sha = line.split_whitespace().nth(3).unwrap_or("");
                 assert!(
@@ -235,7 +234,7 @@ fn an_artifact_rewritten_during_the_deployment_never_installs_unverified_bytes()
             // Move on to v3 with the Artifact whole again.
             std::fs::write(&art, &original).unwrap();
             let next = format!("sys-v3-{round}");
-            sys.drop_manifest(&format!("{next}.yaml"), &sys.manifest(&next, "v3"));
+            sys.drop_manifest(&format!("{next}.yaml"), &sys.release_text(&next, "v3"));
             d.until("v3", |s| ready(s) && s["desiredManifest"] == next);
             assert_eq!(sys.version("a"), "rtos-v3");
             previous = "rtos-v3".into();
@@ -280,8 +279,7 @@ fn the_api_is_local_by_default_and_authenticated_over_tcp() {
     let mut tally = Tally::new();
     // Default: a Unix socket, 0660, and no TCP listener at all.
     tally.case(|| {
-        let Some(sys) = System::new(json!({})) else {
-            skip("mender-artifact is not installed");
+        let Some(sys) = System::served(json!({})) else {
             return;
         };
         let d = sys.start();
@@ -305,14 +303,13 @@ fn the_api_is_local_by_default_and_authenticated_over_tcp() {
         .local_addr()
         .unwrap()
         .port();
-    let Some(sys) = System::new(json!({})) else {
-        skip("mender-artifact is not installed");
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     let token = sys.root().join("token");
     std::fs::write(&token, "a-token-long-enough-for-baton-0123\n").unwrap();
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let conf = sys.root().join("baton.conf");
+    let conf = sys.config_path();
     let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&conf).unwrap()).unwrap();
     c["Api"]["Tcp"] = format!("127.0.0.1:{port}").into();
     c["Api"]["TokenFile"] = token.display().to_string().into();
@@ -386,15 +383,14 @@ fn raise_nofile(n: u64) {
 
 #[test]
 fn ten_thousand_concurrent_requests_and_slowloris_leave_it_responsive() {
-    let Some(sys) = System::new(json!({})) else {
-        skip("mender-artifact is not installed");
+    let Some(sys) = System::served(json!({})) else {
         return;
     };
     raise_nofile(20_000);
     let d = sys.start();
     let pid = d.child.id();
     let socket = sys.socket();
-    let manifest = sys.manifest("sys-v2", "v2");
+    let manifest = sys.release_text("sys-v2", "v2");
     let mut tally = Tally::new();
 
     // 10 000 at once: half read the status, half PUT the same Manifest.
@@ -516,83 +512,26 @@ fn ten_thousand_concurrent_requests_and_slowloris_leave_it_responsive() {
     assert!(ready(&d.status()), "still ready after all that");
 }
 
-/// An RSA key pair from openssl: (private PEM path, public PEM path).
-pub(crate) fn openssl_keys(
-    dir: &Path,
-    name: &str,
-) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
-    let key = dir.join(format!("{name}.key"));
-    let public = dir.join(format!("{name}.pub"));
-    let ok = Command::new("openssl")
-        .args(["genrsa", "-traditional", "-out"])
-        .arg(&key)
-        .arg("2048")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        && Command::new("openssl")
-            .args(["rsa", "-pubout", "-in"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&public)
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !ok {
-        skip("openssl is not installed");
-    }
-    ok.then_some((key, public))
-}
-
-/// `openssl dgst -sha256 -sign key file | base64 -w0`: the documented way to sign.
-pub(crate) fn sign(key: &Path, file: &Path) -> Vec<u8> {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl dgst -sha256 -sign '{}' '{}' | base64 -w0",
-            key.display(),
-            file.display()
-        ))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
-}
-
-/// The same key verifies the Artifacts: signs the System's Artifacts with mender-artifact.
-pub(crate) fn sign_artifacts(sys: &System, key: &Path) {
-    for e in std::fs::read_dir(sys.root().join("artifacts"))
-        .unwrap()
-        .flatten()
-    {
-        let out = Command::new("mender-artifact")
-            .args(["sign", "-k"])
-            .arg(key)
-            .arg(e.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", e2e::stderr(&out));
-    }
-}
-
 #[test]
 fn signed_manifests_are_required_from_the_directory_and_the_api() {
+    if !need::have(need::tools(&["openssl", "base64"])) {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
-    let Some((key, public)) = openssl_keys(tmp.path(), "ours") else {
-        return;
-    };
-    let Some((theirs, _)) = openssl_keys(tmp.path(), "theirs") else {
-        return;
-    };
+    let (key, public) = keys::rsa(tmp.path(), "ours");
+    let (theirs, _) = keys::rsa(tmp.path(), "theirs");
     let Some(sys) =
-        System::new(json!({"RequireSignedManifests": true, "ArtifactVerifyKey": public}))
+        System::served(json!({"RequireSignedManifests": true, "ArtifactVerifyKey": public}))
     else {
         return;
     };
-    sign_artifacts(&sys, &key);
+    // The same key verifies the Artifacts.
+    sys.sign_artifacts(&key);
     let d = sys.start();
     let mut tally = Tally::new();
     let stage = |name: &str, version: &str| {
         let f = sys.root().join(format!("{name}.yaml"));
-        std::fs::write(&f, sys.manifest(name, version)).unwrap();
+        std::fs::write(&f, sys.release_text(name, version)).unwrap();
         f
     };
     // Unsigned, or signed by another key: rejected from the directory, with the reason.
@@ -600,7 +539,7 @@ fn signed_manifests_are_required_from_the_directory_and_the_api() {
         tally.case(|| {
             let f = stage("sys-bad", "v2");
             if let Some(k) = signer {
-                std::fs::write(sys.watch().join("bad.yaml.sig"), sign(k, &f)).unwrap();
+                std::fs::write(sys.watch().join("bad.yaml.sig"), keys::sign(k, &f)).unwrap();
             }
             sys.drop_manifest("bad.yaml", &std::fs::read_to_string(&f).unwrap());
             let error = sys.watch().join("rejected/bad.yaml.error");
@@ -620,7 +559,7 @@ fn signed_manifests_are_required_from_the_directory_and_the_api() {
     // Signed, the signature dropped first: applied and deployed; the .sig moves along.
     tally.case(|| {
         let f = stage("sys-v2", "v2");
-        std::fs::write(sys.watch().join("v2.yaml.sig"), sign(&key, &f)).unwrap();
+        std::fs::write(sys.watch().join("v2.yaml.sig"), keys::sign(&key, &f)).unwrap();
         sys.drop_manifest("v2.yaml", &std::fs::read_to_string(&f).unwrap());
         d.until("v2 deployed", |s| ready(s) && s["observedGeneration"] == 1);
         assert!(sys.watch().join("applied/1-v2.yaml.sig").exists());
@@ -633,7 +572,7 @@ fn signed_manifests_are_required_from_the_directory_and_the_api() {
         let (code, text) = http(&sys.socket(), "PUT", "/v1/manifest", &body).unwrap();
         assert_eq!(code, 422, "{text}");
         assert!(text.contains("not signed"), "{text}");
-        let sig = String::from_utf8(sign(&key, &f)).unwrap();
+        let sig = keys::sign(&key, &f);
         let mut s = UnixStream::connect(sys.socket()).unwrap();
         write!(
             s,
@@ -655,7 +594,11 @@ fn signed_manifests_are_required_from_the_directory_and_the_api() {
             "{}",
             e2e::stderr(&out)
         );
-        std::fs::write(baton::signed_manifest::signature_path(&f), sign(&key, &f)).unwrap();
+        std::fs::write(
+            baton::signed_manifest::signature_path(&f),
+            keys::sign(&key, &f),
+        )
+        .unwrap();
         let out = sys.baton().args(["apply", "-f"]).arg(&f).output().unwrap();
         assert!(out.status.success(), "{}", e2e::stderr(&out));
         d.until("v2b deployed", |s| ready(s) && s["observedGeneration"] == 3);
@@ -663,16 +606,7 @@ fn signed_manifests_are_required_from_the_directory_and_the_api() {
     // A key file that cannot be read: baton run refuses to start (fail closed).
     tally.case(|| {
         drop(d);
-        let conf = sys.root().join("baton.conf");
-        let mut c: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&conf).unwrap()).unwrap();
-        c["ArtifactVerifyKey"] = sys
-            .root()
-            .join("no-such-key.pem")
-            .display()
-            .to_string()
-            .into();
-        std::fs::write(&conf, c.to_string()).unwrap();
+        sys.configure(json!({"ArtifactVerifyKey": sys.root().join("no-such-key.pem")}));
         let out = sys.baton().arg("run").output().unwrap();
         assert!(!out.status.success());
         assert!(

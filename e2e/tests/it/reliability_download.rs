@@ -14,8 +14,8 @@ use baton::artifact::source::rate::MinRate;
 use baton::artifact::source::{ArtifactLocator, HttpOptions, Resolver, SourceSpec};
 use baton::artifact::testkit::ArtifactBuilder;
 use baton::artifact::{Compression, Limits, VerifyPolicy};
+use e2e::fixture::{Component, System};
 use e2e::reliability::Tally;
-use e2e::scratch::{Comp, Scratch};
 use e2e::stderr;
 
 /// Serves every connection with `answer(path, stream)` on its own thread.
@@ -211,20 +211,17 @@ fn slow_short_long_and_endless_downloads_end_within_bounds() {
 
 /// A System whose mcu Artifact comes only from `http://addr/<kind>/` (the gateway's from the
 /// directory source); returns it and its `v2` Manifest.
-fn url_system(addr: &str, kind: &str) -> (Scratch, std::path::PathBuf) {
-    let s = Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("m1", "mcu", 20),
+fn url_system(addr: &str, kind: &str) -> (System, std::path::PathBuf) {
+    let s = System::new(vec![
+        Component::new("gw", "gateway", 10),
+        Component::new("m1", "mcu", 20),
     ]);
     let m = s.release("v2");
-    std::fs::remove_file(s.root().join("artifacts/mcu-v2.mender")).unwrap();
-    let conf = s.root().join("baton.conf");
-    let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&conf).unwrap()).unwrap();
-    c["ArtifactSources"] = serde_json::json!([
-        {"Type": "directory", "Path": s.root().join("artifacts")},
+    std::fs::remove_file(s.artifacts_dir().join("mcu-v2.mender")).unwrap();
+    s.configure(serde_json::json!({"ArtifactSources": [
+        {"Type": "directory", "Path": s.artifacts_dir()},
         {"Type": "url", "Template": format!("http://{addr}/{kind}/{{artifact_name}}.mender")},
-    ]);
-    std::fs::write(&conf, serde_json::to_vec(&c).unwrap()).unwrap();
+    ]}));
     (s, m)
 }
 
@@ -253,7 +250,7 @@ fn a_deployment_from_a_bad_server_is_refused_and_leaves_no_download() {
                 assert_eq!(s.versions(), ["gateway-v1", "mcu-v1"]);
             }
             // What was downloaded for the deployment is gone once it is over.
-            let downloads = s.root().join("store/downloads");
+            let downloads = s.datastore().join("downloads");
             let left: Vec<_> = std::fs::read_dir(&downloads)
                 .map(|d| d.flatten().map(|e| e.path()).collect())
                 .unwrap_or_default();

@@ -9,35 +9,19 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use e2e::reliability::{stray_processes, three_groups, Tally};
-use e2e::scratch::Scratch;
+use e2e::fixture::System;
+use e2e::reliability::{stray_processes, Tally};
 use e2e::stderr;
 
 const OLD: [&str; 3] = ["gateway-v1", "ecu-v1", "mcu-v1"];
 const NEW: [&str; 3] = ["gateway-v2", "ecu-v2", "mcu-v2"];
 
 /// A System whose states time out after 2 s (queries after 2 s too).
-fn system() -> Scratch {
-    let s = three_groups();
-    let conf = s.root().join("baton.conf");
-    let mut c: serde_json::Value = serde_json::from_slice(&fs::read(&conf).unwrap()).unwrap();
-    c["InterfaceTimeoutSeconds"] = 2.into();
-    c["QueryTimeoutSeconds"] = 2.into();
-    fs::write(&conf, serde_json::to_vec(&c).unwrap()).unwrap();
+fn system() -> System {
+    let s = System::three_groups();
+    s.configure(serde_json::json!({"InterfaceTimeoutSeconds": 2, "QueryTimeoutSeconds": 2}));
     // A marker the mock does not know: `<State>.SIGKILL` makes the Interface kill itself.
-    let ifaces = s.root().join("data/interfaces/v1");
-    let real = s.root().join("data/real/mock");
-    fs::create_dir_all(real.parent().unwrap()).unwrap();
-    fs::rename(ifaces.join("mock"), &real).unwrap();
-    fs::write(
-        ifaces.join("mock"),
-        format!(
-            "#!/bin/sh\n[ -e \"$4/$1.SIGKILL\" ] && kill -9 $$\nexec '{}' \"$@\"\n",
-            real.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(ifaces.join("mock"), fs::Permissions::from_mode(0o755)).unwrap();
+    s.wrap_mock_with("[ -e \"$4/$1.SIGKILL\" ] && kill -9 $$");
     s
 }
 
@@ -47,7 +31,7 @@ struct Ended {
     took: Duration,
 }
 
-fn install(s: &Scratch) -> Ended {
+fn install(s: &System) -> Ended {
     let m = s.release("v2");
     let t = Instant::now();
     let out = s.run(&["install", "-o", "json", m.to_str().unwrap()]);
@@ -61,7 +45,7 @@ fn install(s: &Scratch) -> Ended {
     Ended { out, report, took }
 }
 
-fn no_strays(s: &Scratch, what: &str) {
+fn no_strays(s: &System, what: &str) {
     // A process killed a moment ago may still be a zombie being reaped: give it a second.
     for _ in 0..20 {
         if stray_processes(s.root()).is_empty() {
@@ -73,7 +57,7 @@ fn no_strays(s: &Scratch, what: &str) {
 }
 
 /// The deployment rolled back because `state` of e1 failed for a reason containing `why`.
-fn rolled_back(s: &Scratch, e: &Ended, state: &str, why: &str, what: &str) {
+fn rolled_back(s: &System, e: &Ended, state: &str, why: &str, what: &str) {
     assert_eq!(e.out.status.code(), Some(1), "{what}: {}", stderr(&e.out));
     assert_eq!(
         e.report["end"]["result"], "rolledBack",
@@ -187,7 +171,7 @@ fn an_interface_that_dies_of_a_signal_fails_its_state() {
 #[test]
 fn a_missing_or_non_executable_interface_is_refused_before_any_download() {
     let mut tally = Tally::new();
-    let check = |s: &Scratch, why: &str, what: &str| {
+    let check = |s: &System, why: &str, what: &str| {
         let e = install(s);
         assert_eq!(e.out.status.code(), Some(1), "{what}: {}", stderr(&e.out));
         assert_eq!(
@@ -209,7 +193,7 @@ fn a_missing_or_non_executable_interface_is_refused_before_any_download() {
     };
     tally.case(|| {
         let s = system();
-        let topology = s.root().join("store/topology.yaml");
+        let topology = s.datastore().join("topology.yaml");
         let text = fs::read_to_string(&topology).unwrap();
         // The last component's Interface does not exist.
         let at = text.rfind("interface: mock").unwrap();
@@ -219,7 +203,7 @@ fn a_missing_or_non_executable_interface_is_refused_before_any_download() {
     });
     tally.case(|| {
         let s = system();
-        let mock = s.root().join("data/interfaces/v1/mock");
+        let mock = s.mock();
         fs::set_permissions(&mock, fs::Permissions::from_mode(0o644)).unwrap();
         check(&s, "is not an executable file", "not executable");
     });

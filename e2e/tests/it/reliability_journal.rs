@@ -7,14 +7,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use e2e::reliability::{three_groups, Tally};
-use e2e::scratch::Scratch;
+use e2e::fixture::System;
+use e2e::reliability::Tally;
 use e2e::{stderr, stdout};
 
 /// A three-group System paused before ArtifactCommit: the journal holds two generations of
 /// one deployment (the pause, and the step before it).
-fn paused() -> Scratch {
-    let s = three_groups();
+fn paused() -> System {
+    let s = System::three_groups();
     let m = s.release("v2");
     let out = s.run(&[
         "install",
@@ -26,11 +26,11 @@ fn paused() -> Scratch {
     s
 }
 
-fn journal(s: &Scratch) -> PathBuf {
-    s.root().join("store/journal")
+fn journal(s: &System) -> PathBuf {
+    s.datastore().join("journal")
 }
 
-fn show(s: &Scratch) -> Output {
+fn show(s: &System) -> Output {
     s.run(&["journal", "show", "-o", "json"])
 }
 

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use baton::artifact::testkit::ArtifactBuilder;
-use e2e::reliability::{three_groups, Tally};
-use e2e::scratch::Scratch;
+use e2e::fixture::System;
+use e2e::reliability::Tally;
 use e2e::stderr;
 
 const OLD: [&str; 3] = ["gateway-v1", "ecu-v1", "mcu-v1"];
@@ -19,7 +19,7 @@ fn entry(t: &str, order: u8, locator: &str) -> String {
     format!("  {t}:\n    {locator}\n    update_strategy:\n      order: {order}\n")
 }
 
-fn manifest(s: &Scratch, name: &str, system_types: &str, entries: &[String]) -> PathBuf {
+fn manifest(s: &System, name: &str, system_types: &str, entries: &[String]) -> PathBuf {
     let text = format!(
         "api_version: mender/v1\nkind: manifest\nname: {name}\nsystem_types_compatible: {system_types}\ncomponent_types:\n{}",
         entries.concat()
@@ -37,7 +37,7 @@ fn standard(version: &str) -> Vec<String> {
     ]
 }
 
-fn install(s: &Scratch, m: &Path, extra: &[&str]) -> (Output, serde_json::Value) {
+fn install(s: &System, m: &Path, extra: &[&str]) -> (Output, serde_json::Value) {
     let mut args = vec!["install", "-o", "json"];
     args.extend_from_slice(extra);
     args.push(m.to_str().unwrap());
@@ -49,7 +49,7 @@ fn install(s: &Scratch, m: &Path, extra: &[&str]) -> (Output, serde_json::Value)
 
 /// Refused before any state, for a reason containing `why` (in the report, or on stderr
 /// when the Manifest does not even parse).
-fn refused(s: &Scratch, m: &Path, why: &str, what: &str) {
+fn refused(s: &System, m: &Path, why: &str, what: &str) {
     let before: Vec<Vec<String>> = ["gw", "e1", "m1"]
         .iter()
         .map(|c| s.protocol_calls(c))
@@ -69,9 +69,9 @@ fn refused(s: &Scratch, m: &Path, why: &str, what: &str) {
 
 #[test]
 fn mix_and_match_is_refused() {
-    let s = three_groups();
+    let s = System::three_groups();
     s.release("v2");
-    let art = |f: &str| s.root().join("artifacts").join(f);
+    let art = |f: &str| s.artifacts_dir().join(f);
     // An Artifact whose header carries another name than the Manifest says.
     let evil = s.root().join("evil.mender");
     fs::write(
@@ -161,14 +161,11 @@ fn mix_and_match_is_refused() {
     }
 }
 
-fn protect(s: &Scratch, on: bool) {
-    let conf = s.root().join("baton.conf");
-    let mut c: serde_json::Value = serde_json::from_slice(&fs::read(&conf).unwrap()).unwrap();
-    c["DowngradeProtection"] = on.into();
-    fs::write(&conf, serde_json::to_vec(&c).unwrap()).unwrap();
+fn protect(s: &System, on: bool) {
+    s.configure(serde_json::json!({ "DowngradeProtection": on }));
 }
 
-fn deployed(s: &Scratch, m: &Path, extra: &[&str], want: &str, what: &str) {
+fn deployed(s: &System, m: &Path, extra: &[&str], want: &str, what: &str) {
     let (out, report) = install(s, m, extra);
     assert_eq!(
         report["end"]["result"],
@@ -180,14 +177,14 @@ fn deployed(s: &Scratch, m: &Path, extra: &[&str], want: &str, what: &str) {
 
 #[test]
 fn old_manifests_are_refused_under_downgrade_protection_and_own_rollbacks_are_not() {
-    let s = three_groups();
+    let s = System::three_groups();
     protect(&s, true);
     let v: Vec<PathBuf> = (2..=4).map(|i| s.release(&format!("v{i}"))).collect();
     let mut tally = Tally::new();
     tally.case(|| {
         deployed(&s, &v[0], &[], "success", "v2");
         deployed(&s, &v[1], &[], "success", "v3");
-        assert!(s.root().join("store/accepted.json").exists());
+        assert!(s.datastore().join("accepted.json").exists());
     });
     // A replay of an accepted Manifest, and an older component under a new name.
     tally.case(|| {
@@ -253,14 +250,14 @@ fn old_manifests_are_refused_under_downgrade_protection_and_own_rollbacks_are_no
     // A broken ledger fails closed while protection is on.
     tally.case(|| {
         protect(&s, true);
-        fs::write(s.root().join("store/accepted.json"), "{").unwrap();
+        fs::write(s.datastore().join("accepted.json"), "{").unwrap();
         refused(&s, &v[2], "accepted.json", "an unreadable ledger");
     });
 }
 
 #[test]
 fn oversized_manifests_are_refused_without_being_read() {
-    let s = three_groups();
+    let s = System::three_groups();
     let mut tally = Tally::new();
     // 50 MiB on disk: refused on its size.
     tally.case(|| {
@@ -297,7 +294,7 @@ fn oversized_manifests_are_refused_without_being_read() {
 
 #[test]
 fn yaml_attacks_are_refused_by_the_binary() {
-    let s = three_groups();
+    let s = System::three_groups();
     let mut tally = Tally::new();
     let laughs = {
         let mut t = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");

@@ -12,8 +12,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use e2e::reliability::{skip, Tally};
-use e2e::scratch::{Comp, Scratch};
+use e2e::fixture::{Component, System};
+use e2e::need;
+use e2e::reliability::Tally;
 use e2e::stderr;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +122,7 @@ fn is_journal(from: &str, to: &str) -> bool {
 }
 
 /// Runs `args` under strace; returns the parsed system calls.
-fn traced(s: &Scratch, args: &[&str]) -> (Vec<Op>, std::process::Output) {
+fn traced(s: &System, args: &[&str]) -> (Vec<Op>, std::process::Output) {
     let trace = s.root().join(format!("trace-{}.txt", args[0]));
     let mut cmd = Command::new("strace");
     cmd.args([
@@ -142,26 +143,18 @@ fn traced(s: &Scratch, args: &[&str]) -> (Vec<Op>, std::process::Output) {
     (parse(&std::fs::read_to_string(&trace).unwrap()), out)
 }
 
-fn strace_available() -> bool {
-    let ok = Command::new("strace").arg("-V").output().is_ok();
-    if !ok {
-        skip("strace is not installed");
-    }
-    ok
-}
-
 #[test]
 fn every_commit_is_synced_before_it_is_renamed_and_its_directory_after() {
-    if !strace_available() {
+    if !need::have(need::tool("strace")) {
         return;
     }
     let mut tally = Tally::new();
     for fail_commit in [false, true] {
-        let s = Scratch::new(vec![
-            Comp::new("gw", "gateway", 10),
-            Comp::new("e1", "ecu", 20).reboot("Yes"),
-            Comp::new("e2", "ecu", 20),
-            Comp::new("m1", "mcu", 30),
+        let s = System::new(vec![
+            Component::new("gw", "gateway", 10),
+            Component::new("e1", "ecu", 20).reboot("Yes"),
+            Component::new("e2", "ecu", 20),
+            Component::new("m1", "mcu", 30),
         ]);
         if fail_commit {
             s.mark("m1", "ArtifactCommit.FAIL");

@@ -2,36 +2,15 @@
 //! `fault-injection` feature on (as `cargo build --release --workspace` turns it on through
 //! the e2e crate). The debug binary the suite runs is the control: it has them.
 //!
-//! Needs the release binary built with the feature:
-//! `cargo build --release -p baton --features fault-injection` (the reliability report
-//! command builds it first). Without it the test says so loudly and checks nothing.
+//! The binary inspected is the one `e2e/build-release` makes (e2e/run and e2e/reliability run
+//! it before the tests): built with `--features fault-injection`, checked by cargo's own
+//! report of the features, and kept under its own name (`target/release/baton-fault-injection`)
+//! so that a plain release build (the README's demo, the benchmarks) is never taken for it.
 
-use std::path::PathBuf;
-
-use e2e::reliability::{skip, Tally};
-use e2e::scratch::{Comp, Scratch};
+use e2e::fixture::{Component, System};
+use e2e::need;
+use e2e::reliability::Tally;
 use e2e::stderr;
-
-fn release_bin() -> Option<PathBuf> {
-    let p = std::env::var_os("BATON_RELEASE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| e2e::repo_root().join("target"));
-            target.join("release/baton")
-        });
-    if p.is_file() {
-        Some(p)
-    } else {
-        skip(&format!(
-            "no release binary at {} (cargo build --release -p baton --features \
-             fault-injection; e2e/reliability builds it)",
-            p.display()
-        ));
-        None
-    }
-}
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
@@ -46,7 +25,9 @@ const MARKERS: [&str; 3] = [
 
 #[test]
 fn a_release_build_has_no_fault_points() {
-    let Some(release) = release_bin() else { return };
+    let Some(release) = need::require(need::release_binary()) else {
+        return;
+    };
     let mut tally = Tally::new();
     let debug = std::fs::read(e2e::baton_bin()).unwrap();
     let rel = std::fs::read(&release).unwrap();
@@ -63,9 +44,9 @@ fn a_release_build_has_no_fault_points() {
         });
     }
     // And it behaves so: BATON_FAULT asks for a list and a crash, nothing happens.
-    let s = Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("m1", "mcu", 20),
+    let s = System::new(vec![
+        Component::new("gw", "gateway", 10),
+        Component::new("m1", "mcu", 20),
     ]);
     let m = s.release("v2");
     for fault in ["list", "crash@journal.synced#1"] {

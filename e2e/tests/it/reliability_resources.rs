@@ -7,8 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use e2e::reliability::{noise, stray_files, stray_processes, three_groups, Namespace, Tally};
-use e2e::scratch::Scratch;
+use e2e::fixture::System;
+use e2e::need;
+use e2e::reliability::{noise, stray_files, stray_processes, Namespace, Tally};
 use e2e::{stderr, stdout};
 
 use baton::artifact::testkit::ArtifactBuilder;
@@ -17,7 +18,7 @@ const OLD: [&str; 3] = ["gateway-v1", "ecu-v1", "mcu-v1"];
 const NEW: [&str; 3] = ["gateway-v2", "ecu-v2", "mcu-v2"];
 
 /// `baton args...` for `s`, run inside `ns`.
-fn baton(ns: &Namespace, s: &Scratch, args: &[&str]) -> Output {
+fn baton(ns: &Namespace, s: &System, args: &[&str]) -> Output {
     let inner = s.baton();
     let mut c = ns.command(inner.get_program());
     c.args(inner.get_args()).args(args);
@@ -43,13 +44,13 @@ fn report(o: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("no JSON report ({e}): {}{}", stdout(o), stderr(o)))
 }
 
-fn store(s: &Scratch) -> PathBuf {
-    s.root().join("store")
+fn store(s: &System) -> PathBuf {
+    s.datastore()
 }
 
 /// Nothing partial: no work directory, temporary file or pending Manifest in the datastore
 /// (seen from inside the namespace), no process left running.
-fn clean(ns: &Namespace, s: &Scratch) {
+fn clean(ns: &Namespace, s: &System) {
     let files = stray_files(&ns.outside(&store(s)));
     assert!(files.is_empty(), "stray files: {files:?}");
     let procs = stray_processes(s.root());
@@ -58,17 +59,19 @@ fn clean(ns: &Namespace, s: &Scratch) {
 
 #[test]
 fn the_disk_fills_up_during_a_download() {
-    let Some(ns) = Namespace::new() else { return };
+    let Some(ns) = need::require(Namespace::new()) else {
+        return;
+    };
     let mut tally = Tally::new();
     tally.case(|| {
-        let s = three_groups();
+        let s = System::three_groups();
         // e1's Interface leaves the payload to baton (the files tree, in the datastore), and
         // its payload is larger than the 1 MiB the datastore's work area has left.
         fs::write(s.state_dir("e1").join("download-mode"), "files").unwrap();
         let big = ArtifactBuilder::new("ecu-v2", "mock", "ecu")
             .file("payload.bin", noise(3 << 20, 1))
             .build();
-        fs::write(s.root().join("artifacts/ecu-v2.mender"), big).unwrap();
+        fs::write(s.artifacts_dir().join("ecu-v2.mender"), big).unwrap();
         let m = s.release("v2");
         let work = store(&s).join("work");
         fs::create_dir_all(&work).unwrap();
@@ -109,7 +112,7 @@ fn the_disk_fills_up_during_a_download() {
         let small = ArtifactBuilder::new("ecu-v3", "mock", "ecu")
             .file("payload.bin", noise(100 << 10, 2))
             .build();
-        fs::write(s.root().join("artifacts/ecu-v3.mender"), small).unwrap();
+        fs::write(s.artifacts_dir().join("ecu-v3.mender"), small).unwrap();
         let m = s.release("v3");
         let out = baton(&ns, &s, &["install", m.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -120,10 +123,12 @@ fn the_disk_fills_up_during_a_download() {
 
 #[test]
 fn the_disk_fills_up_during_a_journal_write() {
-    let Some(ns) = Namespace::new() else { return };
+    let Some(ns) = need::require(Namespace::new()) else {
+        return;
+    };
     let mut tally = Tally::new();
     tally.case(|| {
-        let s = three_groups();
+        let s = System::three_groups();
         let m = s.release("v2");
         let journal = store(&s).join("journal");
         fs::create_dir_all(&journal).unwrap();
@@ -182,9 +187,11 @@ fn read_only(ns: &Namespace, dir: &Path, ro: bool) {
 
 #[test]
 fn a_read_only_datastore_is_a_clear_error_and_nothing_is_touched() {
-    let Some(ns) = Namespace::new() else { return };
+    let Some(ns) = need::require(Namespace::new()) else {
+        return;
+    };
     let mut tally = Tally::new();
-    let s = three_groups();
+    let s = System::three_groups();
     // Paused before the commit, so there is a deployment to resume.
     let m = s.release("v2");
     let out = baton(

@@ -7,10 +7,9 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::reliability_daemon::{openssl_keys, sign_artifacts};
-use e2e::controller::{ready, System};
+use e2e::fixture::{keys, ready, System};
+use e2e::need;
 use e2e::prometheus::free_port;
-use e2e::reliability::skip;
 use serde_json::{json, Value};
 
 const WRITE: &str = "write-token-for-the-e2e-0123456789";
@@ -58,7 +57,7 @@ fn private_file(path: &Path, text: &str, mode: u32) {
 /// A System whose API also listens on loopback TCP with both tokens; `extra` is merged into
 /// its configuration. Returns it and the TCP port.
 fn system_on_tcp(extra: Value) -> Option<(System, u16)> {
-    let sys = System::new(extra)?;
+    let sys = System::served(extra)?;
     let port = free_port();
     private_file(
         &sys.root().join("write.token"),
@@ -66,12 +65,11 @@ fn system_on_tcp(extra: Value) -> Option<(System, u16)> {
         0o600,
     );
     private_file(&sys.root().join("read.token"), &format!("{READ}\n"), 0o600);
-    let conf = sys.root().join("baton.conf");
-    let mut c: Value = serde_json::from_slice(&std::fs::read(&conf).unwrap()).unwrap();
-    c["Api"]["Tcp"] = format!("127.0.0.1:{port}").into();
-    c["Api"]["TokenFile"] = json!(sys.root().join("write.token"));
-    c["Api"]["ReadTokenFile"] = json!(sys.root().join("read.token"));
-    std::fs::write(&conf, c.to_string()).unwrap();
+    let mut api = sys.config()["Api"].clone();
+    api["Tcp"] = format!("127.0.0.1:{port}").into();
+    api["TokenFile"] = json!(sys.root().join("write.token"));
+    api["ReadTokenFile"] = json!(sys.root().join("read.token"));
+    sys.configure(json!({ "Api": api }));
     Some((sys, port))
 }
 
@@ -82,12 +80,11 @@ fn history(s: &Value) -> Vec<Value> {
 #[test]
 fn over_tcp_the_hand_off_is_refused_with_any_token_and_the_read_token_changes_nothing() {
     let Some((sys, port)) = system_on_tcp(json!({})) else {
-        skip("mender-artifact is not installed");
         return;
     };
     let d = sys.start();
     let (read, write) = (bearer(READ), bearer(WRITE));
-    let manifest = sys.manifest("sys-v2", "v2");
+    let manifest = sys.release_text("sys-v2", "v2");
     let install = json!({
         "manifest": manifest,
         "origin": sys.root().join("m.yaml"),
@@ -139,7 +136,7 @@ fn over_tcp_the_hand_off_is_refused_with_any_token_and_the_read_token_changes_no
 fn sign(key: &Path, dir: &Path, text: &str) -> String {
     let f = dir.join("to-sign.yaml");
     std::fs::write(&f, text).unwrap();
-    String::from_utf8(crate::reliability_daemon::sign(key, &f)).unwrap()
+    keys::sign(key, &f)
 }
 
 /// Every header and query a request might try to turn a protection off with.
@@ -153,20 +150,20 @@ const QUERY: &str = "?allowDowngrade=true&requireSignedManifests=false&downgrade
 
 #[test]
 fn over_tcp_an_unsigned_or_replayed_manifest_is_refused_whatever_the_request_says() {
-    let tmp = tempfile::tempdir().unwrap();
-    let Some((key, public)) = openssl_keys(tmp.path(), "ours") else {
+    if !need::have(need::tools(&["openssl", "base64"])) {
         return;
-    };
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, public) = keys::rsa(tmp.path(), "ours");
     let Some((sys, port)) = system_on_tcp(json!({
         "RequireSignedManifests": true,
         "ArtifactVerifyKey": public,
         "DowngradeProtection": true,
         "Retry": {"BaseSeconds": 1, "CapSeconds": 1, "Limit": 0},
     })) else {
-        skip("mender-artifact is not installed");
         return;
     };
-    sign_artifacts(&sys, &key);
+    sys.sign_artifacts(&key);
     let d = sys.start();
     let write = bearer(WRITE);
     let signed = |text: &str| format!("X-Baton-Signature: {}", sign(&key, tmp.path(), text));
@@ -177,8 +174,8 @@ fn over_tcp_an_unsigned_or_replayed_manifest_is_refused_whatever_the_request_say
     };
 
     // Two signed releases, deployed in order.
-    let v2 = sys.manifest("sys-v2", "v2");
-    let v3 = sys.manifest("sys-v3", "v3");
+    let v2 = sys.release_text("sys-v2", "v2");
+    let v3 = sys.release_text("sys-v3", "v3");
     assert_eq!(put(&v2, &[&signed(&v2)], "").0, 201);
     d.until("v2 deployed", |s| ready(s) && s["observedGeneration"] == 1);
     assert_eq!(put(&v3, &[&signed(&v3)], "").0, 201);
@@ -186,7 +183,7 @@ fn over_tcp_an_unsigned_or_replayed_manifest_is_refused_whatever_the_request_say
 
     // Unsigned, or signed over other bytes, or with a field asking to skip checks:
     // refused before it becomes desired, whatever the headers and the query say.
-    let unsigned = sys.manifest("sys-v2-unsigned", "v2");
+    let unsigned = sys.release_text("sys-v2-unsigned", "v2");
     let mut headers: Vec<&str> = SWITCHES.to_vec();
     let (code, body) = put(&unsigned, &headers, QUERY);
     assert_eq!(code, 422, "{body}");
@@ -227,7 +224,6 @@ fn over_tcp_an_unsigned_or_replayed_manifest_is_refused_whatever_the_request_say
 #[test]
 fn a_token_file_others_could_read_or_another_user_owns_is_refused_at_start() {
     let Some((sys, _)) = system_on_tcp(json!({})) else {
-        skip("mender-artifact is not installed");
         return;
     };
     let token = sys.root().join("write.token");

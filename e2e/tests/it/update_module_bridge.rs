@@ -4,48 +4,112 @@
 //! by the real `baton` binary, with Artifacts made by Mender's generators (or, where Debian
 //! does not ship them, the `mender-artifact write module-image` command they run).
 //!
-//! The rig (`rig.rs`) is local to this module on purpose: the shared fixtures are being
-//! reorganised.
+//! The System is `e2e::fixture`'s, its bridged components made by `Component::bridged`;
+//! what only these tests make (module Artifacts, trees, a package) is in `makers.rs`.
 
-mod rig;
+mod makers;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
-use e2e::mender;
-use e2e::system::{key_values, ok, run};
-use serde_json::Value;
+use e2e::fixture::{key_values, Component, Reboot, System};
+use e2e::{mender, need, ok, run};
+use serde_json::{json, Value};
 
-use rig::*;
+use makers::*;
+
+/// A System `bridged` of `components` (mock ones on `v0`), configured through Mender
+/// Orchestrator's environment variables so the bridge keeps its state in the datastore (its
+/// default); `target/` is where the bridged components install, `modules/` holds test
+/// Update Modules.
+fn system(components: Vec<Component>) -> System {
+    let s = System::builder("bridged", components)
+        .version("v0")
+        .reboot(Reboot::Refused)
+        .config(json!({"InterfaceTimeoutSeconds": 120}))
+        .build();
+    for d in ["target", "modules"] {
+        fs::create_dir_all(s.root().join(d)).unwrap();
+    }
+    s
+}
+
+/// Where the components install: `target/<rel>` (`rel` empty: `target` itself).
+fn target(s: &System, rel: &str) -> PathBuf {
+    let t = s.root().join("target");
+    if rel.is_empty() {
+        t
+    } else {
+        t.join(rel)
+    }
+}
+
+/// The bridge's state directory of a component (the default: under the datastore).
+fn module_state(s: &System, id: &str) -> PathBuf {
+    let c = s.component(id);
+    s.datastore()
+        .join("update-module")
+        .join(&c.component_type)
+        .join(id)
+}
+
+/// `baton install -o json` of the release `version`: its end result and the whole output.
+fn deploy(s: &System, version: &str) -> (String, Output) {
+    let out = run(s
+        .baton_from_env()
+        .args(["install", "-o", "json"])
+        .arg(s.release_manifest(version)));
+    (end_result(&out), out)
+}
+
+fn deploy_ok(s: &System, version: &str) {
+    let (end, out) = deploy(s, version);
+    assert_eq!(end, "success", "{version}:\n{}", mender::transcript(&out));
+}
+
+/// A mock component's Artifact `<type>-<version>`.
+fn mock_artifact(s: &System, ctype: &str, version: &str) {
+    s.mender_artifact(ctype, &format!("{ctype}-{version}"), None);
+}
+
+/// A component's Provides as `baton show-provides` reports them, without the prefix.
+fn provides(s: &System, id: &str) -> BTreeMap<String, String> {
+    let c = s.component(id);
+    let prefix = format!("{}.{}.", c.component_type, c.id);
+    s.baton_provides()
+        .into_iter()
+        .filter_map(|(k, v)| k.strip_prefix(&prefix).map(|k| (k.to_string(), v)))
+        .collect()
+}
 
 /// The System of the file tests: `app.conf` by single-file (linked under the module's name),
 /// the web root by directory (the bridge with module=directory, as beside baton's own
 /// `directory` Interface), then a mock MCU in a later order group. Artifacts v1..v3 of each;
 /// `app.conf` and the web root hold their factory content.
-fn file_system(www_order: u8) -> Rig {
-    let rig = Rig::new(vec![
-        bridge("app-config", "cfg", 10, "single-file"),
-        bridge("webroot", "www", www_order, "update-module").with("module=directory"),
-        mock("mcu", "m1", 30),
+fn file_system(www_order: u8) -> System {
+    let rig = system(vec![
+        Component::bridged("cfg", "app-config", 10, "single-file"),
+        Component::bridged("www", "webroot", www_order, "update-module").arg("module=directory"),
+        Component::new("m1", "mcu", 30),
     ]);
-    fs::write(rig.target("app.conf"), "factory\n").unwrap();
-    write_tree(&rig.target("www"), &www_content("0"));
+    fs::write(target(&rig, "app.conf"), "factory\n").unwrap();
+    write_tree(&target(&rig, "www"), &www_content("0"));
     for v in ["1", "2", "3"] {
         let src = rig.root().join(format!("src-{v}"));
         fs::create_dir_all(&src).unwrap();
         let conf = src.join("app.conf");
         fs::write(&conf, format!("cfg v{v}\n")).unwrap();
-        let dest = rig.target("");
+        let dest = target(&rig, "");
         let name = format!("app-config-v{v}");
-        Gen::new(&name, "app-config", &dest, &rig.artifacts()).single_file(&conf);
+        Gen::new(&name, "app-config", &dest, &rig.artifacts_dir()).single_file(&conf);
         let www = src.join("www");
         write_tree(&www, &www_content(v));
         let name = format!("webroot-v{v}");
-        Gen::new(&name, "webroot", &rig.target("www"), &rig.artifacts()).directory(&www);
-        rig.mock_artifact("mcu", &format!("v{v}"));
+        Gen::new(&name, "webroot", &target(&rig, "www"), &rig.artifacts_dir()).directory(&www);
+        mock_artifact(&rig, "mcu", &format!("v{v}"));
     }
     rig
 }
@@ -62,10 +126,10 @@ fn www_content(v: &str) -> BTreeMap<String, String> {
     m
 }
 
-fn assert_files(rig: &Rig, v: &str, what: &str) {
-    let conf = fs::read_to_string(rig.target("app.conf")).unwrap();
+fn assert_files(rig: &System, v: &str, what: &str) {
+    let conf = fs::read_to_string(target(rig, "app.conf")).unwrap();
     assert_eq!(conf, format!("cfg v{v}\n"), "{what}: app.conf");
-    let www = tree(&rig.target("www"));
+    let www = tree(&target(rig, "www"));
     assert_eq!(www, www_content(v), "{what}: the web root");
 }
 
@@ -84,78 +148,77 @@ fn expected_provides(module: &str, interface: &str, name: &str) -> BTreeMap<Stri
 }
 
 /// The files and the Provides of both file components are those of version `v`.
-fn assert_installed(rig: &Rig, v: &str, what: &str) {
+fn assert_installed(rig: &System, v: &str, what: &str) {
     assert_files(rig, v, what);
     let (cfg, www) = (format!("app-config-v{v}"), format!("webroot-v{v}"));
     let single_file = expected_provides("single-file", "single-file", &cfg);
-    assert_eq!(rig.provides("cfg"), single_file, "{what}");
+    assert_eq!(provides(rig, "cfg"), single_file, "{what}");
     let directory = expected_provides("directory", "update-module", &www);
-    assert_eq!(rig.provides("www"), directory, "{what}");
+    assert_eq!(provides(rig, "www"), directory, "{what}");
 }
 
 #[test]
 fn files_and_directories_roll_back_with_the_system_from_the_modules_backup() {
-    if !can_run(
-        "the single-file/directory bridge test",
-        lacking(&["mender-artifact"], &["single-file", "directory"]),
-    ) {
+    if !need::have(need::all([
+        need::tool("mender-artifact").map(drop),
+        mender::modules(&["single-file", "directory"]),
+    ])) {
         return;
     }
     let rig = file_system(10);
-    rig.deploy_ok("v1");
+    deploy_ok(&rig, "v1");
     assert_installed(&rig, "1", "after v1");
 
     // Both file components commit before the MCU (a later order group) fails its commit: the
     // whole System rolls back, the files from the modules' own backups.
     rig.mark("m1", "ArtifactCommit.FAIL");
-    let (end, out) = rig.deploy("v2");
+    let (end, out) = deploy(&rig, "v2");
     assert_eq!(end, "rolledBack", "{}", mender::transcript(&out));
     assert_installed(&rig, "1", "after the rolled back v2");
     for id in ["cfg", "www"] {
         assert!(
-            !rig.state(id).join("deployment").exists(),
+            !module_state(&rig, id).join("deployment").exists(),
             "{id}: the module's File API directory outlived Cleanup"
         );
     }
 
-    rig.unmark("m1", "ArtifactCommit.FAIL");
-    rig.deploy_ok("v3");
+    rig.unset("m1", "ArtifactCommit.FAIL");
+    deploy_ok(&rig, "v3");
     assert_installed(&rig, "3", "after v3");
 }
 
 #[test]
 fn a_crash_between_install_and_commit_rolls_back_from_the_modules_backup() {
-    if !can_run(
-        "the bridge crash test",
-        lacking(&["mender-artifact"], &["single-file", "directory"]),
-    ) {
+    if !need::have(need::all([
+        need::tool("mender-artifact").map(drop),
+        mender::modules(&["single-file", "directory"]),
+    ])) {
         return;
     }
     // The web root in its own order group: the second ArtifactInstall is its own.
     let rig = file_system(20);
-    rig.deploy_ok("v1");
+    deploy_ok(&rig, "v1");
     let out = run(rig
-        .baton()
+        .baton_from_env()
         .env("BATON_FAULT", "crash@interface.after:ArtifactInstall#2")
         .args(["install", "-o", "json"])
-        .arg(rig.manifest("v2")));
+        .arg(rig.release_manifest("v2")));
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(9), "{}", mender::transcript(&out));
     // baton died after both modules installed v2 and before any commit: their backups of v1
     // are on disk in the bridge's state.
     assert_eq!(
-        fs::read_to_string(rig.target("app.conf")).unwrap(),
+        fs::read_to_string(target(&rig, "app.conf")).unwrap(),
         "cfg v2\n"
     );
-    assert_eq!(tree(&rig.target("www")), www_content("2"));
-    let backup = rig.state("cfg").join("deployment/tree/tmp/backup/app.conf");
+    assert_eq!(tree(&target(&rig, "www")), www_content("2"));
+    let backup = module_state(&rig, "cfg").join("deployment/tree/tmp/backup/app.conf");
     assert_eq!(fs::read_to_string(&backup).unwrap(), "cfg v1\n");
-    assert!(rig
-        .state("www")
+    assert!(module_state(&rig, "www")
         .join("deployment/tree/tmp/prev_files.tar")
         .is_file());
 
-    let out = run(rig.baton().args(["resume", "-o", "json"]));
+    let out = run(rig.baton_from_env().args(["resume", "-o", "json"]));
     assert_eq!(
         end_result(&out),
         "rolledBack",
@@ -163,18 +226,21 @@ fn a_crash_between_install_and_commit_rolls_back_from_the_modules_backup() {
         mender::transcript(&out)
     );
     assert_installed(&rig, "1", "after the restart");
-    rig.deploy_ok("v3");
+    deploy_ok(&rig, "v3");
     assert_installed(&rig, "3", "after v3");
 }
 
 #[test]
 fn provides_are_what_the_mender_client_records_for_the_same_artifacts() {
-    if !can_run("the Provides agreement test", mender_lacking()) {
+    if !need::have(need::all([
+        mender::sandbox(),
+        mender::modules(&["single-file", "directory"]),
+    ])) {
         return;
     }
-    let rig = Rig::new(vec![
-        bridge("app-config", "cfg", 10, "single-file"),
-        bridge("webroot", "www", 10, "update-module").with("module=directory"),
+    let rig = system(vec![
+        Component::bridged("cfg", "app-config", 10, "single-file"),
+        Component::bridged("www", "webroot", 10, "update-module").arg("module=directory"),
     ]);
     let client = mender_client("app-config", "single-file");
     let conf = rig.root().join("app.conf");
@@ -205,16 +271,16 @@ fn provides_are_what_the_mender_client_records_for_the_same_artifacts() {
     let www = rig.root().join("www-src");
     for (i, (name, extra)) in steps.iter().enumerate() {
         fs::write(&conf, format!("{name}\n")).unwrap();
-        let artifact = Gen::new(name, "app-config", &rig.target(""), &rig.artifacts())
+        let artifact = Gen::new(name, "app-config", &target(&rig, ""), &rig.artifacts_dir())
             .extra(extra)
             .single_file(&conf);
         let w = format!("webroot-a{}", i + 1);
         write_tree(&www, &files(&[("index.html", &w)]));
-        Gen::new(&w, "webroot", &rig.target("www"), &rig.artifacts()).directory(&www);
-        rig.deploy_ok(&format!("a{}", i + 1));
+        Gen::new(&w, "webroot", &target(&rig, "www"), &rig.artifacts_dir()).directory(&www);
+        deploy_ok(&rig, &format!("a{}", i + 1));
         let expected = mender_records(&client, &artifact);
         assert_eq!(
-            rig.provides("cfg"),
+            provides(&rig, "cfg"),
             expected,
             "{name}: the bridge and the Mender client disagree"
         );
@@ -222,31 +288,34 @@ fn provides_are_what_the_mender_client_records_for_the_same_artifacts() {
     // The directory module through the bridge named `update-module`: the Mender client's
     // record, plus the Interface's version key baton requires.
     let client = mender_client("webroot", "directory");
-    let artifact = rig.artifacts().join("webroot-a4.mender");
+    let artifact = rig.artifacts_dir().join("webroot-a4.mender");
     let mut expected = mender_records(&client, &artifact);
     expected.insert(
         "rootfs-image.update-module.version".into(),
         "webroot-a4".into(),
     );
-    assert_eq!(rig.provides("www"), expected);
+    assert_eq!(provides(&rig, "www"), expected);
 }
 
 #[test]
 fn a_failing_script_rolls_the_system_back() {
-    if !can_run("the script bridge test", mender_lacking()) {
+    if !need::have(need::all([
+        mender::sandbox(),
+        mender::modules(&["single-file", "script"]),
+    ])) {
         return;
     }
-    let rig = Rig::new(vec![
-        bridge("app-config", "cfg", 10, "single-file"),
-        bridge("job", "job", 20, "script"),
+    let rig = system(vec![
+        Component::bridged("cfg", "app-config", 10, "single-file"),
+        Component::bridged("job", "job", 20, "script"),
     ]);
-    fs::write(rig.target("app.conf"), "factory\n").unwrap();
+    fs::write(target(&rig, "app.conf"), "factory\n").unwrap();
     let ran = rig.root().join("script-ran.log");
     for (v, exit) in [("v1", 0), ("v2", 3), ("v3", 0)] {
         let conf = rig.root().join("app.conf");
         fs::write(&conf, format!("cfg {v}\n")).unwrap();
         let name = format!("app-config-{v}");
-        Gen::new(&name, "app-config", &rig.target(""), &rig.artifacts()).single_file(&conf);
+        Gen::new(&name, "app-config", &target(&rig, ""), &rig.artifacts_dir()).single_file(&conf);
         let script = rig.root().join(format!("migrate-{v}.sh"));
         fs::write(
             &script,
@@ -259,15 +328,15 @@ fn a_failing_script_rolls_the_system_back() {
             "job",
             &[script],
             &[],
-            &rig.artifacts(),
+            &rig.artifacts_dir(),
         );
     }
-    rig.deploy_ok("v1");
-    let (end, out) = rig.deploy("v2");
+    deploy_ok(&rig, "v1");
+    let (end, out) = deploy(&rig, "v2");
     // The System rolls back; the script component cannot, and baton says so.
     assert_eq!(end, "inconsistent", "{}", mender::transcript(&out));
     assert_eq!(
-        fs::read_to_string(rig.target("app.conf")).unwrap(),
+        fs::read_to_string(target(&rig, "app.conf")).unwrap(),
         "cfg v1\n",
         "app.conf rolled back"
     );
@@ -278,13 +347,13 @@ fn a_failing_script_rolls_the_system_back() {
     );
     // The script module cannot roll back: the bridge records what the Mender client records.
     let client = mender_client("job", "script");
-    let expected = mender_records(&client, &rig.artifacts().join("job-v2.mender"));
+    let expected = mender_records(&client, &rig.artifacts_dir().join("job-v2.mender"));
     assert_eq!(expected["artifact_name"], "job-v2_INCONSISTENT");
-    assert_eq!(rig.provides("job"), expected);
+    assert_eq!(provides(&rig, "job"), expected);
 
-    rig.deploy_ok("v3");
+    deploy_ok(&rig, "v3");
     assert_eq!(
-        fs::read_to_string(rig.target("app.conf")).unwrap(),
+        fs::read_to_string(target(&rig, "app.conf")).unwrap(),
         "cfg v3\n"
     );
 }
@@ -307,19 +376,17 @@ exec chroot "$W/root" sh "$T/steps.sh"
 
 #[test]
 fn deb_installs_a_package_that_stays_when_the_system_rolls_back() {
-    let missing = lacking(
-        &["mender-artifact", "dpkg-deb", "unshare", "chroot"],
-        &["deb"],
-    )
-    .or_else(|| {
-        (!is_root()).then(|| "not root: dpkg runs over an overlay of / in a mount namespace".into())
-    });
-    if !can_run("the deb bridge test", missing) {
+    // dpkg runs over an overlay of / in a private mount namespace.
+    if !need::have(need::all([
+        need::tools(&["mender-artifact", "dpkg-deb", "chroot"]),
+        need::mount_namespace(),
+        mender::modules(&["deb"]),
+    ])) {
         return;
     }
-    let rig = Rig::new(vec![
-        bridge("pkg", "hello", 10, "deb"),
-        mock("mcu", "m1", 20),
+    let rig = system(vec![
+        Component::bridged("hello", "pkg", 10, "deb"),
+        Component::new("m1", "mcu", 20),
     ]);
     let r = rig.root();
     for v in ["v1", "v2"] {
@@ -330,14 +397,14 @@ fn deb_installs_a_package_that_stays_when_the_system_rolls_back() {
             "pkg",
             &[deb],
             &[],
-            &rig.artifacts(),
+            &rig.artifacts_dir(),
         );
-        rig.mock_artifact("mcu", v);
+        mock_artifact(&rig, "mcu", v);
     }
     let env: String = rig
         .env()
         .iter()
-        .map(|(k, v)| format!("export {k}='{}'\n", v.display()))
+        .map(|(k, v)| format!("export {k}='{}'\n", v.to_string_lossy()))
         .collect();
     let baton = e2e::baton_bin();
     let out = r.join("out");
@@ -355,10 +422,10 @@ fn deb_installs_a_package_that_stays_when_the_system_rolls_back() {
          {b} install -o json {v2} > {o}/v2.json 2> {o}/v2.err\n\
          Q > {o}/after-v2\n",
         o = out.display(),
-        m = rig.mock_dir("m1").display(),
+        m = rig.state_dir("m1").display(),
         b = baton.display(),
-        v1 = rig.manifest("v1").display(),
-        v2 = rig.manifest("v2").display(),
+        v1 = rig.release_manifest("v1").display(),
+        v2 = rig.release_manifest("v2").display(),
     );
     fs::write(r.join("steps.sh"), steps).unwrap();
     fs::write(r.join("overlay.sh"), OVERLAY).unwrap();
@@ -369,8 +436,11 @@ fn deb_installs_a_package_that_stays_when_the_system_rolls_back() {
         .arg(r)
         .arg(scratch.path()));
     if ran.status.code() == Some(77) {
-        let why = format!("no overlay of / here: {}", e2e::stderr(&ran));
-        if !can_run("the deb bridge test", Some(why)) {
+        let no_overlay = need::Missing::new(
+            format!("no overlay of / here: {}", e2e::stderr(&ran)),
+            "run as root on a kernel with overlayfs that allows it in a mount namespace",
+        );
+        if !need::have::<()>(Err(no_overlay)) {
             return;
         }
     }
@@ -408,7 +478,7 @@ fn deb_installs_a_package_that_stays_when_the_system_rolls_back() {
     assert_eq!(report("v2"), "success", "{}", read("v2.err"));
     assert_eq!(read("after-v2"), "2.0");
     assert_eq!(
-        rig.provides("hello"),
+        provides(&rig, "hello"),
         expected_provides("deb", "deb", "pkg-v2")
     );
     assert!(
@@ -448,15 +518,12 @@ exit 0
 
 #[test]
 fn a_module_that_streams_reads_batons_fifos_and_rolls_back() {
-    if !can_run(
-        "the streaming bridge test",
-        lacking(&["mender-artifact"], &[]),
-    ) {
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
-    let rig = Rig::new(vec![
-        bridge("fw", "fw1", 10, "streamer").with("modules-dir=@ROOT@/modules"),
-        mock("mcu", "m1", 20),
+    let rig = system(vec![
+        Component::bridged("fw1", "fw", 10, "streamer").arg("modules-dir=@ROOT@/modules"),
+        Component::new("m1", "mcu", 20),
     ]);
     let r = rig.root();
     let log = r.join("streamer.log");
@@ -465,7 +532,10 @@ fn a_module_that_streams_reads_batons_fifos_and_rolls_back() {
         &module,
         STREAMER
             .replace("@LOG@", &format!("'{}'", log.display()))
-            .replace("@TARGET@", &format!("'{}'", rig.target("fw.bin").display())),
+            .replace(
+                "@TARGET@",
+                &format!("'{}'", target(&rig, "fw.bin").display()),
+            ),
     )
     .unwrap();
     fs::set_permissions(&module, fs::Permissions::from_mode(0o755)).unwrap();
@@ -481,13 +551,13 @@ fn a_module_that_streams_reads_batons_fifos_and_rolls_back() {
                 "fw",
                 &[payload],
                 &[],
-                &rig.artifacts(),
+                &rig.artifacts_dir(),
             );
-            rig.mock_artifact("mcu", v);
+            mock_artifact(&rig, "mcu", v);
             text.len()
         })
         .collect();
-    rig.deploy_ok("v1");
+    deploy_ok(&rig, "v1");
     assert_eq!(
         fs::read_to_string(&log).unwrap(),
         format!("DownloadWithFileSizes\nstreams/fw.bin {}\n", sizes[0]),
@@ -495,10 +565,10 @@ fn a_module_that_streams_reads_batons_fifos_and_rolls_back() {
     );
     let firmware = |v: &str| format!("firmware {v}\n").repeat(1000);
     assert_eq!(
-        fs::read_to_string(rig.target("fw.bin")).unwrap(),
+        fs::read_to_string(target(&rig, "fw.bin")).unwrap(),
         firmware("v1")
     );
-    let out = ok(rig.baton().arg("show-inventory"));
+    let out = ok(rig.baton_from_env().arg("show-inventory"));
     let inventory = e2e::stdout(&out);
     for line in [
         "fw.fw1.update_module=streamer",
@@ -511,10 +581,10 @@ fn a_module_that_streams_reads_batons_fifos_and_rolls_back() {
     }
 
     rig.mark("m1", "ArtifactCommit.FAIL");
-    let (end, out) = rig.deploy("v2");
+    let (end, out) = deploy(&rig, "v2");
     assert_eq!(end, "rolledBack", "{}", mender::transcript(&out));
     assert_eq!(
-        fs::read_to_string(rig.target("fw.bin")).unwrap(),
+        fs::read_to_string(target(&rig, "fw.bin")).unwrap(),
         firmware("v1")
     );
     assert!(fs::read_to_string(&log)
@@ -524,7 +594,7 @@ fn a_module_that_streams_reads_batons_fifos_and_rolls_back() {
 
 #[test]
 fn a_broken_module_fails_before_anything_runs_naming_module_and_component() {
-    if !can_run("the broken module test", lacking(&["mender-artifact"], &[])) {
+    if !need::have(need::tool("mender-artifact")) {
         return;
     }
     let answers = "#!/bin/sh\ncase \"$1\" in SupportsRollback) echo Perhaps ;; esac\nexit 0\n";
@@ -553,12 +623,12 @@ fn a_broken_module_fails_before_anything_runs_naming_module_and_component() {
         ),
     ];
     for (module, option, expected) in cases {
-        let rig = Rig::new(vec![
-            bridge("fw", "fw1", 10, "update-module")
-                .with("modules-dir=@ROOT@/modules")
-                .with("module=absent")
-                .with(option),
-            mock("mcu", "m1", 20),
+        let rig = system(vec![
+            Component::bridged("fw1", "fw", 10, "update-module")
+                .arg("modules-dir=@ROOT@/modules")
+                .arg("module=absent")
+                .arg(option),
+            Component::new("m1", "mcu", 20),
         ]);
         let r = rig.root();
         let modules = r.join("modules").display().to_string();
@@ -569,9 +639,16 @@ fn a_broken_module_fails_before_anything_runs_naming_module_and_component() {
         }
         let payload = r.join("payload");
         fs::write(&payload, "x").unwrap();
-        write_module_image("absent", "fw-v1", "fw", &[payload], &[], &rig.artifacts());
-        rig.mock_artifact("mcu", "v1");
-        let (end, out) = rig.deploy("v1");
+        write_module_image(
+            "absent",
+            "fw-v1",
+            "fw",
+            &[payload],
+            &[],
+            &rig.artifacts_dir(),
+        );
+        mock_artifact(&rig, "mcu", "v1");
+        let (end, out) = deploy(&rig, "v1");
         let text = format!("{}{}", e2e::stdout(&out), e2e::stderr(&out));
         assert_eq!(end, "rejected", "{option}: {text}");
         let expected = expected.replace("MODULES", &modules);
@@ -579,7 +656,7 @@ fn a_broken_module_fails_before_anything_runs_naming_module_and_component() {
             text.contains(&expected) && text.contains("component fw/fw1, module absent"),
             "{option}: the error does not say {expected:?} naming the component and module:\n{text}"
         );
-        let calls = fs::read_to_string(rig.mock_dir("m1").join("calls.log")).unwrap_or_default();
+        let calls = rig.call_log("m1").join("\n");
         assert!(!calls.contains("Download"), "a state ran:\n{calls}");
     }
 }

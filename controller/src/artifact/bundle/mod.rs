@@ -33,9 +33,16 @@
 //! verdict without staging (each inner Artifact is verified as it streams past), for
 //! `baton artifact verify`. Writing ([`create_bundle`]) streams: memory does not grow with
 //! the Artifacts' size.
+//!
+//! Installing: [`stage_bundle`] opens a bundle (a file, or the payload the Mender client
+//! unpacked for baton's Update Module, [`open_unpacked`]) into a directory of its own under
+//! `<datastore>/bundles` with an index; its Manifest's `base_dir` is that directory, and the
+//! engine takes each component type's Artifact from there ([`staged_artifacts`]), with no
+//! Artifact source at all.
 
 mod create;
 mod open;
+mod staged;
 mod verify;
 
 use std::path::PathBuf;
@@ -43,7 +50,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use create::{by_artifact_path, create_bundle, BundleSpec, CreatedBundle, Resolve};
-pub use open::{open_bundle, OpenedBundle, StagedArtifact};
+pub use open::{open_bundle, open_unpacked, OpenedBundle, StagedArtifact};
+pub use staged::{
+    is_artifact_file, looks_like_artifact, stage_bundle, staged_artifacts, BundleInput,
+    STAGED_INDEX,
+};
 pub use verify::{is_bundle, verify_bundle, BundleReport};
 
 use super::ArtifactError;

@@ -29,8 +29,9 @@ pub struct StagedArtifact {
 /// A bundle verified whole, its files in `dir`.
 #[derive(Debug, Clone)]
 pub struct OpenedBundle {
-    /// The bundle's own header (name, compatible types, signature status).
-    pub header: ArtifactHeader,
+    /// The bundle's own header (name, compatible types, signature status); `None` for a
+    /// bundle the Mender client unpacked (and verified) itself ([`open_unpacked`]).
+    pub header: Option<ArtifactHeader>,
     /// The Manifest, parsed and checked; its `base_dir` is `dir`, its `bytes` as shipped.
     pub manifest: LoadedManifest,
     /// The Manifest's payload file name.
@@ -49,11 +50,66 @@ pub fn open_bundle(
     limits: &Limits,
     staging: &Path,
 ) -> Result<OpenedBundle, BundleError> {
+    in_fresh_dir(staging, |dir| stage(path, policy, limits, dir))
+}
+
+/// A bundle the Mender client took apart: its payload files in `files` (the Update Module's
+/// `files/`; the client verified the bundle's checksums and signature) and its meta-data (the
+/// index) in `meta_data` (`header/meta-data`), when given. Every inner Artifact is verified to
+/// its end under `policy` and the Manifest checked, as [`open_bundle`] does, in a copy staged
+/// in `staging` (hard links where the filesystem allows).
+pub fn open_unpacked(
+    files: &Path,
+    meta_data: Option<&Path>,
+    policy: &VerifyPolicy,
+    limits: &Limits,
+    staging: &Path,
+) -> Result<OpenedBundle, BundleError> {
+    in_fresh_dir(staging, |dir| {
+        let shown = files.display().to_string();
+        let meta: Option<serde_json::Value> = match meta_data {
+            None => None,
+            Some(p) => {
+                let bytes = std::fs::read(p).map_err(BundleError::io(p))?;
+                serde_json::from_slice(&bytes).map_err(|e| BundleError::Layout {
+                    file: p.display().to_string(),
+                    message: format!("not JSON meta-data: {e}"),
+                })?
+            }
+        };
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(files).map_err(BundleError::io(files))? {
+            let entry = entry.map_err(BundleError::io(files))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let from = entry.path();
+            if !entry.file_type().map_err(BundleError::io(&from))?.is_file() {
+                return Err(BundleError::Layout {
+                    file: shown.clone(),
+                    message: format!("payload {name:?} is not a regular file"),
+                });
+            }
+            let to = dir.join(&name);
+            if std::fs::hard_link(&from, &to).is_err() {
+                std::fs::copy(&from, &to).map_err(BundleError::io(&to))?;
+            }
+            names.push(name);
+        }
+        names.sort();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        finish(&shown, None, meta.as_ref(), &names, policy, limits, dir)
+    })
+}
+
+/// Runs `open` in `staging`, created fresh (0700) and removed again if `open` fails.
+fn in_fresh_dir(
+    staging: &Path,
+    open: impl FnOnce(&Path) -> Result<OpenedBundle, BundleError>,
+) -> Result<OpenedBundle, BundleError> {
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(staging)
         .map_err(BundleError::io(staging))?;
-    let opened = stage(path, policy, limits, staging);
+    let opened = open(staging);
     if opened.is_err() {
         let _ = std::fs::remove_dir_all(staging);
     }
@@ -67,12 +123,12 @@ fn stage(
     dir: &Path,
 ) -> Result<OpenedBundle, BundleError> {
     let shown = path.display().to_string();
-    let artifact = |file: &str| {
-        let file = file.to_owned();
-        move |source| BundleError::Artifact { file, source }
-    };
     let file = File::open(path).map_err(BundleError::io(path))?;
-    let reader = ArtifactReader::open(file, policy, limits).map_err(artifact(&shown))?;
+    let artifact = |source| BundleError::Artifact {
+        file: shown.clone(),
+        source,
+    };
+    let reader = ArtifactReader::open(file, policy, limits).map_err(artifact)?;
     let header = reader.header().clone();
     if header.payload_type.as_deref() != Some(PAYLOAD_TYPE) {
         return Err(BundleError::NotABundle {
@@ -81,14 +137,41 @@ fn stage(
         });
     }
     let mut sink = DirectorySink::new(dir).map_err(BundleError::io(dir))?;
-    let verified = reader.stream_payload(&mut sink).map_err(artifact(&shown))?;
+    let verified = reader.stream_payload(&mut sink).map_err(artifact)?;
     sink.finish().map_err(BundleError::io(dir))?;
-    let layout = |message: String| BundleError::Layout {
-        file: shown.clone(),
-        message,
-    };
     let names: Vec<&str> = verified.files().iter().map(|(n, _)| n.as_str()).collect();
-    let (manifest_file, index) = contents(&header, &names).map_err(layout)?;
+    let meta = header.meta_data.clone();
+    finish(
+        &shown,
+        Some(header),
+        meta.as_ref(),
+        &names,
+        policy,
+        limits,
+        dir,
+    )
+}
+
+/// The payload files `names` staged in `dir`: every inner Artifact read to its end, then
+/// the Manifest, then which Artifact serves which type.
+fn finish(
+    shown: &str,
+    header: Option<ArtifactHeader>,
+    meta_data: Option<&serde_json::Value>,
+    names: &[&str],
+    policy: &VerifyPolicy,
+    limits: &Limits,
+    dir: &Path,
+) -> Result<OpenedBundle, BundleError> {
+    let artifact = |file: &str| {
+        let file = file.to_owned();
+        move |source| BundleError::Artifact { file, source }
+    };
+    let (manifest_file, index) =
+        contents(meta_data, names).map_err(|message| BundleError::Layout {
+            file: shown.to_owned(),
+            message,
+        })?;
 
     // Every inner Artifact, read to its end, before anything else is believed.
     let mut inner: BTreeMap<String, StagedArtifact> = BTreeMap::new();
@@ -116,7 +199,7 @@ fn stage(
     let headers: BTreeMap<String, &ArtifactHeader> =
         inner.iter().map(|(n, a)| (n.clone(), &a.header)).collect();
     let artifacts = assign(&manifest, index.as_ref(), &headers)
-        .map_err(|e| e.located(&shown))?
+        .map_err(|e| e.located(shown))?
         .into_iter()
         .map(|(t, file)| (t, inner[&file].clone()))
         .collect();
@@ -129,12 +212,13 @@ fn stage(
     })
 }
 
-/// The Manifest's payload file and the index, from the header and the payload file names.
+/// The Manifest's payload file and the index, from the header's meta-data and the payload
+/// file names.
 pub(super) fn contents(
-    header: &ArtifactHeader,
+    meta_data: Option<&serde_json::Value>,
     names: &[&str],
 ) -> Result<(String, Option<BundleIndex>), String> {
-    let index = match header.meta_data.as_ref().and_then(|m| m.get(INDEX_KEY)) {
+    let index = match meta_data.and_then(|m| m.get(INDEX_KEY)) {
         Some(v) => Some(
             serde_json::from_value::<BundleIndex>(v.clone())
                 .map_err(|e| format!("meta-data {INDEX_KEY}: {e}"))?,

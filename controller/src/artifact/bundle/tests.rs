@@ -123,7 +123,7 @@ fn a_signed_bundle_is_made_and_opened_whole() {
         );
     }
     assert!(matches!(
-        opened.header.signature,
+        opened.header.unwrap().signature,
         crate::artifact::SignatureStatus::Verified { .. }
     ));
     // Verifying in one pass, without staging, gives the same answer.
@@ -322,4 +322,58 @@ fn an_unsigned_bundle_or_inner_artifact_is_refused_when_keys_are_configured() {
     .unwrap_err();
     assert_eq!(e.reason(), crate::model::Reason::SignatureInvalid, "{e}");
     assert!(e.to_string().contains("gateway-v2.mender"), "{e}");
+}
+
+#[test]
+fn a_staged_bundle_serves_its_artifacts_by_component_type_and_a_failed_one_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = sources(dir.path(), None);
+    let out = dir.path().join("bundle.mender");
+    create(&m, None, &out).unwrap();
+    assert!(looks_like_artifact(&out) && !looks_like_artifact(&m));
+
+    let root = dir.path().join("bundles");
+    let policy = VerifyPolicy::none();
+    let opened = stage_bundle(BundleInput::File(&out), &root, &policy, &Limits::default()).unwrap();
+    assert_eq!(opened.dir.parent(), Some(root.as_path()));
+    let staged = staged_artifacts(&root, &opened.dir).unwrap();
+    assert_eq!(
+        staged[&ct("rtos")],
+        std::fs::canonicalize(&opened.dir)
+            .unwrap()
+            .join("rtos-v3.mender")
+    );
+    // Only a staging right under the root counts: a Manifest's own directory never does.
+    assert!(staged_artifacts(&root, dir.path()).is_none());
+
+    // The same bundle as the Mender client unpacks it: files/ and header/meta-data.
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    for f in ["gateway-v2.mender", "rtos-v3.mender"] {
+        std::fs::copy(opened.dir.join(f), files.join(f)).unwrap();
+    }
+    std::fs::copy(&m, files.join("system-v2.yaml")).unwrap();
+    let meta = dir.path().join("meta-data");
+    let header = opened.header.clone().unwrap();
+    std::fs::write(&meta, serde_json::to_vec(&header.meta_data).unwrap()).unwrap();
+    let input = BundleInput::Unpacked {
+        files: &files,
+        meta_data: Some(&meta),
+    };
+    let unpacked = stage_bundle(input, &root, &policy, &Limits::default()).unwrap();
+    assert!(unpacked.header.is_none());
+    assert_eq!(unpacked.manifest.manifest, opened.manifest.manifest);
+    assert_eq!(staged_artifacts(&root, &unpacked.dir).unwrap().len(), 2);
+
+    // One inner Artifact corrupted: refused, and nothing more is staged.
+    let mut bytes = component("rtos-v3", b"rtos image")
+        .compression(Compression::None)
+        .build();
+    let at = bytes.windows(10).position(|w| w == b"rtos image").unwrap();
+    bytes[at] ^= 1;
+    std::fs::write(files.join("rtos-v3.mender"), bytes).unwrap();
+    let before = std::fs::read_dir(&root).unwrap().count();
+    let e = stage_bundle(input, &root, &policy, &Limits::default()).unwrap_err();
+    assert!(e.to_string().contains("rtos-v3.mender"), "{e}");
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), before);
 }

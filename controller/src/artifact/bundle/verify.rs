@@ -70,7 +70,7 @@ pub fn verify_bundle(
         file: shown.clone(),
         message,
     };
-    let (manifest_file, index) = contents(&header, &names).map_err(layout)?;
+    let (manifest_file, index) = contents(header.meta_data.as_ref(), &names).map_err(layout)?;
     let manifest = resource::parse_manifest(
         &format!("{shown}: {manifest_file}"),
         &sink.manifests[&manifest_file],

@@ -170,6 +170,7 @@ impl HttpClient {
             tee,
             streamed: true,
         };
+        #[allow(clippy::disallowed_methods)] // a blocking download on its own thread: it sleeps between attempts
         let result = (|| get.attempt_renewing(link))
             .retry(self.backoff(self.opts.retries))
             .sleep(std::thread::sleep)

@@ -52,7 +52,7 @@ impl std::fmt::Display for TokenError {
 
 /// A token as kept: its digest.
 #[derive(Clone, PartialEq, Eq)]
-struct Digest32([u8; 32]);
+pub(super) struct Digest32([u8; 32]);
 
 impl std::fmt::Debug for Digest32 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -60,12 +60,12 @@ impl std::fmt::Debug for Digest32 {
     }
 }
 
-fn digest(token: &[u8]) -> Digest32 {
+pub(super) fn digest(token: &[u8]) -> Digest32 {
     Digest32(Sha256::digest(token).into())
 }
 
 /// Equal without stopping at the first difference.
-fn same(a: &Digest32, b: &Digest32) -> bool {
+pub(super) fn same(a: &Digest32, b: &Digest32) -> bool {
     a.0.iter().zip(&b.0).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -6,6 +6,11 @@
 //! changes the desired state, and the Update Module hand-off is refused whatever the token
 //! (it is served on the Unix socket only). A declared body over the limit is refused before
 //! it is read. The table test in `security.rs` shows every combination.
+//!
+//! Over TCP a status page session (a cookie, [`super::ui`]) stands in for a token of its
+//! scope when no `Authorization` header is given; a change made with a session also needs
+//! the session's CSRF token in a header and no foreign `Origin` (`csrf_ok`), since a
+//! browser sends the cookie by itself.
 
 use super::auth::{Scope, Tokens};
 
@@ -77,6 +82,16 @@ pub struct Facts<'a> {
     pub host: Option<&'a str>,
     pub authorization: Option<&'a str>,
     pub content_length: Option<&'a str>,
+    /// A live status page session named by the request's cookie.
+    pub session: Option<SessionCredential>,
+}
+
+/// A status page session presented with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCredential {
+    pub scope: Scope,
+    /// The request carries the session's CSRF token and no foreign `Origin`.
+    pub csrf_ok: bool,
 }
 
 /// Host names a local client may use (any port).
@@ -130,30 +145,50 @@ pub fn check(f: &Facts<'_>, access: Access, conn: Conn, tokens: &Tokens) -> Resu
         Transport::Unix => {}
         Transport::Tcp if access == Access::Probe => {}
         Transport::Tcp => {
-            let given = f
-                .authorization
-                .and_then(|a| a.strip_prefix("Bearer "))
-                .map(str::trim);
-            match (access, tokens.scope(given)) {
-                (_, None) => {
+            // An `Authorization` header decides alone (a wrong token is not saved by a
+            // cookie); without one, a session.
+            let (scope, session) = match (f.authorization, f.session) {
+                (Some(a), _) => {
+                    let given = a.strip_prefix("Bearer ").map(str::trim);
+                    (tokens.scope(given), None)
+                }
+                (None, Some(s)) => (Some(s.scope), Some(s)),
+                (None, None) => (None, None),
+            };
+            match (access, scope, session) {
+                (_, None, _) => {
                     return Err(refuse(
                         401,
                         "Unauthorized",
-                        "a valid `Authorization: Bearer <token>` header is required over TCP",
+                        "a valid `Authorization: Bearer <token>` header (or a status page session) is required over TCP",
                     ))
                 }
-                (Access::UnixOnly, Some(_)) => {
+                (Access::UnixOnly, Some(_), _) => {
                     return Err(refuse(
                         403,
                         "UnixSocketOnly",
-                        "the Update Module hand-off is served on the Unix socket only",
+                        "this path (the Update Module hand-off, login codes) is served on the Unix socket only",
                     ))
                 }
-                (Access::Write, Some(Scope::Read)) => {
+                (Access::Write, Some(Scope::Read), None) => {
                     return Err(refuse(
                         403,
                         "ReadOnlyToken",
                         "the read token cannot change anything; this needs Api.TokenFile's token",
+                    ))
+                }
+                (Access::Write, Some(Scope::Read), Some(_)) => {
+                    return Err(refuse(
+                        403,
+                        "ReadOnlySession",
+                        "this session can only read; open the URL of `baton ui-url --write` to act",
+                    ))
+                }
+                (Access::Write, Some(Scope::Write), Some(s)) if !s.csrf_ok => {
+                    return Err(refuse(
+                        403,
+                        "CsrfRejected",
+                        "a change from the status page needs its X-Baton-CSRF header and a same-origin request",
                     ))
                 }
                 _ => {}

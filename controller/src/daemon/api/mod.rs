@@ -11,11 +11,14 @@
 //! it never calls the engine itself.
 
 pub mod auth;
+mod body;
+pub mod events;
 pub mod guard;
 pub mod listen;
 mod routes;
 #[cfg(test)]
 mod security;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +56,12 @@ pub struct ApiState {
     pub tokens: Tokens,
     in_flight: Semaphore,
     connections: Arc<Semaphore>,
+    /// Event streams open ([`events::MAX_STREAMS`]).
+    streams: Arc<Semaphore>,
+    /// The status page's login codes and sessions.
+    sessions: ui::session::Sessions,
+    /// The TCP listener's address, once bound (where the status page is served).
+    pub tcp_addr: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 impl ApiState {
@@ -71,6 +80,9 @@ impl ApiState {
             tokens,
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            streams: Arc::new(Semaphore::new(events::MAX_STREAMS)),
+            sessions: ui::session::Sessions::default(),
+            tcp_addr: std::sync::OnceLock::new(),
         })
     }
 }
@@ -165,8 +177,15 @@ async fn connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = service_fn(move |req| {
+    // An event stream's task closes the connection of a follower that stopped reading.
+    let lifeline = events::Lifeline {
+        abort: CancellationToken::new(),
+        shutdown: shutdown.clone(),
+    };
+    let abort = lifeline.abort.clone();
+    let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let state = state.clone();
+        req.extensions_mut().insert(lifeline.clone());
         async move { Ok::<_, std::convert::Infallible>(routes::handle(state, req, conn).await) }
     });
     let conn = http1::Builder::new()
@@ -176,6 +195,7 @@ async fn connection<S>(
     tokio::pin!(conn);
     tokio::select! {
         r = conn.as_mut() => if let Err(e) = r { tracing::debug!(error = %e, "API connection ended"); },
+        _ = abort.cancelled() => {}
         _ = shutdown.cancelled() => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;

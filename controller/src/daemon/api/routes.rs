@@ -7,27 +7,29 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 
+use super::body::Body;
 use super::guard::{self, Access, Conn, Facts, Refusal, BODY_LIMIT};
-use super::{ApiState, BODY_TIMEOUT, QUEUE_WAIT};
+use super::{events, ui, ApiState, BODY_TIMEOUT, QUEUE_WAIT};
 use crate::daemon::admission::Door;
 use crate::daemon::commands::{Action, ActionError, Answer, HandoffError, Query};
 use crate::daemon::sources::{self, handoff, Offer, OfferError};
-use crate::engine::api::EngineError;
+use crate::engine::api::{plan_changed_since, EngineError};
 use crate::gates::consent::{self, AnswerError};
 use crate::model::Origin;
-use crate::resource::Diagnostics;
+use crate::resource::{self, Diagnostics};
 use crate::wire::{
-    paths, ConsentReply, ConsentRequest, ErrorBody, InstallRequest, ResumeRequest, RollbackRequest,
-    BASE_DIR_HEADER, DEFAULT_DEFER_SECONDS, GENERATION_HEADER, SIGNATURE_HEADER,
+    paths, ConsentReply, ConsentRequest, ErrorBody, InstallRequest, PlanRequest, ResumeRequest,
+    RollbackRequest, BASE_DIR_HEADER, DEFAULT_DEFER_SECONDS, EVENT_ID_HEADER, GENERATION_HEADER,
+    PLAN_HASH_QUERY, SIGNATURE_HEADER,
 };
 
-type Resp = Response<Full<Bytes>>;
+type Resp = Response<Body>;
 
 /// What a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,12 +45,18 @@ pub enum Route {
     /// A read the engine answers without waiting for a deployment.
     Read(Query),
     Identity,
+    /// What deploying a Manifest would do now (`baton plan`).
+    Plan,
     Action(Action),
     /// `POST /v1/consent`: the owner answers the open question.
     Consent,
     Install,
     Resume,
     Rollback,
+    /// `GET /v1/events`: the status event stream.
+    Events,
+    /// The status page and its sessions.
+    Ui(ui::Page),
     /// The path exists, the method does not.
     MethodNotAllowed,
     NotFound,
@@ -71,11 +79,16 @@ pub fn route(method: &Method, path: &str) -> Route {
         paths::STATUS => pick(get, Status),
         paths::COMPONENTS => pick(get, Components),
         paths::HISTORY => pick(get, History),
+        paths::EVENTS => pick(get, Events),
         paths::CONSENT => pick(post, Consent),
         paths::PROVIDES => pick(get, Read(Query::Provides)),
         paths::INVENTORY => pick(get, Read(Query::Inventory)),
         paths::JOURNAL => pick(get, Read(Query::Journal)),
         paths::IDENTITY => pick(get, Identity),
+        paths::PLAN => pick(post, Plan),
+        p if p.starts_with("/ui") || p == paths::LOGIN_CODES => {
+            ui::route(method, p).unwrap_or(NotFound)
+        }
         p => {
             if let Some(a) = p.strip_prefix(paths::ACTIONS) {
                 match crate::daemon::commands::Action::parse(a) {
@@ -106,16 +119,19 @@ pub fn access(r: Route) -> Access {
         | Route::Status
         | Route::Components
         | Route::History
+        | Route::Events
         | Route::Read(_)
         | Route::Identity
         | Route::MethodNotAllowed
         | Route::NotFound => Access::Read,
-        Route::PutManifest | Route::Action(_) | Route::Consent => Access::Write,
+        // A plan changes nothing on the System, but may fetch every Artifact it names.
+        Route::PutManifest | Route::Plan | Route::Action(_) | Route::Consent => Access::Write,
         Route::Install | Route::Resume | Route::Rollback => Access::UnixOnly,
+        Route::Ui(p) => ui::access(p),
     }
 }
 
-fn error(status: u16, code: &str, message: impl Into<String>) -> Resp {
+pub(super) fn error(status: u16, code: &str, message: impl Into<String>) -> Resp {
     error_with(status, code, message, Vec::new())
 }
 
@@ -131,14 +147,14 @@ fn error_with(status: u16, code: &str, message: impl Into<String>, problems: Vec
     )
 }
 
-fn json<T: Serialize>(v: &T) -> Resp {
+pub(super) fn json<T: Serialize>(v: &T) -> Resp {
     json_status(StatusCode::OK, v)
 }
 
 fn json_status<T: Serialize>(status: StatusCode, v: &T) -> Resp {
     let mut body = serde_json::to_vec(v).expect("API bodies serialize");
     body.push(b'\n');
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Body::full(body));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -146,7 +162,7 @@ fn json_status<T: Serialize>(status: StatusCode, v: &T) -> Resp {
 }
 
 fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(Body::full(body));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -177,6 +193,7 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) ->
         host: h(hyper::header::HOST),
         authorization: h(hyper::header::AUTHORIZATION),
         content_length: h(hyper::header::CONTENT_LENGTH),
+        session: state.sessions.credential(req.headers()),
     };
     let r = route(req.method(), req.uri().path());
     if let Err(refusal) = guard::check(&facts, access(r), conn, &state.tokens) {
@@ -203,11 +220,19 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) ->
             state.metrics.render(),
         ),
         Route::Status => {
-            let mut r = Response::new(Full::new(state.handle.board.json()));
+            // The newest event id before the document: every event up to it is in the
+            // document, so a follower from it misses nothing.
+            let last = state.handle.board.events().last_id();
+            let mut r = Response::new(Body::full(state.handle.board.json()));
             r.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r.headers_mut()
+                .insert(EVENT_ID_HEADER, HeaderValue::from(last));
             r
         }
+        // No in-flight slot is held while it streams: the permit goes when this returns.
+        Route::Events => events::answer(&state, &req).unwrap_or_else(refused),
+        Route::Ui(p) => ui::answer(&state, p, req, conn).await,
         Route::Components => json(&state.handle.board.get().components),
         Route::History => json(&state.handle.board.get().history),
         Route::Identity => json(&state.identity),
@@ -227,6 +252,19 @@ pub async fn handle(state: Arc<ApiState>, req: Request<Incoming>, conn: Conn) ->
                     .insert(GENERATION_HEADER, HeaderValue::from(d.generation));
                 r
             }
+        },
+        Route::Plan => match body_json::<PlanRequest>(req).await {
+            Err(r) => r,
+            Ok(p) => match resource::parse_manifest(&p.origin, p.manifest.as_bytes()) {
+                Err(d) => invalid(&d),
+                Ok(mut m) => {
+                    m.base_dir = p.base_dir.filter(|d| d.is_absolute());
+                    match state.handle.plan(m).await {
+                        Ok(report) => json(&report),
+                        Err(e) => plan_error(e),
+                    }
+                }
+            },
         },
         Route::PutManifest => put_manifest(state, req).await,
         Route::Action(a) => match state.handle.action(a).await {
@@ -309,6 +347,40 @@ fn invalid(d: &Diagnostics) -> Resp {
     )
 }
 
+fn plan_error(e: EngineError) -> Resp {
+    match e {
+        e @ (EngineError::InProgress { .. } | EngineError::Busy(_)) => {
+            error(409, "InProgress", e.to_string())
+        }
+        e @ EngineError::Topology(_) => error(422, "TopologyInvalid", e.to_string()),
+        e => error(500, "EngineError", e.to_string()),
+    }
+}
+
+/// `PUT /v1/manifest?planHash=H`: the refusal when deploying `m` now would not run the
+/// reviewed plan `H`; `None` when it would.
+async fn plan_changed(
+    state: &ApiState,
+    m: crate::resource::LoadedManifest,
+    reviewed: &str,
+) -> Option<Resp> {
+    let report = match state.handle.plan(m).await {
+        Ok(r) => r,
+        Err(e) => return Some(plan_error(e)),
+    };
+    let Some(now) = &report.plan else {
+        let problems = report.problems.iter().map(|p| p.to_string()).collect();
+        return Some(error_with(
+            409,
+            "PlanChanged",
+            "the Manifest cannot be planned now: it is not the plan reviewed",
+            problems,
+        ));
+    };
+    let changed = plan_changed_since(&state.identity.datastore, reviewed, now)?;
+    Some(error_with(409, "PlanChanged", changed.message, Vec::new()))
+}
+
 fn answer_handoff(r: Result<crate::engine::api::DeploymentReport, HandoffError>) -> Resp {
     match r {
         Ok(report) => json(&report),
@@ -350,7 +422,9 @@ async fn body_bytes(req: Request<Incoming>) -> Result<Bytes, Resp> {
     }
 }
 
-async fn body_json<T: serde::de::DeserializeOwned>(req: Request<Incoming>) -> Result<T, Resp> {
+pub(super) async fn body_json<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+) -> Result<T, Resp> {
     let bytes = body_bytes(req).await?;
     serde_json::from_slice(&bytes)
         .map_err(|e| error(400, "BadRequest", format!("invalid JSON body: {e}")))
@@ -367,10 +441,35 @@ async fn put_manifest(state: Arc<ApiState>, req: Request<Incoming>) -> Resp {
         .headers()
         .get(SIGNATURE_HEADER)
         .map(|v| v.as_bytes().to_vec());
+    let reviewed = query_param(req.uri().query(), PLAN_HASH_QUERY);
     let bytes = match body_bytes(req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
+    if let Some(reviewed) = reviewed {
+        // The same admission as the offer below, then the plan compared, before anything
+        // becomes desired.
+        let (st, b, sig, dir) = (
+            state.clone(),
+            bytes.clone(),
+            signature.clone(),
+            base_dir.clone(),
+        );
+        let admitted = tokio::task::spawn_blocking(move || {
+            st.admission
+                .admit(Door::Api, "api", &b, sig.as_deref(), dir)
+        })
+        .await;
+        match admitted {
+            Ok(Ok(m)) => {
+                if let Some(refusal) = plan_changed(&state, m, &reviewed).await {
+                    return refusal;
+                }
+            }
+            Ok(Err(r)) => return invalid(&r.diagnostics),
+            Err(e) => return error(500, "Internal", e.to_string()),
+        }
+    }
     let st = state.clone();
     // Admission reads the Topology and the store fsyncs: off the async workers. Nothing in
     // the request but the Manifest, its signature and its base directory reaches the
@@ -405,9 +504,44 @@ async fn put_manifest(state: Arc<ApiState>, req: Request<Incoming>) -> Resp {
     }
 }
 
+/// The value of `name` in a query string (`a=1&b=2`), percent-decoded.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    let (_, v) = query?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)?;
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = || std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok();
+        match (bytes[i], hex().and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_parameters() {
+        let q = Some("x=1&planHash=sha256%3Aab&y");
+        assert_eq!(query_param(q, "planHash").as_deref(), Some("sha256:ab"));
+        assert_eq!(query_param(q, "x").as_deref(), Some("1"));
+        assert_eq!(query_param(q, "z"), None);
+        assert_eq!(query_param(None, "x"), None);
+        assert_eq!(query_param(Some("a=%zz"), "a").as_deref(), Some("%zz"));
+    }
 
     #[test]
     fn routes() {
@@ -428,6 +562,8 @@ mod tests {
             (&g, "/v1/journal", Route::Read(Query::Journal)),
             (&po, "/v1/journal", Route::MethodNotAllowed),
             (&g, "/v1/identity", Route::Identity),
+            (&po, "/v1/plan", Route::Plan),
+            (&g, "/v1/plan", Route::MethodNotAllowed),
             (&po, "/v1/actions/retry", Route::Action(Action::Retry)),
             (&po, "/v1/actions/rollback", Route::Action(Action::Rollback)),
             (&po, "/v1/actions/suspend", Route::Action(Action::Suspend)),
@@ -442,6 +578,11 @@ mod tests {
             (&po, "/v1/deployments/rollback", Route::Rollback),
             (&g, "/v1/deployments/install", Route::MethodNotAllowed),
             (&po, "/v1/deployments/x", Route::NotFound),
+            (&g, "/v1/events", Route::Events),
+            (&po, "/v1/events", Route::MethodNotAllowed),
+            (&g, "/ui/", Route::Ui(ui::Page::Index)),
+            (&po, "/v1/ui/login-codes", Route::Ui(ui::Page::LoginCode)),
+            (&g, "/ui/nothing", Route::NotFound),
             (&g, "/", Route::NotFound),
             (&g, "/v1/status/", Route::NotFound),
         ] {

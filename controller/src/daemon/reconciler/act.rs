@@ -430,6 +430,8 @@ impl Reconciler {
                     desired.map(|d| &d.manifest.manifest),
                     preview,
                 ));
+                let version = obs.system_version.clone();
+                self.board.update(|s| s.system_version = version);
             }
             Err(e) => tracing::warn!(error = %e, "cannot observe the components"),
         }

@@ -22,6 +22,13 @@ impl Reconciler {
                 self.query(q, reply);
                 false
             }
+            Command::Plan(m, reply) => {
+                let d = self.deployer.clone();
+                tokio::spawn(async move {
+                    let _ = reply.send(d.plan(*m).await);
+                });
+                false
+            }
             Command::Action(a, reply) => {
                 let r = self.action(a);
                 let changed = r.is_ok();

@@ -60,6 +60,9 @@ impl Source for ApiSource {
                 self.identity,
                 self.tokens,
             );
+            if let Some(addr) = self.tcp.as_ref().and_then(|l| l.local_addr().ok()) {
+                let _ = state.tcp_addr.set(addr);
+            }
             // Serving starts at once: `/readyz` answers 503 until the reconciler is ready.
             ctx.started();
             api::serve(state, self.unix, self.tcp, ctx.shutdown.clone()).await;

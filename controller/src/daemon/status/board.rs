@@ -43,6 +43,7 @@ fn summary(s: &Status) -> Change {
         suspended: s.suspended,
         failures: s.failures,
         next_attempt_at: s.next_attempt_at.clone(),
+        system_version: s.system_version.clone(),
         conditions: s.conditions.clone(),
     }
 }
@@ -62,6 +63,7 @@ impl Board {
             suspended: false,
             failures: 0,
             next_attempt_at: None,
+            system_version: None,
             conditions: conditions::merge(&[], &Phase::Recovering, 0, &clock::now_rfc3339()),
             deployment: None,
             components: Vec::new(),

@@ -9,11 +9,7 @@ use crate::model::{ComponentStatus, Manifest};
 
 /// The Artifact name a component reports: `artifact_name`, else its rootfs-image version.
 pub fn observed_artifact(provides: &crate::model::Provides, interface: &str) -> Option<String> {
-    provides
-        .get("artifact_name")
-        .or_else(|| provides.get(&format!("rootfs-image.{interface}.version")))
-        .or_else(|| provides.get("rootfs-image.version"))
-        .map(str::to_string)
+    provides.artifact(interface).map(str::to_string)
 }
 
 pub fn components(
@@ -80,6 +76,7 @@ mod tests {
             components: vec![c(0, "A", "v1"), c(1, "B", "v2")],
             taken_at: 0,
             live: true,
+            system_version: None,
         }
     }
 

@@ -14,60 +14,12 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::engine::api::Progress;
-use crate::model::{ComponentStatus, Condition, DeploymentStatus, GateStatus, HistoryEntry};
+pub use crate::wire::events::{Change, Event};
 
 /// How many events are kept for followers that reconnect.
 pub const BACKLOG: usize = 256;
-
-/// What changed. Each carries only its own part of the status, never the whole document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
-pub enum Change {
-    /// The top-level fields and the conditions.
-    #[serde(rename_all = "camelCase")]
-    Summary {
-        generation: u64,
-        observed_generation: u64,
-        desired_manifest: Option<String>,
-        suspended: bool,
-        failures: u32,
-        next_attempt_at: Option<String>,
-        conditions: Vec<Condition>,
-    },
-    /// A deployment started (its status before the engine's first event) or ended (`None`).
-    Deployment {
-        deployment: Option<DeploymentStatus>,
-    },
-    /// The engine's progress of the deployment in flight.
-    Progress { progress: Progress },
-    /// The components as last observed.
-    Components { components: Vec<ComponentStatus> },
-    /// A deployment finished and is the newest history entry.
-    Finished { entry: HistoryEntry },
-    /// What the deployment waits for at a gate (a window, a lock, the owner, the soak), and
-    /// when the next maintenance window opens.
-    #[serde(rename_all = "camelCase")]
-    Gate {
-        gate: Option<GateStatus>,
-        next_window_at: Option<String>,
-    },
-}
-
-/// One numbered change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Event {
-    pub id: u64,
-    #[serde(serialize_with = "shared")]
-    pub change: Arc<Change>,
-}
-
-fn shared<S: serde::Serializer>(c: &Arc<Change>, s: S) -> Result<S::Ok, S::Error> {
-    c.as_ref().serialize(s)
-}
 
 /// What a follower that reconnects missed.
 #[derive(Debug, PartialEq)]
@@ -134,28 +86,57 @@ impl Events {
     /// Follows from after `last_seen` (none: from now on): what was missed, and the
     /// subscription for what comes next, with no event lost or repeated in between.
     pub fn resume(&self, last_seen: Option<u64>) -> (Replay, broadcast::Receiver<Event>) {
+        let r = self.resume_kept(last_seen);
+        let replay = if r.missed {
+            Replay::Gap
+        } else {
+            Replay::Events(r.events)
+        };
+        (replay, r.rx)
+    }
+
+    /// [`Events::resume`] for a follower that also wants, after a gap, the events still
+    /// kept (a listing), and the newest id at the moment of subscribing (where a follower
+    /// that starts from now stands).
+    pub fn resume_kept(&self, last_seen: Option<u64>) -> Resumed {
         let kept = self.kept();
         let rx = self.tx.subscribe();
-        let replay = match last_seen {
-            None => Replay::Events(Vec::new()),
-            Some(id) if id > kept.1 => Replay::Gap,
+        let newest = kept.1;
+        let (missed, after) = match last_seen {
+            None => (false, newest),
+            Some(id) if id > newest => (true, 0),
             Some(id) => {
-                let oldest = kept.0.front().map_or(kept.1 + 1, |e| e.id);
+                let oldest = kept.0.front().map_or(newest + 1, |e| e.id);
                 // Complete only if the event right after `id` is still kept.
-                if id + 1 < oldest {
-                    Replay::Gap
-                } else {
-                    Replay::Events(kept.0.iter().filter(|e| e.id > id).cloned().collect())
-                }
+                (id + 1 < oldest, id)
             }
         };
-        (replay, rx)
+        Resumed {
+            missed,
+            events: kept.0.iter().filter(|e| e.id > after).cloned().collect(),
+            rx,
+            newest,
+        }
     }
+}
+
+/// What [`Events::resume_kept`] answers.
+pub struct Resumed {
+    /// Some events after the follower's id are no longer kept (or the id is not from here):
+    /// it should read the whole status again.
+    pub missed: bool,
+    /// The events after its id, in order; after a gap, every event still kept.
+    pub events: Vec<Event>,
+    /// What comes next.
+    pub rx: broadcast::Receiver<Event>,
+    /// The newest id when it subscribed (0: none yet).
+    pub newest: u64,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::api::Progress;
 
     fn change(n: u64) -> Change {
         Change::Progress {
@@ -209,6 +190,34 @@ mod tests {
         assert_eq!(ev.resume(Some(0)).0, Replay::Gap);
     }
 
+    #[test]
+    fn after_a_gap_the_kept_events_are_still_given_and_the_newest_id_is_said() {
+        let ev = Events::new();
+        let r = ev.resume_kept(None);
+        assert_eq!((r.missed, r.events.len(), r.newest), (false, 0, 0));
+        let total = BACKLOG as u64 + 3;
+        for n in 1..=total {
+            ev.publish(change(n));
+        }
+        let r = ev.resume_kept(Some(1));
+        assert!(r.missed);
+        assert_eq!(r.events.len(), BACKLOG);
+        assert_eq!(r.events.first().map(|e| e.id), Some(4));
+        assert_eq!(r.newest, total);
+        let r = ev.resume_kept(Some(total - 2));
+        assert!(!r.missed);
+        assert_eq!(
+            r.events.iter().map(|e| e.id).collect::<Vec<_>>(),
+            [total - 1, total]
+        );
+        // From now on: nothing replayed, the newest id said.
+        let r = ev.resume_kept(None);
+        assert_eq!((r.missed, r.events.len(), r.newest), (false, 0, total));
+        // An id from another process.
+        let r = ev.resume_kept(Some(total + 1));
+        assert!(r.missed && r.events.len() == BACKLOG);
+    }
+
     #[tokio::test]
     async fn a_follower_that_resumes_then_listens_misses_nothing_and_sees_nothing_twice() {
         let ev = Arc::new(Events::new());
@@ -246,17 +255,5 @@ mod tests {
         assert_eq!(lagged, 5);
         // It saw nothing yet: everything since the oldest kept event is still there.
         assert_eq!(ids(&ev.resume(Some(5)).0).len(), BACKLOG);
-    }
-
-    #[test]
-    fn changes_serialize_with_their_kind() {
-        let v = serde_json::to_value(Event {
-            id: 7,
-            change: Arc::new(Change::Deployment { deployment: None }),
-        })
-        .unwrap();
-        assert_eq!(v["id"], 7);
-        assert_eq!(v["change"]["kind"], "deployment");
-        assert!(v["change"]["deployment"].is_null());
     }
 }

@@ -179,6 +179,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // polls a real process tree, outside any runtime
     fn the_short_scan_finds_a_leaders_descendants() {
         use std::os::unix::process::CommandExt;
         let mut leader = std::process::Command::new("sh")

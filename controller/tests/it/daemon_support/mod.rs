@@ -72,6 +72,8 @@ pub struct State {
     /// The size of each component type's Artifact file, for the disk check (a sparse file
     /// made for it).
     pub artifact_bytes: u64,
+    /// The System version observations report.
+    pub system_version: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -268,6 +270,7 @@ impl Deployer for Fake {
                     .collect(),
                 taken_at: 0,
                 live: true,
+                system_version: s.system_version.clone(),
             })
         })
     }

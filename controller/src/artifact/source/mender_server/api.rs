@@ -89,6 +89,8 @@ impl<'a> Api<'a> {
                     _ => Ok(Answer::Status(status)),
                 }
             };
+            #[allow(clippy::disallowed_methods)]
+            // a blocking call on the resolver's thread: it sleeps between attempts
             let answer = once
                 .retry(self.client.backoff(API_RETRIES))
                 .sleep(std::thread::sleep)

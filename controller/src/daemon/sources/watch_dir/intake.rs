@@ -1,7 +1,9 @@
 //! Taking in one file from the watched directory.
 //!
 //! A file is opened without following symlinks and only if it is a regular file with one
-//! link, read up to the resource limit, and admitted like any other Manifest. Whatever the
+//! link, read up to the resource limit, and admitted like any other Manifest; a bundle (a
+//! Mender Artifact: the file starts as a tar archive) is verified whole and staged instead
+//! ([`Admission::admit_bundle`]), its own signature standing for a detached one. Whatever the
 //! verdict, the file leaves the watched directory: to `applied/<generation>-<name>` or to
 //! `rejected/<name>` next to `rejected/<name>.error`. A refused file's content is never
 //! echoed (its diagnostics come from the reader, which quotes only what it parsed).
@@ -9,10 +11,12 @@
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::{names, sidecar, APPLIED, REJECTED};
+use crate::artifact::bundle::is_artifact_file;
 use crate::daemon::admission::{Admission, Door};
 use crate::daemon::desired::DesiredStore;
 use crate::durable::{sync_dir, write_atomic};
@@ -66,32 +70,59 @@ pub fn take(
             "is not a regular file (a FIFO, socket or device): refused",
         );
     }
-    let bytes = match read_regular(&path, &meta) {
-        Ok(b) => b,
+    let origin = path.display().to_string();
+    let file = match open_regular(&path, &meta) {
+        Ok(f) => f,
         Err(Refusal(why)) => return reject(dir, name, &why),
     };
-    let signature = match sidecar::read(dir, name) {
-        Ok(s) => s,
-        Err(why) => return reject(dir, name, &why),
+    let bundle = is_artifact_file(&file);
+    let admitted = if bundle {
+        // A bundle: verified whole and staged, read through the descriptor checked above
+        // (never through a name that could be swapped meanwhile).
+        let fd = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        admission
+            .admit_bundle(&origin, &fd)
+            .map_err(|r| r.to_string())
+    } else {
+        let bytes = match read_limited(file) {
+            Ok(b) => b,
+            Err(Refusal(why)) => return reject(dir, name, &why),
+        };
+        let signature = match sidecar::read(dir, name) {
+            Ok(s) => s,
+            Err(why) => return reject(dir, name, &why),
+        };
+        admission
+            .admit(
+                Door::WatchDir,
+                &origin,
+                &bytes,
+                signature.as_deref(),
+                Some(dir.to_path_buf()),
+            )
+            .map_err(|r| r.to_string())
     };
-    let origin = path.display().to_string();
-    match admission.admit(
-        Door::WatchDir,
-        &origin,
-        &bytes,
-        signature.as_deref(),
-        Some(dir.to_path_buf()),
-    ) {
-        Err(diags) => reject(dir, name, &diags.to_string()),
+    // A staged bundle that does not become desired is of no use.
+    let staged = |m: &crate::resource::LoadedManifest| {
+        if bundle {
+            if let Some(d) = &m.base_dir {
+                let _ = fs::remove_dir_all(d);
+            }
+        }
+    };
+    match admitted {
+        Err(why) => reject(dir, name, &why),
         Ok(manifest) => {
             let source = (shown.clone(), manifest.sha256.clone());
             if let Some(cur) = store.current() {
                 if cur.source_file.as_ref() == Some(&source) {
+                    staged(&manifest);
                     let moved_to =
                         move_to(dir, name, APPLIED, &format!("{}-{shown}", cur.generation))?;
                     return Ok(Intake::AlreadyApplied { moved_to });
                 }
             }
+            let kept = manifest.clone();
             let (generation, changed) = store
                 .apply(
                     manifest,
@@ -102,6 +133,8 @@ pub fn take(
                 )
                 .map_err(io::Error::other)?;
             if !changed {
+                // The desired state keeps the staging it had.
+                staged(&kept);
                 let moved_to = move_to(dir, name, APPLIED, &format!("{generation}-{shown}"))?;
                 return Ok(Intake::AlreadyApplied { moved_to });
             }
@@ -116,8 +149,8 @@ pub fn take(
 
 struct Refusal(String);
 
-/// Reads a file that `lstat` called regular, making sure the opened file is that file.
-fn read_regular(path: &Path, seen: &fs::Metadata) -> Result<Vec<u8>, Refusal> {
+/// Opens a file that `lstat` called regular, making sure the opened file is that file.
+fn open_regular(path: &Path, seen: &fs::Metadata) -> Result<File, Refusal> {
     let file: File = OpenOptions::new()
         .read(true)
         // NONBLOCK: were it swapped for a FIFO after lstat, open must not hang.
@@ -135,6 +168,11 @@ fn read_regular(path: &Path, seen: &fs::Metadata) -> Result<Vec<u8>, Refusal> {
             "has more than one hard link: refused (copy or move the file into the directory instead)".into(),
         ));
     }
+    Ok(file)
+}
+
+/// Reads a Manifest up to the resource limit.
+fn read_limited(file: File) -> Result<Vec<u8>, Refusal> {
     let limit = LIMITS.max_bytes as u64;
     let mut bytes = Vec::new();
     file.take(limit + 1)

@@ -1,134 +1,10 @@
-//! What the reliability suite checks after every fault, and how it counts.
-//!
-//! - [`Tally`]: a test that tries many cases (every crash point, every truncation length)
-//!   counts them, so `RELIABILITY.md` shows cases, not test functions.
-//! - [`check_protocol`]: the Interface call sequence a System saw is a legal one (a
-//!   per-component automaton plus the order-group barriers), from the start and end events
-//!   a logging Interface wrapper wrote ([`CallLog`]).
-//! - [`stray_processes`], [`kill_strays`], [`stray_files`]: what a crash may leave behind.
+//! Whether the Interface calls a System saw form a legal sequence: a per-component
+//! automaton plus the order-group barriers, checked from the start and end events a logging
+//! Interface wrapper wrote ([`CallLog`]).
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// Counts the cases a test tries. When the test ends (or panics), one line
-/// `tally test=<name> tried=<n> passed=<m>` is appended to `$BATON_TALLY_FILE`, if set:
-/// the reliability report reads it. The test's name is libtest's thread name.
-pub struct Tally {
-    test: String,
-    tried: usize,
-    passed: usize,
-}
-
-impl Tally {
-    pub fn new() -> Self {
-        let test = std::thread::current()
-            .name()
-            .unwrap_or("unnamed")
-            .to_string();
-        Self {
-            test,
-            tried: 0,
-            passed: 0,
-        }
-    }
-
-    /// A case starts; call [`Tally::pass`] when it passed (a panic in between leaves it
-    /// counted as tried and not passed).
-    pub fn try_one(&mut self) {
-        self.tried += 1;
-    }
-
-    pub fn pass(&mut self) {
-        self.passed += 1;
-        assert!(self.passed <= self.tried, "passed a case never tried");
-    }
-
-    /// Runs one case: tried, and passed if `f` returns.
-    pub fn case<T>(&mut self, f: impl FnOnce() -> T) -> T {
-        self.try_one();
-        let v = f();
-        self.pass();
-        v
-    }
-
-    pub fn tried(&self) -> usize {
-        self.tried
-    }
-
-    /// A figure worth showing in the report next to the counts (`note test=<name> <text>`).
-    pub fn note(&self, text: &str) {
-        eprintln!("{text}");
-        append(&format!(
-            "note test={} {}\n",
-            self.test,
-            text.replace('\n', " ")
-        ));
-    }
-}
-
-/// Says loudly that the calling test checks nothing here, and why (a missing tool, not
-/// root); the reliability report then shows its row as not run instead of passed.
-pub fn skip(why: &str) {
-    eprintln!("\n*** SKIPPING: {why} (e2e/run installs what the suite needs) ***\n");
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("unnamed")
-        .to_string();
-    append(&format!("skip test={test} {}\n", why.replace('\n', " ")));
-}
-
-/// One line, one O_APPEND write, to `$BATON_TALLY_FILE` when set.
-fn append(line: &str) {
-    let Some(path) = std::env::var_os("BATON_TALLY_FILE") else {
-        return;
-    };
-    if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(path) {
-        let _ = f.write_all(line.as_bytes());
-    }
-}
-
-impl Default for Tally {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Drop for Tally {
-    fn drop(&mut self) {
-        // One short write with O_APPEND: lines from parallel tests do not interleave.
-        append(&format!(
-            "tally test={} tried={} passed={}\n",
-            self.test, self.tried, self.passed
-        ));
-    }
-}
-
-/// A scratch System of three mock components in three order groups: `gw` (type
-/// `gateway`, order 10), `e1` (`ecu`, 20), `m1` (`mcu`, 30), all on `v1`.
-pub fn three_groups() -> crate::scratch::Scratch {
-    use crate::scratch::{Comp, Scratch};
-    Scratch::new(vec![
-        Comp::new("gw", "gateway", 10),
-        Comp::new("e1", "ecu", 20),
-        Comp::new("m1", "mcu", 30),
-    ])
-}
-
-/// `n` incompressible bytes from `seed` (xorshift): a payload that takes its full size on
-/// disk and in a compressed Artifact.
-pub fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 /// What a component is, for the protocol automaton.
 #[derive(Debug, Clone)]
@@ -164,13 +40,13 @@ pub struct CallLog {
 }
 
 impl CallLog {
-    /// Installs, as Interface `name` in `interfaces_dir`, a wrapper that logs every call to
-    /// `log` and runs `real` (which must also be called `name`: Interfaces derive their
-    /// Provides key from their file name). The component is named after its state directory
-    /// (the mock's first interface argument).
-    pub fn install(interfaces_dir: &Path, name: &str, real: &Path, log: &Path) -> Self {
+    /// Installs at `wrapper` (where baton looks for the Interface, e.g.
+    /// [`crate::fixture::System::mock`]) a wrapper that logs every call to `log` and runs
+    /// `real` (which must have the wrapper's file name: Interfaces derive their Provides key
+    /// from it, see [`crate::fixture::System::wrap_mock`]). The component is named after its
+    /// state directory (the mock's first interface argument).
+    pub fn install(wrapper: &Path, real: &Path, log: &Path) -> Self {
         use std::os::unix::fs::PermissionsExt;
-        let wrapper = interfaces_dir.join(name);
         let script = format!(
             "#!/bin/sh\n\
              # Logs the call, runs the real Interface, logs how it ended.\n\
@@ -183,8 +59,8 @@ impl CallLog {
             log = log.display(),
             real = real.display()
         );
-        fs::write(&wrapper, script).unwrap();
-        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(wrapper, script).unwrap();
+        fs::set_permissions(wrapper, fs::Permissions::from_mode(0o755)).unwrap();
         Self {
             path: log.to_path_buf(),
         }
@@ -452,168 +328,6 @@ pub fn check_protocol(comps: &[CompSpec], events: &[Event]) -> Result<(), Vec<St
     }
 }
 
-/// Processes that belong to a scratch System: their command line or working directory
-/// mentions `root`. `(pid, command line)`.
-pub fn stray_processes(root: &Path) -> Vec<(u32, String)> {
-    let root_text = root.to_string_lossy().into_owned();
-    let me = std::process::id();
-    let mut found = Vec::new();
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return found;
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let cmdline = fs::read(e.path().join("cmdline"))
-            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-            .unwrap_or_default();
-        let cwd = fs::read_link(e.path().join("cwd")).unwrap_or_default();
-        if cmdline.contains(&root_text) || cwd.starts_with(root) {
-            found.push((pid, cmdline.trim().to_string()));
-        }
-    }
-    found
-}
-
-/// SIGKILLs every process [`stray_processes`] finds, as systemd's `KillMode=control-group`
-/// does when the service it supervises dies. Returns what was killed.
-pub fn kill_strays(root: &Path) -> Vec<(u32, String)> {
-    let strays = stray_processes(root);
-    for (pid, _) in &strays {
-        // It may have exited since: no message.
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-    strays
-}
-
-/// What a settled datastore must not hold: a deployment's work directory (anything under
-/// `work/` but the query scratch directories), a journal or Manifest store temporary file,
-/// a pending Manifest, a partial download.
-pub fn stray_files(datastore: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    if let Ok(work) = fs::read_dir(datastore.join("work")) {
-        for e in work.flatten() {
-            if e.file_name() != "query" {
-                found.push(e.path());
-            }
-        }
-    }
-    walk(datastore, &mut |p| {
-        let name = p.file_name().unwrap_or_default().to_string_lossy();
-        let stray = name.ends_with(".tmp")
-            || name.ends_with(".part")
-            || name.starts_with("pending.")
-            || name == "stream-next"
-            || name == "streams";
-        if stray {
-            found.push(p.to_path_buf());
-        }
-    });
-    found.sort();
-    found.dedup();
-    found
-}
-
-fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        f(&p);
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            walk(&p, f);
-        }
-    }
-}
-
-/// A private mount namespace held open by a sleeping process, for mounts a test must not
-/// leave on the host (a tiny tmpfs, a read-only bind mount). Commands run inside with
-/// `nsenter`; files inside are read through `/proc/<pid>/root`. Needs root and util-linux:
-/// [`Namespace::new`] says loudly why it cannot, and the caller skips.
-pub struct Namespace {
-    holder: std::process::Child,
-}
-
-impl Namespace {
-    pub fn new() -> Option<Self> {
-        let skip = |why: &str| {
-            skip(&format!(
-                "{why}: a private mount namespace needs root and util-linux"
-            ));
-            None
-        };
-        let root = std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-        if !root {
-            return skip("not root");
-        }
-        let holder = std::process::Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sleep", "100000"])
-            .spawn();
-        let Ok(holder) = holder else {
-            return skip("unshare is missing");
-        };
-        let ns = Self { holder };
-        // Wait until the holder runs in its own namespace.
-        for _ in 0..200 {
-            let mine = fs::read_link("/proc/self/ns/mnt").ok();
-            let its = fs::read_link(format!("/proc/{}/ns/mnt", ns.pid())).ok();
-            if its.is_some() && its != mine {
-                return Some(ns);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        skip("unshare -m did not give a new mount namespace")
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.holder.id()
-    }
-
-    /// `program args...` inside the namespace.
-    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
-        let mut c = std::process::Command::new("nsenter");
-        c.arg("-t")
-            .arg(self.pid().to_string())
-            .arg("-m")
-            .arg("--")
-            .arg(program);
-        c
-    }
-
-    /// Runs a shell script inside the namespace; panics if it fails.
-    pub fn sh(&self, script: &str) {
-        let out = self.command("sh").args(["-ec", script]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Where `path` (absolute, as seen inside) is, seen from outside.
-    pub fn outside(&self, path: &Path) -> PathBuf {
-        PathBuf::from(format!("/proc/{}/root{}", self.pid(), path.display()))
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -742,17 +456,5 @@ mod tests {
         let e = parse_events("start gw Download\nend gw Download 0\ngarbage\n");
         assert_eq!(e.len(), 2);
         assert_eq!(e[1].end, Some(0));
-    }
-
-    #[test]
-    fn stray_files_are_found() {
-        let d = tempfile::tempdir().unwrap();
-        fs::create_dir_all(d.path().join("work/query/mock")).unwrap();
-        assert!(stray_files(d.path()).is_empty());
-        fs::create_dir_all(d.path().join("work/1234-5/ecu")).unwrap();
-        fs::create_dir_all(d.path().join("journal")).unwrap();
-        fs::write(d.path().join("journal/current.tmp"), "x").unwrap();
-        let found = stray_files(d.path());
-        assert_eq!(found.len(), 2, "{found:?}");
     }
 }
