@@ -169,19 +169,10 @@ mod tests {
     fn entry(outcome: Outcome, seconds: u64) -> HistoryEntry {
         HistoryEntry {
             id: "d".into(),
-            manifest: "m".into(),
             manifest_sha256: "00".into(),
-            generation: 1,
-            driver: "controller".into(),
             started_at: "t".into(),
             finished_at: "t".into(),
-            duration_seconds: seconds,
-            outcome,
-            reason: None,
-            message: None,
-            components: vec![],
-            policy: None,
-            waited_seconds: 0,
+            ..HistoryEntry::sample(outcome, seconds)
         }
     }
 

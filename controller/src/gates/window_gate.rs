@@ -103,20 +103,8 @@ mod tests {
 
     fn entry(outcome: Outcome, duration: u64, waited: u64) -> HistoryEntry {
         HistoryEntry {
-            id: "d".into(),
-            manifest: "m".into(),
-            manifest_sha256: String::new(),
-            generation: 1,
-            driver: "controller".into(),
-            started_at: String::new(),
-            finished_at: String::new(),
-            duration_seconds: duration,
-            outcome,
-            reason: None,
-            message: None,
-            components: vec![],
-            policy: None,
             waited_seconds: waited,
+            ..HistoryEntry::sample(outcome, duration)
         }
     }
 

@@ -308,19 +308,8 @@ mod tests {
     fn entry(outcome: Outcome, driver: &str, seconds: u64) -> HistoryEntry {
         HistoryEntry {
             id: "d1".into(),
-            manifest: "m".into(),
-            manifest_sha256: String::new(),
-            generation: 1,
             driver: driver.into(),
-            started_at: String::new(),
-            finished_at: String::new(),
-            duration_seconds: seconds,
-            outcome,
-            reason: None,
-            message: None,
-            components: vec![],
-            policy: None,
-            waited_seconds: 0,
+            ..HistoryEntry::sample(outcome, seconds)
         }
     }
 

@@ -34,22 +34,10 @@ fn everything() -> Metrics {
     }];
     m.status(&s);
     m.reconciled(ReconcileResult::Success, Duration::from_millis(1));
-    m.deployment_finished(&crate::model::HistoryEntry {
-        id: "d".into(),
-        manifest: "m".into(),
-        manifest_sha256: String::new(),
-        generation: 1,
-        driver: "controller".into(),
-        started_at: String::new(),
-        finished_at: String::new(),
-        duration_seconds: 3,
-        outcome: crate::model::Outcome::Succeeded,
-        reason: None,
-        message: None,
-        components: vec![],
-        policy: None,
-        waited_seconds: 0,
-    });
+    m.deployment_finished(&crate::model::HistoryEntry::sample(
+        crate::model::Outcome::Succeeded,
+        3,
+    ));
     m.artifact_bytes_read("directory", 1);
     m
 }

@@ -299,6 +299,30 @@ impl Outcome {
     }
 }
 
+/// A finished deployment with only its outcome and duration set: the tests' one builder
+/// (set other fields with struct update syntax).
+#[cfg(test)]
+impl HistoryEntry {
+    pub(crate) fn sample(outcome: Outcome, duration_seconds: u64) -> Self {
+        HistoryEntry {
+            id: "d".into(),
+            manifest: "m".into(),
+            manifest_sha256: String::new(),
+            generation: 1,
+            driver: "controller".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            duration_seconds,
+            outcome,
+            reason: None,
+            message: None,
+            components: vec![],
+            policy: None,
+            waited_seconds: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod word_tests {
     use super::*;
