@@ -68,6 +68,8 @@ pub struct Config {
     /// baton: the constraints file (end states and transitions); without the key,
     /// `constraints.yaml` next to the Topology, if there is one.
     pub constraints: Option<PathBuf>,
+    /// baton: speak Eclipse Kanto's Update Manager API over MQTT (absent: off).
+    pub kanto: Option<super::KantoConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,6 +256,7 @@ impl Config {
             // Room for the journal and the Manifest store after the payloads landed.
             min_free_bytes: 16 * 1024 * 1024,
             constraints: None,
+            kanto: None,
         }
     }
 

@@ -9,6 +9,7 @@
 
 mod env;
 mod gates;
+mod kanto;
 mod keys;
 mod layers;
 
@@ -19,6 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use env::{vars, Env, ProcessEnv};
+pub use kanto::KantoConfig;
 pub use keys::{
     Api, ArtifactSource, ArtifactsCache, Config, ConsentPhase, DriftPolicy, HealthGate,
     HttpsClient, LogLevel, MaintenanceWindow, OnTimeout, OwnerConsent, PolicyMode, Retry,

@@ -560,3 +560,28 @@ fn the_constraints_file_is_next_to_the_topology_unless_named() {
         Some(&Origin::Flag("--constraints".into()))
     );
 }
+
+#[test]
+fn the_kanto_key_is_off_unless_set_and_keeps_kantos_defaults_for_what_it_omits() {
+    let s = Scratch::new();
+    let env = s.env();
+    assert_eq!(load_with(&Overrides::default(), &env).config.kanto, None);
+    s.write(
+        "etc/mender-orchestrator.conf",
+        r#"{"Kanto": {"Broker": "tcp://127.0.0.1:1884", "ThingsEnabled": false}}"#,
+    );
+    let k = load_with(&Overrides::default(), &env)
+        .config
+        .kanto
+        .expect("the Kanto key is read");
+    assert_eq!(k.broker, "tcp://127.0.0.1:1884");
+    assert!(!k.things_enabled);
+    assert_eq!(k.domain, "device");
+    assert_eq!(k.phase_timeout_seconds, 600);
+    s.write(
+        "etc/mender-orchestrator.conf",
+        r#"{"Kanto": {"Brokr": "tcp://127.0.0.1:1884"}}"#,
+    );
+    let err = load(&Overrides::default(), &env).expect_err("an unknown Kanto key is refused");
+    assert!(err.to_string().contains("Brokr"), "{err}");
+}
