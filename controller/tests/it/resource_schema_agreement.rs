@@ -400,6 +400,12 @@ fn config_schema_and_types_agree() {
         },
         min_free_bytes: 1 << 20,
         constraints: Some("/etc/baton/constraints.yaml".into()),
+        kanto: Some(baton::config::KantoConfig {
+            owner_consent_commands: vec!["DOWNLOAD".into(), "activate".into()],
+            username: "device".into(),
+            password: "secret".into(),
+            ..Default::default()
+        }),
     };
     check(Schema::Config, &sample);
     // Every built-in default satisfies the schema too (unset options aside, which JSON files
@@ -411,7 +417,9 @@ fn config_schema_and_types_agree() {
         "{:?}",
         Schema::Config.errors(&defaults)
     );
-    // And every default the schema announces to editors is the one baton uses.
+    // And every default the schema announces to editors is the one baton uses (for the
+    // optional Kanto object: its defaults when the key is written).
+    defaults["Kanto"] = serde_json::to_value(baton::config::KantoConfig::default()).unwrap();
     let announced = announced_defaults(Schema::Config.json());
     assert!(announced.len() >= 10, "{announced:?}");
     for (path, value) in announced {
