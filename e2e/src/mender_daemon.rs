@@ -26,6 +26,9 @@ pub const SHARE_DIR: &str = "/usr/share/mender";
 pub struct DaemonOptions<'a> {
     pub device_type: &'a str,
     pub module: &'a Module,
+    /// The inventory script (baton's `deploy/mender/mender-inventory-baton`, or Mender's
+    /// official one).
+    pub inventory: &'a Path,
     /// The server's URL (the fake server's `http://127.0.0.1:<port>`).
     pub server_url: &'a str,
     /// The bus mender-auth is published on (`DBUS_SYSTEM_BUS_ADDRESS`).
@@ -84,11 +87,16 @@ impl MenderDaemon {
             &d.join("share/identity/mender-device-identity"),
             "#!/bin/sh\necho mac=02:00:00:00:0b:a7\n",
         );
-        fs::copy(
-            crate::repo_root().join("deploy/mender/mender-inventory-baton"),
-            d.join("share/inventory/mender-inventory-baton"),
-        )
-        .unwrap();
+        let inventory = d
+            .join("share/inventory")
+            .join(opts.inventory.file_name().expect("a script's file name"));
+        fs::copy(opts.inventory, &inventory).unwrap_or_else(|e| {
+            panic!(
+                "cannot copy the inventory script {}: {e}",
+                opts.inventory.display()
+            )
+        });
+        chmod_755(&inventory);
         fs::write(d.join("etc/artifact_info"), "artifact_name=factory-image\n").unwrap();
         fs::write(
             d.join("data/device_type"),

@@ -3,17 +3,20 @@
 //! The server offers a manifest Artifact; the client downloads it and runs the Update Module
 //! (baton's, or the official one from `BATON_OFFICIAL_MODULE`); baton gets the token from
 //! the client over D-Bus and fetches each component's Artifact from the server; the client
-//! reports the outcome, with its deployment log, and sends the System in its inventory.
+//! reports the outcome, with its deployment log, and sends the System in its inventory
+//! (through baton's inventory script, or the official one from `BATON_OFFICIAL_INVENTORY`
+//! with the official module).
 //!
-//! baton runs in the Update Module's process here (no `baton run`). The same flow with the
-//! daemon up is one more step in [`Flow::start`]: start `baton run` with `system.env()`
-//! before the client, then expect the same (the inventory script then reads through the
-//! daemon).
+//! Each flow runs twice: with baton in the Update Module's process (no `baton run`), and
+//! with `baton run` serving the same datastore ([`Baton::Served`]), started on the private
+//! bus before the client: the Update Module then hands the Manifest to the daemon over its
+//! Unix socket, the daemon gets the client's token over D-Bus and fetches the component
+//! Artifacts, and the inventory script reads through the daemon.
 
 use std::time::Duration;
 
 use e2e::dbus::PrivateBus;
-use e2e::fixture::{ServerStage, DEVICE_TYPE, SERVER_V1};
+use e2e::fixture::{Daemon, ServerStage, DEVICE_TYPE, SERVER_V1};
 use e2e::mender::{self, HostDirs, Module};
 use e2e::mender_daemon::{DaemonOptions, MenderDaemon};
 use e2e::need;
@@ -22,19 +25,31 @@ use serde_json::Value;
 /// How long a deployment may take to settle (it takes a few seconds).
 const SETTLE: Duration = Duration::from_secs(90);
 
-/// Everything a flow runs: the stage, the bus, the client daemon, the host's directories.
+/// Where baton runs the deployment.
+#[derive(Clone, Copy)]
+enum Baton {
+    /// In the Update Module's process.
+    InModule,
+    /// In `baton run`, serving the System's datastore: the Update Module hands off to it.
+    Served,
+}
+
+/// Everything a flow runs: the stage, the bus, the client daemon, baton's daemon if served,
+/// the host's directories.
 struct Flow {
     stage: ServerStage,
     deployment: String,
     host: HostDirs,
     _bus: PrivateBus,
     daemon: MenderDaemon,
+    baton: Option<Daemon>,
 }
 
 impl Flow {
-    /// The stage with `releases` on the server and a deployment of V1, and the client
-    /// started; `None` (see [`e2e::need`]: a failure when strict) if it cannot run.
-    fn start(module: Module, releases: &[(&str, &str)]) -> Option<Flow> {
+    /// The stage with `releases` on the server and a deployment of V1, baton's daemon
+    /// started on the bus when `baton` says so, then the client; `None` (see
+    /// [`e2e::need`]: a failure when strict) if it cannot run.
+    fn start(module: Module, baton: Baton, releases: &[(&str, &str)]) -> Option<Flow> {
         // openssl: the fake server checks the client's signed authentication request.
         if !need::have(need::all([
             mender::sandbox(),
@@ -42,6 +57,11 @@ impl Flow {
         ])) {
             return None;
         }
+        // The official module's flows run the official inventory script too.
+        let inventory = match &module {
+            Module::Baton => e2e::repo_root().join("deploy/mender/mender-inventory-baton"),
+            Module::Other(_) => need::require(need::official_inventory())?,
+        };
         let host = HostDirs::snapshot();
         let stage = ServerStage::new()?;
         stage.upload(releases);
@@ -49,9 +69,22 @@ impl Flow {
         let artifact = mender::manifest_artifact(&manifest, "sys-v1", DEVICE_TYPE, None);
         let deployment = stage.server.deploy(std::fs::read(artifact).unwrap());
         let bus = e2e::dbus::private_bus()?;
+        let baton = match baton {
+            Baton::InModule => None,
+            Baton::Served => {
+                let system = &stage.system;
+                system.configure(system.daemon_settings());
+                // Debug: the API logs each request (the inventory's read shows there).
+                Some(system.start_with(
+                    &["--log-level", "debug"],
+                    &[("DBUS_SYSTEM_BUS_ADDRESS".into(), bus.address().into())],
+                ))
+            }
+        };
         let daemon = MenderDaemon::start(&DaemonOptions {
             device_type: DEVICE_TYPE,
             module: &module,
+            inventory: &inventory,
             server_url: &stage.server.url(),
             bus: bus.address(),
             env: stage.system.env(),
@@ -62,6 +95,7 @@ impl Flow {
             host,
             _bus: bus,
             daemon,
+            baton,
         })
     }
 
@@ -85,8 +119,34 @@ impl Flow {
         })
     }
 
+    /// baton's daemon's history entry for the deployment the Update Module handed it, once
+    /// there (`None` when baton ran in the module).
+    fn handed_off(&self) -> Option<Value> {
+        let d = self.baton.as_ref()?;
+        let entry = |st: &Value| {
+            st["history"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|h| h["manifest"] == "sys-v1" && h["driver"] == "update-module")
+                .cloned()
+        };
+        let st = d.until("the hand-off in the daemon's history", |st| {
+            entry(st).is_some()
+        });
+        entry(&st)
+    }
+
     fn finish(self) {
         drop(self.daemon);
+        if let Some(d) = self.baton {
+            // Still serving after the client's deployment, and it ends cleanly.
+            d.wait_ready();
+            let log = d.log.clone();
+            let code = d.terminate(SETTLE).code();
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            assert_eq!(code, Some(0), "{log}");
+        }
         self.host.assert_unchanged();
     }
 }
@@ -111,9 +171,12 @@ fn attribute(inventory: &Value, name: &str) -> Vec<String> {
     values
 }
 
-fn deploys_from_the_server(module: Module) {
-    let Some(mut flow) = Flow::start(module, &[("gateway", "gateway-v1"), ("rtos", "rtos-v1")])
-    else {
+fn deploys_from_the_server(module: Module, baton: Baton) {
+    let Some(mut flow) = Flow::start(
+        module,
+        baton,
+        &[("gateway", "gateway-v1"), ("rtos", "rtos-v1")],
+    ) else {
         return;
     };
     let outcome = flow.outcome();
@@ -145,9 +208,25 @@ fn deploys_from_the_server(module: Module) {
         );
     }
     assert!(lists.iter().all(|s| s.authorization.is_some()));
-    // Three links: the manifest Artifact (the client's), and one per component type.
+    // Three Artifacts linked: the manifest Artifact (the client's), and one per component
+    // type. In the module, each linked once. With `baton run`, the daemon's drift preview of
+    // the Manifest it just made desired resolves the component Artifacts again, and that
+    // downloads them again (the cache is off): more links to the same two, counted only
+    // as the same three Artifacts here.
     let links = server.seen_under("/links/");
-    assert_eq!(links.len(), 3, "{links:?}");
+    let artifacts: std::collections::BTreeSet<&str> =
+        links.iter().map(|s| s.path.as_str()).collect();
+    let context = || {
+        let log = flow.baton.as_ref().map(Daemon::log_text);
+        format!(
+            "{links:?}\n--- baton run's log\n{}",
+            log.unwrap_or_default()
+        )
+    };
+    assert_eq!(artifacts.len(), 3, "{}", context());
+    if flow.baton.is_none() {
+        assert_eq!(links.len(), 3, "{}", context());
+    }
     assert!(links.iter().all(|s| s.authorization.is_none()));
     // The next inventory names every component's version.
     let inventory = server.wait_for(SETTLE, |s| {
@@ -171,11 +250,24 @@ fn deploys_from_the_server(module: Module) {
     ] {
         assert_eq!(attribute(&inventory, key), [v], "{key} in {inventory}");
     }
+    if let Some(entry) = flow.handed_off() {
+        // The daemon ran what the Update Module handed it, and made it the desired state.
+        assert_eq!(entry["outcome"], "Succeeded", "{entry:#}");
+        let d = flow.baton.as_ref().unwrap();
+        assert_eq!(d.status()["desiredManifest"], "sys-v1");
+        // The inventory script read through it.
+        let log = d.log_text();
+        assert!(
+            log.lines()
+                .any(|l| l.contains("API request") && l.contains("/v1/inventory")),
+            "no inventory read through the daemon:\n{log}"
+        );
+    }
     flow.finish();
 }
 
-fn a_missing_release_fails_before_anything_is_touched(module: Module) {
-    let Some(mut flow) = Flow::start(module, &[("gateway", "gateway-v1")]) else {
+fn a_missing_release_fails_before_anything_is_touched(module: Module, baton: Baton) {
+    let Some(mut flow) = Flow::start(module, baton, &[("gateway", "gateway-v1")]) else {
         return;
     };
     let outcome = flow.outcome();
@@ -193,29 +285,68 @@ fn a_missing_release_fails_before_anything_is_touched(module: Module) {
             || log.contains("release \"rtos-v1\": release not found"),
         "the log names the missing release:\n{log}"
     );
+    if let Some(entry) = flow.handed_off() {
+        // The daemon refused it before touching anything, and keeps its desired state.
+        assert_eq!(entry["outcome"], "Rejected", "{entry:#}");
+        assert!(
+            entry["message"].as_str().unwrap_or("").contains("rtos-v1"),
+            "{entry:#}"
+        );
+        let d = flow.baton.as_ref().unwrap();
+        assert_eq!(d.status()["generation"], 0, "{:#}", d.status());
+    }
     flow.finish();
 }
 
 #[test]
 fn daemon_client_deploys_component_artifacts_from_the_server() {
-    deploys_from_the_server(Module::Baton);
+    deploys_from_the_server(Module::Baton, Baton::InModule);
 }
 
 #[test]
 fn daemon_client_reports_a_missing_release_with_nothing_touched() {
-    a_missing_release_fails_before_anything_is_touched(Module::Baton);
+    a_missing_release_fails_before_anything_is_touched(Module::Baton, Baton::InModule);
+}
+
+#[test]
+fn daemon_client_hands_off_to_baton_run_which_fetches_from_the_server() {
+    deploys_from_the_server(Module::Baton, Baton::Served);
+}
+
+#[test]
+fn daemon_client_hands_off_a_missing_release_and_baton_run_touches_nothing() {
+    a_missing_release_fails_before_anything_is_touched(Module::Baton, Baton::Served);
+}
+
+/// `flow` with the official Update Module (and inventory script), if it can run here.
+fn with_the_official_module(flow: fn(Module, Baton), baton: Baton) {
+    if let Some(m) = crate::mender_official::official() {
+        flow(m, baton);
+    }
 }
 
 #[test]
 fn official_module_daemon_client_deploys_component_artifacts_from_the_server() {
-    if let Some(m) = crate::mender_official::official() {
-        deploys_from_the_server(m);
-    }
+    with_the_official_module(deploys_from_the_server, Baton::InModule);
 }
 
 #[test]
 fn official_module_daemon_client_reports_a_missing_release_with_nothing_touched() {
-    if let Some(m) = crate::mender_official::official() {
-        a_missing_release_fails_before_anything_is_touched(m);
-    }
+    with_the_official_module(
+        a_missing_release_fails_before_anything_is_touched,
+        Baton::InModule,
+    );
+}
+
+#[test]
+fn official_module_daemon_client_hands_off_to_baton_run_which_fetches_from_the_server() {
+    with_the_official_module(deploys_from_the_server, Baton::Served);
+}
+
+#[test]
+fn official_module_daemon_client_hands_off_a_missing_release_and_baton_run_touches_nothing() {
+    with_the_official_module(
+        a_missing_release_fails_before_anything_is_touched,
+        Baton::Served,
+    );
 }
