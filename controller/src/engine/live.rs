@@ -67,6 +67,8 @@ pub struct Engine {
     pub(super) busy_wait: Duration,
     /// Set while an install, resume or rollback holds the books: reads do not wait then.
     pub(super) deploying: std::sync::atomic::AtomicBool,
+    /// Headers the last preview downloaded (see [`super::header_memo`]).
+    pub(super) previewed: super::header_memo::HeaderMemo,
     _lock: DatastoreLock,
 }
 
@@ -219,6 +221,7 @@ impl Engine {
             last: std::sync::Mutex::new(None),
             busy_wait: super::kept::BUSY_WAIT,
             deploying: Default::default(),
+            previewed: Default::default(),
             _lock: lock,
         })
     }
@@ -504,16 +507,18 @@ impl Deployer for Engine {
     fn preview(&self, manifest: LoadedManifest) -> BoxFuture<'_, Result<Preview, EngineError>> {
         Box::pin(async move {
             let _books = self.books.lock().await;
-            Ok(match self.prepare(&manifest).await {
-                Err(problems) => Preview::Rejected { problems },
-                Ok(p) if p.verdict.is_refused() => Preview::Rejected {
-                    problems: p.refusal(),
+            Ok(
+                match self.prepare_with(&manifest, Some(&self.previewed)).await {
+                    Err(problems) => Preview::Rejected { problems },
+                    Ok(p) if p.verdict.is_refused() => Preview::Rejected {
+                        problems: p.refusal(),
+                    },
+                    Ok(p) if p.plan.is_empty() => Preview::InSync,
+                    Ok(p) => Preview::Changes {
+                        components: changes(&p.plan),
+                    },
                 },
-                Ok(p) if p.plan.is_empty() => Preview::InSync,
-                Ok(p) => Preview::Changes {
-                    components: changes(&p.plan),
-                },
-            })
+            )
         })
     }
 

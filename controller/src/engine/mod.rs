@@ -16,6 +16,7 @@ mod ending;
 mod error;
 mod exec;
 mod gate;
+mod header_memo;
 mod journal;
 mod kept;
 mod live;

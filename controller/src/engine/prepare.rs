@@ -9,6 +9,7 @@ use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 
 use super::ending::now;
+use super::header_memo::{self, HeaderMemo, MemoKey};
 use super::live::Engine;
 use super::plan::{self, Candidate, Observed, Plan};
 use super::problem::Problem;
@@ -137,13 +138,45 @@ impl Engine {
 
     /// Resolve every component type's Artifact and read its header (signature checked). A
     /// source is told the observed Provides of the components of each type.
+    /// With `memo` (a preview), a downloaded Artifact's header read by the last preview for
+    /// the same lookup is used again instead of a new download (its path is then empty: a
+    /// preview installs nothing).
     async fn resolve(
         &self,
         m: &LoadedManifest,
         provides: BTreeMap<ComponentType, Vec<Provides>>,
+        memo: Option<&HeaderMemo>,
     ) -> BTreeMap<ComponentType, Result<(Checked, PathBuf), Problem>> {
         let resolver = self.resolver.clone();
         let m = m.clone();
+        // Named lookups only: a path or a bundle's own file costs no download.
+        let key = |t: &ComponentType| {
+            let target = &m.manifest.component_types[t];
+            match (&target.artifact_path, &target.artifact_name) {
+                (None, Some(name)) => Some(MemoKey::new(
+                    t,
+                    name,
+                    provides.get(t).map_or(&[], Vec::as_slice),
+                )),
+                _ => None,
+            }
+        };
+        let mut known = BTreeMap::new();
+        if let Some(memo) = memo {
+            for t in m.manifest.component_types.keys() {
+                if let Some(k) = key(t) {
+                    if let Some(h) = memo.get(&k) {
+                        known.insert(t.clone(), (k, h));
+                    }
+                }
+            }
+        }
+        let keys: BTreeMap<ComponentType, MemoKey> = m
+            .manifest
+            .component_types
+            .keys()
+            .filter_map(|t| key(t).map(|k| (t.clone(), k)))
+            .collect();
         // A staged bundle's Manifest: each type's Artifact is the bundle's own.
         let root = super::bundle::staging_root(&self.eff.dirs.datastore_dir);
         let bundled = m
@@ -151,11 +184,18 @@ impl Engine {
             .as_deref()
             .and_then(|dir| artifact::bundle::staged_artifacts(&root, dir))
             .unwrap_or_default();
-        tokio::task::spawn_blocking(move || {
+        let resolved = tokio::task::spawn_blocking(move || {
             m.manifest
                 .component_types
                 .iter()
                 .map(|(t, target)| {
+                    if let Some((_, header)) = known.remove(t) {
+                        let checked = Checked {
+                            header,
+                            expected_name: target.artifact_name.clone(),
+                        };
+                        return (t.clone(), Ok((checked, PathBuf::new())), true);
+                    }
                     let loc = ArtifactLocator {
                         artifact_path: bundled
                             .get(t)
@@ -177,23 +217,49 @@ impl Engine {
                                 ));
                             }
                             let r = v.remove(0);
+                            let worth = header_memo::downloaded(&r.origin);
                             let checked = Checked {
                                 header: r.header,
                                 expected_name: target.artifact_name.clone(),
                             };
-                            Ok((checked, r.path))
+                            Ok(((checked, r.path), worth))
                         });
-                    (t.clone(), found)
+                    match found {
+                        Ok((found, worth)) => (t.clone(), Ok(found), worth),
+                        Err(e) => (t.clone(), Err(e), false),
+                    }
                 })
-                .collect()
+                .collect::<Vec<_>>()
         })
         .await
-        .unwrap_or_default()
+        .unwrap_or_default();
+        if let Some(memo) = memo {
+            memo.replace(
+                resolved
+                    .iter()
+                    .filter(|(_, _, worth)| *worth)
+                    .filter_map(|(t, r, _)| {
+                        let (c, _) = r.as_ref().ok()?;
+                        Some((keys.get(t)?.clone(), c.header.clone()))
+                    })
+                    .collect(),
+            );
+        }
+        resolved.into_iter().map(|(t, r, _)| (t, r)).collect()
     }
 
     /// Observe, resolve, plan and check the plan against the constraints. `Err` carries
     /// every problem; a refusal by the constraints is in the verdict ([`Prepared::refusal`]).
     pub(super) async fn prepare(&self, m: &LoadedManifest) -> Result<Prepared, Vec<Problem>> {
+        self.prepare_with(m, None).await
+    }
+
+    /// [`Engine::prepare`], for a preview with its header memo.
+    pub(super) async fn prepare_with(
+        &self,
+        m: &LoadedManifest,
+        memo: Option<&HeaderMemo>,
+    ) -> Result<Prepared, Vec<Problem>> {
         let topology = self
             .topology()
             .map_err(|e| vec![Problem::new(e.reason(), e.to_string())])?;
@@ -213,7 +279,7 @@ impl Engine {
                 of_type.push(o.provides.clone());
             }
         }
-        let resolved = self.resolve(m, provides).await;
+        let resolved = self.resolve(m, provides, memo).await;
         let mut candidates = BTreeMap::new();
         let mut artifacts = Vec::new();
         for (t, r) in resolved {

@@ -258,3 +258,62 @@ fn a_deployment_from_a_bad_server_is_refused_and_leaves_no_download() {
         });
     }
 }
+
+/// The `debug` lines where the reconciler decided to preview the desired Manifest.
+fn previews(log: &str) -> usize {
+    log.lines()
+        .filter(|l| l.contains("reconcile") && l.contains("decision=Preview"))
+        .count()
+}
+
+#[test]
+fn a_converged_daemon_does_not_download_its_artifacts_again_at_every_resync() {
+    let Some(sys) = System::served(serde_json::json!({"LogLevel": "debug"})) else {
+        return;
+    };
+    // rtos-v2 only from a counting URL source; the gateway's from the directory.
+    let rtos = sys.artifacts_dir().join("rtos-v2.mender");
+    let body = std::fs::read(&rtos).unwrap();
+    std::fs::remove_file(&rtos).unwrap();
+    let gets = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = gets.clone();
+    let addr = serve(move |_, s| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        head(s, Some(body.len()));
+        let _ = s.write_all(&body);
+    });
+    sys.configure(serde_json::json!({"ArtifactSources": [
+        {"Type": "directory", "Path": sys.artifacts_dir()},
+        {"Type": "url", "Template": format!("http://{addr}/{{artifact_name}}.mender")},
+    ]}));
+    let d = sys.start();
+    sys.drop_manifest("v2.yaml", &sys.release_text("sys-v2", "v2"));
+    d.until("v2 deployed and ready", |s| {
+        s["desiredManifest"] == "sys-v2" && e2e::fixture::ready(s)
+    });
+    assert_eq!(sys.versions(), ["rtos-v2", "gateway-v2"]);
+    // Resyncs every 2 s: wait for a few previews of the converged System, then a few more.
+    let wait_previews = |more: usize| {
+        let target = previews(&d.log_text()) + more;
+        let t = Instant::now();
+        while previews(&d.log_text()) < target {
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "no resync previews; log:\n{}",
+                d.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_previews(2);
+    let settled = gets.load(std::sync::atomic::Ordering::SeqCst);
+    // The deployment's download, and a preview's before and after the System changed.
+    assert!((1..=3).contains(&settled), "{settled} downloads");
+    wait_previews(3);
+    assert_eq!(
+        gets.load(std::sync::atomic::Ordering::SeqCst),
+        settled,
+        "a preview of a converged System downloaded rtos-v2 again; log:\n{}",
+        d.log_text()
+    );
+}
