@@ -136,7 +136,8 @@ pub(super) fn artifact_files(
 }
 
 /// What the driver reports as it goes (status, metrics, logs), each time right after the
-/// journal write of `generation`.
+/// journal write of `generation`. A step whose outcome rides on the next step's intent
+/// (see `rides_on_next`) has no `step_finished`: the next `step_started` tells.
 pub trait Observer {
     fn step_started(&mut self, _generation: u64, _record: &DeploymentRecord, _step: &Step) {}
     fn step_finished(
@@ -284,8 +285,11 @@ pub async fn drive<E: Executor, O: Observer>(
                 record.machine.cross(b);
                 fault::point(format_args!("boundary.before:{b:?}"));
                 // Crossing the commit boundary is the commit decision: it must be durable
-                // before the first ArtifactCommit.
-                journal.write(Some(&*record))?;
+                // before the first ArtifactCommit (the first ArtifactCommit's intent carries
+                // it when nothing comes between).
+                if !rides_on_next(record) {
+                    journal.write(Some(&*record))?;
+                }
                 fault::point(format_args!("boundary.after:{b:?}"));
             }
             Step::HostReboot { .. } => {
@@ -331,10 +335,28 @@ async fn run_step<E: Executor, O: Observer>(
         .await;
     fault::point(format_args!("outcome.before:{name}"));
     record.machine.finish(step, result.clone());
+    if rides_on_next(record) {
+        // The next step's intent, written before any of its calls, records this outcome.
+        fault::point(format_args!("outcome.after:{name}"));
+        return Ok(());
+    }
     journal.write(Some(&*record))?;
     fault::point(format_args!("outcome.after:{name}"));
     observer.step_finished(journal.generation(), record, step, &result);
     Ok(())
+}
+
+/// Whether what `record` holds now may be journaled with the next step's intent instead of
+/// on its own: one journal write (two fsyncs) less. Only when the next step starts at once
+/// (no gate is asked before it, so no wait can come between) and baton stopping with that
+/// step in flight recovers as it would from this record alone: recovery runs it again or
+/// asks again (`Deployment::runs_again_if_interrupted`), which is what continuing from the
+/// cursor does. A crash before that intent is durable finds the finished step still in
+/// flight, as a crash during its own outcome write would.
+fn rides_on_next(record: &mut DeploymentRecord) -> bool {
+    let next = record.machine.next_step();
+    super::machine::Deployment::runs_again_if_interrupted(&next)
+        && gate_points(record, &next).is_empty()
 }
 
 /// The span of `step`: its order group and its name.

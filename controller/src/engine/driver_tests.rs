@@ -703,3 +703,73 @@ async fn a_refusal_is_a_problem_with_the_gates_reason() {
         .await
         .is_ok());
 }
+
+/// Looks at the journal on disk as each step's calls would start.
+struct Peeking {
+    inner: Fake,
+    dir: std::path::PathBuf,
+    seen: RefCell<Vec<DeploymentRecord>>,
+}
+
+impl Executor for Peeking {
+    async fn run(&self, record: &DeploymentRecord, step: &Step) -> StepResult {
+        let (_, loaded) = Journal::peek::<DeploymentRecord>(&self.dir).unwrap();
+        let on_disk = loaded.record.expect("a deployment is journaled");
+        assert_eq!(
+            on_disk, *record,
+            "{step:?} runs only once its intent is durable"
+        );
+        self.seen.borrow_mut().push(on_disk);
+        self.inner.run(record, step).await
+    }
+    async fn reboot(&self) -> CallResult {
+        self.inner.reboot().await
+    }
+    fn boot_id(&self) -> Option<String> {
+        self.inner.boot_id()
+    }
+}
+
+#[tokio::test]
+async fn an_outcome_rides_on_the_next_intent_only_where_recovery_runs_that_step_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut j, _) = Journal::open::<DeploymentRecord>(dir.path()).unwrap();
+    let no = RebootAnswer::No;
+    let exec = Peeking {
+        inner: fake(vec![no; 4], vec![]),
+        dir: dir.path().to_path_buf(),
+        seen: RefCell::new(vec![]),
+    };
+    let mut rec = record(&[0, 1, 1, 2]);
+    j.write(Some(&rec)).unwrap();
+    let first = j.generation();
+    let end = drive(&mut j, &mut rec, &exec, &stops(&[]), &OPEN, &mut Quiet)
+        .await
+        .unwrap();
+    assert_eq!(end, End::Success);
+    let seen = exec.seen.into_inner();
+    // Per group Download, ArtifactInstall, NeedsArtifactReboot; then ArtifactCommit and
+    // Cleanup per group: 15 steps, and the commit decision.
+    assert_eq!(seen.len(), 15);
+    // An intent and an outcome per step, and the two boundaries crossed (ArtifactCommit,
+    // the commit decision, and Cleanup), would be 32 records. On the next intent ride: the
+    // outcome of each ArtifactInstall (a query follows), of the first two ArtifactCommits
+    // and Cleanups, and both crossings. Not a query's (the next Download is not repeated),
+    // nor the last ArtifactCommit's (the Cleanup boundary follows).
+    assert_eq!(j.generation() - first, 32 - 3 - 4 - 2);
+    // baton stopped right there, before the step's calls: recovery ends as it would have
+    // from the record before it, and a step it does not repeat fails (a rollback).
+    for at in seen {
+        let step = at.machine.in_flight.clone().unwrap();
+        let again = Deployment::runs_again_if_interrupted(&step);
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open::<DeploymentRecord>(dir.path()).unwrap();
+        let mut rec = at;
+        recover(&mut j, &mut rec, Some("boot-1".into()), false).unwrap();
+        let exec = fake(vec![no; 4], vec![]);
+        let end = drive(&mut j, &mut rec, &exec, &stops(&[]), &OPEN, &mut Quiet)
+            .await
+            .unwrap();
+        assert_eq!(end == End::Success, again, "stopped in {step:?}: {end:?}");
+    }
+}

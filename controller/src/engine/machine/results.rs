@@ -285,13 +285,7 @@ impl Deployment {
         let interrupted = "interrupted: baton stopped or the system rebooted during this state";
         match &step {
             Step::Call { state, .. } => {
-                let repeatable = !matches!(
-                    state,
-                    State::Download
-                        | State::ArtifactInstall
-                        | State::ArtifactReboot
-                        | State::ArtifactVerifyReboot
-                );
+                let repeatable = repeatable(*state);
                 if repeatable && self.attempts < MAX_STEP_ATTEMPTS {
                     Recovery::Rerun(step)
                 } else {
@@ -324,6 +318,19 @@ impl Deployment {
         }
     }
 
+    /// Whether recovery runs `step` again (or asks again) when baton stops with it in
+    /// flight, its attempts not spent: a query, or a state the recovery table repeats
+    /// (ArtifactCommit after the commit decision, the rollback states, ArtifactFailure,
+    /// Cleanup). For such a step, "started, no call made yet" and "not started" recover
+    /// alike, so the driver may journal the step before it together with its start.
+    pub fn runs_again_if_interrupted(step: &Step) -> bool {
+        match step {
+            Step::Call { state, .. } => repeatable(*state),
+            Step::Query { .. } => true,
+            Step::HostReboot { .. } | Step::Boundary(_) | Step::Done(_) => false,
+        }
+    }
+
     /// How the deployment ended (or would end now).
     pub fn outcome(&self) -> Outcome {
         let Some(failure) = self.failure.clone() else {
@@ -345,4 +352,15 @@ impl Deployment {
             }
         }
     }
+}
+
+/// A state that recovery runs again when found in flight (see [`Deployment::recover`]).
+fn repeatable(state: State) -> bool {
+    !matches!(
+        state,
+        State::Download
+            | State::ArtifactInstall
+            | State::ArtifactReboot
+            | State::ArtifactVerifyReboot
+    )
 }
