@@ -398,6 +398,12 @@ fn config_schema_and_types_agree() {
                 "is-system-running".into(),
             ]],
         },
+        kanto: Some(baton::config::KantoConfig {
+            broker: "tcp://127.0.0.1:1883".into(),
+            owner_consent_commands: vec!["DOWNLOAD".into()],
+            phase_timeout_seconds: 120,
+            ..Default::default()
+        }),
         min_free_bytes: 1 << 20,
         constraints: Some("/etc/baton/constraints.yaml".into()),
     };
@@ -411,7 +417,9 @@ fn config_schema_and_types_agree() {
         "{:?}",
         Schema::Config.errors(&defaults)
     );
-    // And every default the schema announces to editors is the one baton uses.
+    // And every default the schema announces to editors is the one baton uses (inside an
+    // optional key, such as `Kanto`, the defaults of its value when it is set).
+    defaults["Kanto"] = serde_json::to_value(baton::config::KantoConfig::default()).unwrap();
     let announced = announced_defaults(Schema::Config.json());
     assert!(announced.len() >= 10, "{announced:?}");
     for (path, value) in announced {
