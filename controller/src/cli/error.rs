@@ -69,6 +69,9 @@ configuration, then restart `baton run`"
         reason: crate::model::Reason,
         message: String,
     },
+    /// A Topology component driven by a Kanto update agent that cannot be driven.
+    #[error("{0}")]
+    Kanto(String),
     #[error("cannot handle signals: {0}")]
     Signals(std::io::Error),
     #[error("cannot start the runtime: {0}")]

@@ -8,6 +8,7 @@
 //! in baton imports this room.
 
 mod actions;
+mod agents;
 mod apply;
 pub mod artifact;
 mod bundle;

@@ -58,7 +58,7 @@ impl ProgressSink for Lines {
                 message,
                 ..
             } => eprintln!("  waiting {point} ({reason}): {message}"),
-            Progress::Bytes { .. } => {}
+            Progress::Bytes { .. } | Progress::Percent { .. } => {}
         }
     }
 }

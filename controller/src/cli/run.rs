@@ -36,8 +36,14 @@ pub fn run(
             Gates::configured(&eff.config, &eff.dirs.datastore_dir)
                 .map_err(daemon::DaemonError::Gates)?,
         );
-        let engine: Arc<dyn Deployer> =
-            Arc::new(Engine::open(eff.clone(), metrics.clone())?.with_gate(gates.clone()));
+        // The Kanto update agents among the components, on one connection (refused here,
+        // before anything starts, when the Topology names one and `Kanto` is not set).
+        let externals = super::agents::externals(&eff, shutdown.clone()).await?;
+        let engine: Arc<dyn Deployer> = Arc::new(
+            Engine::open(eff.clone(), metrics.clone())?
+                .with_gate(gates.clone())
+                .with_externals(externals),
+        );
         let grace = Duration::from_secs(args.grace_seconds);
         let notifier = daemon::sd_notify::Notifier::from_env(&ProcessEnv);
         daemon::run(&eff, engine, gates, metrics, grace, notifier, shutdown).await?;

@@ -11,6 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use super::error::Elsewhere;
 use super::CliError;
 use crate::client::handshake::{self, Daemon};
@@ -67,20 +69,33 @@ pub async fn deployer(eff: &Effective, need: Need) -> Result<Box<dyn Deployer>, 
         None => CliError::Engine(held),
     };
     let datastore = eff.dirs.datastore_dir.clone();
+    // The components that are Kanto update agents, on one connection for this verb.
+    let agents = super::agents::externals(eff, CancellationToken::new());
     match need {
         Need::Act => match Engine::open(eff.clone(), Metrics::default()) {
             Ok(e) => {
                 // The same gates as the controller's (but the owner's consent: see
                 // `Gates::for_command`).
                 let gates = Gates::for_command(&eff.config, &datastore).map_err(CliError::Gates)?;
-                Ok(Box::new(e.with_gate(Arc::new(gates))))
+                let externals = agents.await?;
+                Ok(Box::new(
+                    e.with_gate(Arc::new(gates)).with_externals(externals),
+                ))
             }
             Err(e @ EngineError::Lock(LockError::Busy { .. })) => Err(held(e)),
             Err(e) => Err(e.into()),
         },
         Need::Observe => {
             match Engine::open_within(eff.clone(), Metrics::default(), LOCK_WAIT).await {
-                Ok(e) => Ok(Box::new(e)),
+                Ok(e) => {
+                    // A read still answers for the other components when the agents
+                    // cannot be driven (each agent's observation then says why).
+                    let externals = agents.await.unwrap_or_else(|e| {
+                        eprintln!("baton: {e}");
+                        Default::default()
+                    });
+                    Ok(Box::new(e.with_externals(externals)))
+                }
                 Err(EngineError::Lock(LockError::Busy { pid, .. })) => {
                     eprintln!(
                     "baton: another baton (pid {pid}) acts on {}: answering from what it keeps there",

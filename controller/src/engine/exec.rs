@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +17,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 use super::driver::Executor;
+use super::feed::{feed_whole, CountingSink};
 use super::machine::{CallResult, MemberId, QueryResult, Step, StepResult};
 use super::plan::PlannedComponent;
 use super::progress::{Progress, ProgressSink};
@@ -28,9 +28,9 @@ use super::states::{Call, Query, State};
 use crate::artifact::source::SourceLocations;
 use crate::artifact::{self, ArtifactHeader, ArtifactReader, Limits, PayloadSink, VerifyPolicy};
 use crate::interface::download::{download, DownloadMode};
+use crate::interface::external::{ExternalInterface, Externals};
 use crate::interface::file_api::{
     remove_component_dir, sync_filesystem, CurrentArtifact, FileApiDir, HeaderFiles,
-    WHOLE_ARTIFACT_NAME,
 };
 use crate::interface::runner::{Invocation, Runner};
 use crate::metrics::Metrics;
@@ -53,6 +53,8 @@ pub struct ExecSettings {
     pub sources: SourceLocations,
     /// Bytes read and Artifacts refused are counted here.
     pub metrics: Metrics,
+    /// The components whose Interface is not a process, by their `interface`.
+    pub externals: Externals,
 }
 
 impl ExecSettings {
@@ -265,6 +267,12 @@ impl Inner {
         m: MemberId,
         state: State,
     ) -> CallResult {
+        if let Some(driver) = self.external(&record.plan.components[m]) {
+            let limit = self.runner.config().state_timeout;
+            let c = &record.plan.components[m];
+            let progress = self.progress.clone();
+            return super::external::run_state(driver, &record.id, c, state, progress, limit).await;
+        }
         let result = if state == State::Download {
             self.download_one(&record, m).await
         } else {
@@ -302,6 +310,10 @@ impl Inner {
         m: MemberId,
         query: Query,
     ) -> QueryResult {
+        if let Some(driver) = self.external(&record.plan.components[m]) {
+            let limit = self.runner.config().query_timeout;
+            return super::external::query(&*driver, query, limit).await;
+        }
         if let Err(e) = self.ensure_tree(&record, m).await {
             return QueryResult::Failed(e);
         }
@@ -317,6 +329,11 @@ impl Inner {
             },
             other => QueryResult::Failed(format!("the engine does not schedule {other}")),
         }
+    }
+
+    /// The driver of `c` when its Interface is not a process.
+    fn external(&self, c: &PlannedComponent) -> Option<Arc<dyn ExternalInterface>> {
+        self.settings.externals.get(&c.interface).cloned()
     }
 
     async fn sync_trees(&self, record: &DeploymentRecord) -> Result<(), String> {
@@ -397,7 +414,10 @@ impl Executor for LiveExecutor {
                         .instrument(span)
                 })
                 .await;
-                if s == State::Download {
+                let trees = members
+                    .iter()
+                    .any(|&m| inner.external(&record.plan.components[m]).is_none());
+                if s == State::Download && trees {
                     // The File API trees and payloads are written unsynced; one filesystem
                     // sync makes the whole group's durable before the step is recorded done.
                     if let Err(e) = inner.sync_trees(&record).await {
@@ -498,100 +518,5 @@ fn header_files(h: &ArtifactHeader) -> HeaderFiles {
         header_info: h.raw.header_info.clone(),
         type_info: h.raw.type_info.clone(),
         meta_data: h.raw.meta_data.clone().unwrap_or_else(|| b"null".to_vec()),
-    }
-}
-
-/// Streams the whole Artifact file to the sink as `artifact.mender`, verifying it in the
-/// same pass: a second thread reads and verifies, and hands the raw bytes over a pipe.
-fn feed_whole(
-    path: &Path,
-    metrics: &Metrics,
-    source: &'static str,
-    policy: &VerifyPolicy,
-    limits: &Limits,
-    sink: &mut dyn PayloadSink,
-) -> Result<artifact::Verified, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let size = file
-        .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .len();
-    let file = metrics.count_reads(source, file);
-    let (mut rx, tx) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let (policy, limits) = (policy.clone(), limits.clone());
-    let verifier = std::thread::spawn(move || {
-        let mut tx = tx;
-        artifact::verify_whole(file, &policy, &limits, &mut tx).map(|(_, v)| v)
-    });
-    let sent = sink.file(WHOLE_ARTIFACT_NAME, size, &mut rx);
-    // Whatever the sink left unread: the verifier must still see the end of its input.
-    let _ = io::copy(&mut rx, &mut io::sink());
-    drop(rx);
-    let verdict = verifier
-        .join()
-        .map_err(|_| "the Artifact verifier panicked".to_string())?;
-    sent.map_err(|e| e.to_string())?;
-    verdict
-        .inspect_err(|e| metrics.artifact_rejected(e.verification_failure()))
-        .map_err(|e| e.to_string())
-}
-
-/// Counts payload bytes handed to an Interface and reports them now and then.
-struct CountingSink<'a> {
-    inner: &'a mut dyn PayloadSink,
-    sent: u64,
-    who: ComponentRef,
-    progress: Arc<dyn ProgressSink>,
-    last: Instant,
-}
-
-impl PayloadSink for CountingSink<'_> {
-    fn file(&mut self, name: &str, size: u64, content: &mut (dyn Read + Send)) -> io::Result<()> {
-        let CountingSink {
-            inner,
-            sent,
-            who,
-            progress,
-            last,
-        } = self;
-        let mut reader = CountingRead {
-            inner: content,
-            sent,
-            who,
-            progress: &**progress,
-            last,
-        };
-        let r = inner.file(name, size, &mut reader);
-        progress.emit(Progress::Bytes {
-            component: who.clone(),
-            bytes: *sent,
-            total: None,
-        });
-        r
-    }
-}
-
-struct CountingRead<'a> {
-    inner: &'a mut (dyn Read + Send),
-    sent: &'a mut u64,
-    who: &'a ComponentRef,
-    progress: &'a dyn ProgressSink,
-    last: &'a mut Instant,
-}
-
-impl Read for CountingRead<'_> {
-    #[allow(clippy::disallowed_methods)] // a progress throttle; nothing waits on it
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        *self.sent += n as u64;
-        if self.last.elapsed() >= Duration::from_millis(250) {
-            *self.last = Instant::now();
-            self.progress.emit(Progress::Bytes {
-                component: self.who.clone(),
-                bytes: *self.sent,
-                total: None,
-            });
-        }
-        Ok(n)
     }
 }

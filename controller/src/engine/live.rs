@@ -196,6 +196,7 @@ impl Engine {
             boot_id_path: cfg.boot_id_path.clone(),
             sources: resolver.locations(),
             metrics: metrics.clone(),
+            externals: Default::default(),
         };
         super::sweep::sweep(&settings.places(&datastore), &store, loaded.record.as_ref());
         super::kept::forget_torn(&datastore);
@@ -229,6 +230,13 @@ impl Engine {
     /// This engine, asking `gate` between plan and execute (see [`super::gate`]).
     pub fn with_gate(mut self, gate: Arc<dyn Gate>) -> Self {
         self.gate = gate;
+        self
+    }
+
+    /// This engine, driving the components whose `interface` `externals` names through it
+    /// instead of an executable (see [`crate::interface::external`]).
+    pub fn with_externals(mut self, externals: crate::interface::external::Externals) -> Self {
+        self.settings.externals = externals;
         self
     }
 

@@ -15,6 +15,8 @@ mod driver;
 mod ending;
 mod error;
 mod exec;
+mod external;
+mod feed;
 mod gate;
 mod header_memo;
 mod journal;

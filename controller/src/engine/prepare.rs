@@ -2,7 +2,7 @@
 //! Artifact resolved and its header checked, the plan, downgrade protection and the bundle
 //! verified. Any problem is a [`Problem`] with its [`Reason`]; nothing is touched here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use futures_util::future::join_all;
@@ -104,6 +104,10 @@ impl Engine {
             let gate = &gate;
             async move {
                 let _permit = gate.acquire().await.expect("semaphore never closes");
+                if let Some(driver) = self.settings.externals.get(&spec.interface) {
+                    let limit = self.runner.config().query_timeout;
+                    return super::external::observe(&**driver, limit).await;
+                }
                 let work = query_work_dir(datastore, &spec.interface);
                 let inv = Invocation::new(&self.settings.interfaces_dir, spec, work);
                 let id = self
@@ -146,9 +150,14 @@ impl Engine {
         m: &LoadedManifest,
         provides: BTreeMap<ComponentType, Vec<Provides>>,
         memo: Option<&HeaderMemo>,
+        external: &BTreeSet<ComponentType>,
     ) -> BTreeMap<ComponentType, Result<(Checked, PathBuf), Problem>> {
         let resolver = self.resolver.clone();
-        let m = m.clone();
+        let mut m = m.clone();
+        // An external Interface's type has no Artifact file: no source is asked for it.
+        m.manifest
+            .component_types
+            .retain(|t, _| !external.contains(t));
         // Named lookups only: a path or a bundle's own file costs no download.
         let key = |t: &ComponentType| {
             let target = &m.manifest.component_types[t];
@@ -270,6 +279,14 @@ impl Engine {
                 .map(|d| Problem::new(Reason::InvalidManifest, d.to_string()))
                 .collect());
         }
+        let (external, mixed) =
+            super::external::external_types(&topology, &self.settings.externals);
+        if !mixed.is_empty() {
+            return Err(mixed
+                .into_iter()
+                .map(|p| Problem::new(Reason::InvalidManifest, p))
+                .collect());
+        }
         let constraints = constrain::load(&self.eff, &topology);
         let observations = self.observe_topology(&topology).await;
         let mut provides: BTreeMap<ComponentType, Vec<Provides>> = BTreeMap::new();
@@ -279,14 +296,14 @@ impl Engine {
                 of_type.push(o.provides.clone());
             }
         }
-        let resolved = self.resolve(m, provides, memo).await;
-        let mut candidates = BTreeMap::new();
+        let resolved = self.resolve(m, provides, memo, &external).await;
+        let mut candidates = self.external_targets(m, &topology, &external);
         let mut artifacts = Vec::new();
         for (t, r) in resolved {
             match r {
                 Ok((c, p)) => {
                     artifacts.push((t.clone(), p));
-                    candidates.insert(t, Ok(c));
+                    candidates.insert(t, Ok(Target::File(Box::new(c))));
                 }
                 Err(e) => {
                     candidates.insert(t, Err(e));
@@ -313,6 +330,43 @@ impl Engine {
                 Err(all)
             }
         }
+    }
+
+    /// What each external Interface's component type is moved to: the Manifest's
+    /// `artifact_name`, which its driver must know ([`ExternalInterface::target`]).
+    ///
+    /// [`ExternalInterface::target`]: crate::interface::external::ExternalInterface::target
+    fn external_targets(
+        &self,
+        m: &LoadedManifest,
+        topology: &Topology,
+        external: &BTreeSet<ComponentType>,
+    ) -> BTreeMap<ComponentType, Result<Target, Problem>> {
+        let mut out = BTreeMap::new();
+        for (t, entry) in &m.manifest.component_types {
+            if !external.contains(t) {
+                continue;
+            }
+            let Some(name) = entry.artifact_name.clone() else {
+                let why = format!("component type '{t}' is driven by an external Interface: its Manifest entry must name an artifact_name (it has no Artifact file)");
+                out.insert(t.clone(), Err(Problem::new(Reason::InvalidManifest, why)));
+                continue;
+            };
+            let known = topology
+                .components
+                .iter()
+                .filter(|c| &c.component_type == t)
+                .filter_map(|c| self.settings.externals.get(&c.interface))
+                .try_for_each(|d| d.target(&name));
+            let r = match known {
+                Ok(()) => Ok(Target::External(super::external::ExternalTarget {
+                    artifact_name: name,
+                })),
+                Err(why) => Err(Problem::new(Reason::ArtifactNotFound, why)),
+            };
+            out.insert(t.clone(), r);
+        }
+        out
     }
 
     /// Why a prepared deployment may not start, from the first check that finds anything:
@@ -406,6 +460,34 @@ impl Engine {
                 format!("verifying the Artifacts failed: {e}"),
             )]
         })
+    }
+}
+
+/// What a component type is moved to: an Artifact file, or what an external Interface
+/// installs.
+enum Target {
+    File(Box<Checked>),
+    External(super::external::ExternalTarget),
+}
+
+impl Candidate for Target {
+    fn artifact_name(&self) -> &str {
+        match self {
+            Target::File(c) => c.artifact_name(),
+            Target::External(e) => e.artifact_name(),
+        }
+    }
+    fn is_installed(&self, provides: &Provides) -> bool {
+        match self {
+            Target::File(c) => c.is_installed(provides),
+            Target::External(e) => e.is_installed(provides),
+        }
+    }
+    fn check_compatible(&self, t: &ComponentType, provides: &Provides) -> Result<(), Vec<String>> {
+        match self {
+            Target::File(c) => c.check_compatible(t, provides),
+            Target::External(e) => e.check_compatible(t, provides),
+        }
     }
 }
 

@@ -43,6 +43,12 @@ pub enum Progress {
         bytes: u64,
         total: Option<u64>,
     },
+    /// How far a component driven by an external Interface (a Kanto update agent) is in its
+    /// current state, in percent, as it reports it (it streams no payload bytes).
+    Percent {
+        component: ComponentRef,
+        percent: u8,
+    },
     /// The host is about to be rebooted (or the caller must reboot it).
     Rebooting,
     /// A gate asked the deployment to wait before `point`; the engine asks again later

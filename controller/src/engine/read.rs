@@ -78,13 +78,19 @@ impl Engine {
             for (k, v) in o.provides.iter() {
                 lines.push((format!("{prefix}.{k}"), v.to_string()));
             }
-            let inv = Invocation::new(
-                &self.settings.interfaces_dir,
-                spec,
-                query_work_dir(datastore, &spec.interface),
-            )
-            .with_component(o.id.clone());
-            match self.runner.inventory(&inv).await {
+            let answer = match self.settings.externals.get(&spec.interface) {
+                Some(driver) => {
+                    let limit = self.runner.config().query_timeout;
+                    super::external::inventory(&**driver, &o.id, limit).await
+                }
+                None => {
+                    let work = query_work_dir(datastore, &spec.interface);
+                    let inv = Invocation::new(&self.settings.interfaces_dir, spec, work)
+                        .with_component(o.id.clone());
+                    self.runner.inventory(&inv).await.map_err(|e| e.to_string())
+                }
+            };
+            match answer {
                 Ok(inventory) => {
                     for (k, vs) in inventory.0 {
                         for v in vs {

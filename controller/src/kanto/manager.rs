@@ -26,6 +26,7 @@ use super::feedback::{Report, Tracker};
 use super::inventory::inventory;
 use super::link::{now_ms, Link, LinkError};
 use super::mapping;
+use super::slices::SliceStore;
 use super::wire::{
     Component, ConsentCommand, ConsentStatus, DesiredState, DesiredStateFeedback, Status,
 };
@@ -63,6 +64,8 @@ pub struct KantoUpdateManager {
     activities: Activities,
     current: Option<Current>,
     pending: Option<Pending>,
+    /// Where the agents' slices go before their Manifest is admitted (`with_slices`).
+    slices: Option<SliceStore>,
 }
 
 /// How a current-state get that Kanto makes by itself is named (`initial-current-state-<ms>`).
@@ -85,7 +88,17 @@ impl KantoUpdateManager {
             activities: Activities::default(),
             current: None,
             pending: None,
+            slices: None,
         }
+    }
+
+    /// This manager, writing each Kanto update agent's slice of a desired state to `slices`
+    /// before it admits the Manifest naming it, so the engine's agent driver finds it at
+    /// Download (also after a restart). Without it, a desired state for a `kanto:<domain>`
+    /// component is refused (IDENTIFICATION_FAILED).
+    pub fn with_slices(mut self, slices: SliceStore) -> Self {
+        self.slices = Some(slices);
+        self
     }
 
     /// Serves until `shutdown`, or until the event feed ends. Fails only when the MQTT
@@ -249,7 +262,7 @@ impl KantoUpdateManager {
                 "baton could not read the System's state: {e}"
             )]),
         };
-        let mapped = match mapped {
+        let mapped = match mapped.and_then(|m| self.keep_slices(m)) {
             Ok(m) => m,
             Err(problems) => return self.refuse(&problems).await,
         };
@@ -287,6 +300,35 @@ impl KantoUpdateManager {
                 Ok(())
             }
             Err(problems) => self.refuse(&problems.0).await,
+        }
+    }
+
+    /// Writes every agent slice of `m` (before admission: a Manifest is never admitted
+    /// naming a slice the agent driver cannot read).
+    fn keep_slices(&self, m: mapping::Mapped) -> Result<mapping::Mapped, Vec<String>> {
+        if m.agents.is_empty() {
+            return Ok(m);
+        }
+        let Some(store) = &self.slices else {
+            return Err(vec![format!(
+                "domain '{}' is a Kanto update agent's, and this Update Manager keeps no agent slices",
+                m.agents[0].component_type
+            )]);
+        };
+        let problems: Vec<String> = m
+            .agents
+            .iter()
+            .filter_map(|a| {
+                store
+                    .write(a)
+                    .err()
+                    .map(|e| format!("domain '{}': keeping its slice: {e}", a.component_type))
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(m)
+        } else {
+            Err(problems)
         }
     }
 

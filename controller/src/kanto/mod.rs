@@ -12,16 +12,21 @@
 //! ends once), [`feedback`] (baton's events -> Kanto feedback), [`inventory`] (observation ->
 //! Kanto inventory), [`agent_phase`] (what an agent's feedback means for the phase awaited).
 //! The IO half: [`link`] (one MQTT connection: reconnect with backoff, resubscribe, dispatch),
-//! [`manager`] (the Update Manager's side of the protocol) and [`agent`] (drives one Kanto
-//! update agent).
+//! [`manager`] (the Update Manager's side of the protocol), [`agent`] (drives one Kanto
+//! update agent), [`agent_driver`] (an agent as the engine's external Interface for a
+//! `kanto:<domain>` component) and [`slices`] (each agent's slice of a desired state, kept in
+//! the datastore for Download).
 //!
-//! The room talks to the rest of baton only through [`edge`]: admission, the system view,
-//! the event stream and the consent desk. It never acts on the System itself, never reads the
-//! engine's journal and never runs an Interface: a Kanto desired state changes the System only
-//! as a generation of the desired state, which the reconciler deploys like any other.
+//! The Update Manager half talks to the rest of baton only through [`edge`]: admission, the
+//! system view, the event stream and the consent desk. It never acts on the System itself,
+//! never reads the engine's journal and never runs an Interface: a Kanto desired state changes
+//! the System only as a generation of the desired state, which the reconciler deploys like
+//! any other. The agent half is the other way round: the engine drives it, as it drives an
+//! executable, through `interface::external` (the engine never names this room).
 
 pub mod activity;
 pub mod agent;
+pub mod agent_driver;
 pub mod agent_phase;
 pub mod backend;
 pub mod config;
@@ -31,6 +36,7 @@ pub mod inventory;
 pub mod link;
 pub mod manager;
 pub mod mapping;
+pub mod slices;
 pub mod things;
 pub mod topics;
 pub mod wire;

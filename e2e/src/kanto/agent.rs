@@ -23,7 +23,14 @@ pub struct Behaviour {
     pub fail: Option<String>,
     /// Receive and log, never answer.
     pub silent: bool,
+    /// Requests (`desiredstate`, `currentstate/get`, or a command) received and logged but
+    /// never answered; the others are answered.
+    pub ignore: Vec<String>,
 }
+
+/// Called with each request as it arrives; what it returns is noted beside it (a test's
+/// view of the rest of the System at that moment).
+pub type Witness = Box<dyn Fn(&str) -> String + Send>;
 
 #[derive(Default)]
 struct Inner {
@@ -31,6 +38,8 @@ struct Inner {
     running: BTreeMap<String, String>,
     /// Per activityId: the components to change, and whether a failure or rollback happened.
     desired: BTreeMap<String, (BTreeMap<String, String>, bool)>,
+    witness: Option<Witness>,
+    notes: Vec<(String, String)>,
 }
 
 /// A running simulated agent.
@@ -139,6 +148,16 @@ impl AgentSim {
             .collect()
     }
 
+    /// From now on, `witness` is asked at each request; see [`AgentSim::notes`].
+    pub fn witness(&self, witness: impl Fn(&str) -> String + Send + 'static) {
+        self.inner.lock().unwrap().witness = Some(Box::new(witness));
+    }
+
+    /// Each request since [`AgentSim::witness`] was set, with what the witness said then.
+    pub fn notes(&self) -> Vec<(String, String)> {
+        self.inner.lock().unwrap().notes.clone()
+    }
+
     /// What it runs now.
     pub fn running(&self) -> BTreeMap<String, String> {
         self.inner.lock().unwrap().running.clone()
@@ -164,7 +183,7 @@ impl Agent {
         match suffix {
             "/currentstate/get" => {
                 self.note("currentstate/get");
-                if !self.behaviour.silent {
+                if self.answers("currentstate/get") {
                     self.publish_state(&activity).await;
                 }
             }
@@ -194,7 +213,7 @@ impl Agent {
                     .unwrap()
                     .desired
                     .insert(activity.clone(), (want, false));
-                if self.behaviour.silent {
+                if !self.answers("desiredstate") {
                     return;
                 }
                 self.feedback(&activity, "IDENTIFYING", json!([])).await;
@@ -210,7 +229,7 @@ impl Agent {
                     return;
                 };
                 self.note(&cmd);
-                if !self.behaviour.silent {
+                if self.answers(&cmd) {
                     self.command(&activity, &cmd).await;
                 }
             }
@@ -219,7 +238,16 @@ impl Agent {
     }
 
     fn note(&self, what: &str) {
-        self.inner.lock().unwrap().log.push(what.to_string());
+        let mut i = self.inner.lock().unwrap();
+        i.log.push(what.to_string());
+        if let Some(seen) = i.witness.as_ref().map(|w| w(what)) {
+            i.notes.push((what.to_string(), seen));
+        }
+    }
+
+    /// Whether to answer `what` (not when silent, nor when told to ignore it).
+    fn answers(&self, what: &str) -> bool {
+        !self.behaviour.silent && !self.behaviour.ignore.iter().any(|i| i == what)
     }
 
     async fn command(&self, activity: &str, cmd: &str) {

@@ -56,6 +56,9 @@ pub fn apply(dep: &mut DeploymentStatus, event: &Progress) {
                 c.total_bytes = *total;
             }
         }
+        // Status counts payload bytes; an external Interface's percent reaches the event
+        // stream as the engine emitted it.
+        Progress::Percent { .. } => {}
         Progress::Rebooting => dep.state = "Rebooting".into(),
         // A gate holds the deployment; the engine asks it again later.
         Progress::Waiting { .. } => dep.state = WAITING.into(),
