@@ -400,6 +400,14 @@ fn config_schema_and_types_agree() {
         },
         min_free_bytes: 1 << 20,
         constraints: Some("/etc/baton/constraints.yaml".into()),
+        kanto: Some(baton::config::KantoConfig {
+            broker: "tcp://127.0.0.1:1883".into(),
+            things_enabled: false,
+            owner_consent_commands: vec!["DOWNLOAD".into(), "update".into()],
+            username: "um".into(),
+            password: "secret".into(),
+            ..Default::default()
+        }),
     };
     check(Schema::Config, &sample);
     // Every built-in default satisfies the schema too (unset options aside, which JSON files

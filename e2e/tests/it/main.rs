@@ -18,6 +18,7 @@ mod engine_cli;
 mod engine_crash;
 mod engine_ordering;
 mod gates;
+mod kanto_daemon;
 mod kanto_room;
 mod mender_inventory;
 mod mender_module;
