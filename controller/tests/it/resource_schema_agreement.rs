@@ -419,7 +419,9 @@ fn config_schema_and_types_agree() {
         "{:?}",
         Schema::Config.errors(&defaults)
     );
-    // And every default the schema announces to editors is the one baton uses.
+    // And every default the schema announces to editors is the one baton uses (inside an
+    // optional object, the one it gets when written without that key: `"Kanto": {}`).
+    defaults["Kanto"] = serde_json::to_value(baton::config::KantoConfig::default()).unwrap();
     let announced = announced_defaults(Schema::Config.json());
     assert!(announced.len() >= 10, "{announced:?}");
     for (path, value) in announced {
