@@ -193,6 +193,18 @@ pub fn describe(ev: &Value) -> String {
                 }
             )
         }
+        "settled" => {
+            let how = &c["settled"];
+            let detail = match s(how, "how") {
+                "refused" => format!(" ({}): {}", s(how, "reason"), s(how, "message")),
+                _ => String::new(),
+            };
+            format!(
+                "settled: generation {} {}{detail}",
+                c["generation"],
+                s(how, "how")
+            )
+        }
         other => format!("{other}: {c}"),
     };
     format!("#{:<5} {what}", ev["id"].as_u64().unwrap_or(0))

@@ -371,6 +371,16 @@ impl crate::kanto::edge::ConsentDesk for Desk {
     }
 }
 
+/// The phase a Kanto consent command names (`Kanto.OwnerConsentCommands`).
+pub fn phase_of_kanto(c: crate::kanto::wire::ConsentCommand) -> GatePhase {
+    use crate::kanto::wire::ConsentCommand;
+    match c {
+        ConsentCommand::Download => GatePhase::Download,
+        ConsentCommand::Update => GatePhase::Install,
+        ConsentCommand::Activate => GatePhase::Activate,
+    }
+}
+
 /// Kanto's word for a phase (`DOWNLOAD`, `UPDATE`, `ACTIVATE`).
 pub fn kanto_command(phase: GatePhase) -> crate::kanto::wire::ConsentCommand {
     use crate::kanto::wire::ConsentCommand;

@@ -67,11 +67,20 @@ impl GateSettings {
                 Some(_) => {}
             }
         }
+        let mut before: Vec<GatePhase> =
+            c.owner_consent.before.iter().copied().map(phase).collect();
+        // One consent gate: Kanto's `OwnerConsentCommands` add their phases to
+        // `OwnerConsent.Before` (the union), for every deployment, so the local API, the CLI
+        // and Kanto's consent app all answer the same question.
+        if let Some(k) = &c.kanto {
+            match crate::kanto::config::consent_commands(&k.owner_consent_commands) {
+                Ok(cs) => before.extend(cs.into_iter().map(super::consent::phase_of_kanto)),
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
-        let mut before: Vec<GatePhase> =
-            c.owner_consent.before.iter().copied().map(phase).collect();
         before.sort();
         before.dedup();
         Ok(GateSettings {
@@ -144,5 +153,36 @@ mod tests {
         assert!(s.windows.is_empty() && s.consent_before.is_empty() && s.health_checks.is_empty());
         assert_eq!(s.policy.describe(), "any");
         assert_eq!(s.locks_dir, PathBuf::from("/run/baton/locks"));
+    }
+
+    #[test]
+    fn kantos_consent_commands_join_owner_consent_before() {
+        let mut c = Config::default();
+        c.owner_consent.before = vec![ConsentPhase::Activate];
+        c.kanto = Some(crate::config::KantoConfig {
+            owner_consent_commands: vec!["download".into(), "ACTIVATE".into()],
+            ..Default::default()
+        });
+        let s = GateSettings::from_config(&c).unwrap();
+        assert_eq!(
+            s.consent_before,
+            [GatePhase::Download, GatePhase::Activate],
+            "the union, each phase once"
+        );
+        c.kanto = Some(crate::config::KantoConfig {
+            owner_consent_commands: vec!["UPDATE".into()],
+            ..Default::default()
+        });
+        let s = GateSettings::from_config(&c).unwrap();
+        assert_eq!(s.consent_before, [GatePhase::Install, GatePhase::Activate]);
+        c.kanto = Some(crate::config::KantoConfig {
+            owner_consent_commands: vec!["ROLLBACK".into()],
+            ..Default::default()
+        });
+        let e = GateSettings::from_config(&c).unwrap_err();
+        assert!(
+            e[0].starts_with("Kanto.OwnerConsentCommands: unknown command `ROLLBACK`"),
+            "{e:?}"
+        );
     }
 }

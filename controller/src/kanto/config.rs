@@ -78,21 +78,7 @@ impl KantoConfig {
                 ),
             ));
         }
-        let mut owner_consent = Vec::new();
-        for word in &self.owner_consent_commands {
-            let c = ConsentCommand::ALL
-                .into_iter()
-                .find(|c| c.as_str().eq_ignore_ascii_case(word))
-                .ok_or_else(|| {
-                    bad(
-                        "OwnerConsentCommands",
-                        format!("unknown command `{word}` (expected DOWNLOAD, UPDATE or ACTIVATE)"),
-                    )
-                })?;
-            owner_consent.push(c);
-        }
-        owner_consent.sort();
-        owner_consent.dedup();
+        let owner_consent = consent_commands(&self.owner_consent_commands)?;
         let positive = |key: &'static str, secs: u64| {
             if secs == 0 {
                 Err(bad(key, "must be at least 1 second"))
@@ -128,6 +114,27 @@ impl KantoConfig {
             keep_alive: Duration::from_secs(self.keep_alive_seconds),
         })
     }
+}
+
+/// `OwnerConsentCommands` read as Kanto reads them (any case), sorted, without duplicates.
+/// Also read by baton's consent gate, which asks before these phases too.
+pub fn consent_commands(words: &[String]) -> Result<Vec<ConsentCommand>, KantoConfigError> {
+    let mut owner_consent = Vec::new();
+    for word in words {
+        let c = ConsentCommand::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(word))
+            .ok_or_else(|| {
+                bad(
+                    "OwnerConsentCommands",
+                    format!("unknown command `{word}` (expected DOWNLOAD, UPDATE or ACTIVATE)"),
+                )
+            })?;
+        owner_consent.push(c);
+    }
+    owner_consent.sort();
+    owner_consent.dedup();
+    Ok(owner_consent)
 }
 
 /// `tcp://host[:port]`, `mqtt://host[:port]`, `[::1]` for IPv6.

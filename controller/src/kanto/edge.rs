@@ -128,9 +128,11 @@ pub struct ObservedComponent {
 }
 
 impl ObservedComponent {
-    /// The Artifact it runs, when it says.
+    /// The Artifact it runs, when it says: by the engine's rule (`artifact_name`, else the
+    /// version its Interface keeps as `rootfs-image.<interface>.version`, as Mender's
+    /// module-image Interfaces do).
     pub fn artifact_name(&self) -> Option<&str> {
-        self.provides.get("artifact_name")
+        self.provides.artifact(&self.interface)
     }
 }
 

@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::engine::api::Progress;
-use crate::model::{ComponentStatus, Condition, DeploymentStatus, GateStatus, HistoryEntry};
+use crate::engine::api::{End, Progress};
+use crate::model::{
+    ComponentStatus, Condition, DeploymentStatus, GateStatus, HistoryEntry, Reason,
+};
 
 /// What changed. Each carries only its own part of the status, never the whole document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,6 +48,23 @@ pub enum Change {
         gate: Option<GateStatus>,
         next_window_at: Option<String>,
     },
+    /// The controller settled desired generation `generation`: found in sync, refused
+    /// before anything ran, or deployed (how the deployment ended). What a source that
+    /// answers its sender (Kanto's feedback) waits for, whichever way the look went.
+    Settled { generation: u64, settled: Settled },
+}
+
+/// How the controller settled a desired generation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "how")]
+pub enum Settled {
+    /// Every component already ran its Artifact: nothing ran.
+    InSync,
+    /// Nothing ran: the Manifest cannot be deployed now (refused at planning, held back by
+    /// the update policy, or the engine could not answer).
+    Refused { reason: Reason, message: String },
+    /// A deployment of it ran and ended so.
+    Deployed { end: End },
 }
 
 /// One numbered change.

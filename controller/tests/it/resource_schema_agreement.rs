@@ -401,8 +401,10 @@ fn config_schema_and_types_agree() {
         min_free_bytes: 1 << 20,
         constraints: Some("/etc/baton/constraints.yaml".into()),
         kanto: Some(baton::config::KantoConfig {
-            owner_consent_commands: vec!["DOWNLOAD".into(), "activate".into()],
-            username: "device".into(),
+            broker: "tcp://127.0.0.1:1883".into(),
+            things_enabled: false,
+            owner_consent_commands: vec!["DOWNLOAD".into(), "update".into()],
+            username: "um".into(),
             password: "secret".into(),
             ..Default::default()
         }),
@@ -417,8 +419,8 @@ fn config_schema_and_types_agree() {
         "{:?}",
         Schema::Config.errors(&defaults)
     );
-    // And every default the schema announces to editors is the one baton uses (for the
-    // optional Kanto object: its defaults when the key is written).
+    // And every default the schema announces to editors is the one baton uses (inside an
+    // optional object, the one it gets when written without that key: `"Kanto": {}`).
     defaults["Kanto"] = serde_json::to_value(baton::config::KantoConfig::default()).unwrap();
     let announced = announced_defaults(Schema::Config.json());
     assert!(announced.len() >= 10, "{announced:?}");

@@ -19,6 +19,7 @@ mod engine_crash;
 mod engine_ordering;
 mod gates;
 mod kanto_agents;
+mod kanto_daemon;
 mod kanto_room;
 mod mender_inventory;
 mod mender_module;

@@ -22,6 +22,7 @@ use crate::engine::api::{DeploymentReport, End, EngineError, Preview, ProgressSi
 use crate::gates;
 use crate::metrics::ReconcileResult;
 use crate::model::{Origin, Reason};
+use crate::wire::events::Settled;
 
 impl Reconciler {
     /// One look: journal, desired, observed; at most one engine deployment.
@@ -68,13 +69,18 @@ impl Reconciler {
                     return Again::No;
                 }
                 Decision::Fail { reason, message } => {
-                    self.failed(gen, reason, message);
+                    self.refused(gen, reason, message);
                     ReconcileResult::Error
                 }
                 Decision::Succeed => {
                     // Components first: whoever sees Ready also sees them in sync.
                     self.refresh_components(desired.as_deref()).await;
+                    // Said once per generation, not at every resync that finds it so.
+                    let newly = self.memory.value.synced_generation != gen;
                     self.succeeded(gen);
+                    if newly {
+                        self.board.settled(gen, Settled::InSync);
+                    }
                     ReconcileResult::Success
                 }
                 Decision::ReportDrift { listed } => {
@@ -190,6 +196,13 @@ impl Reconciler {
                 report_persist(&e);
             }
             self.board.finished(self.history.entries());
+            self.board.settled(
+                gen,
+                Settled::Refused {
+                    reason,
+                    message: message.clone(),
+                },
+            );
             self.remember(|m| m.held_generation = Some(gen));
         }
         if reason == Reason::NotNewer {
@@ -298,10 +311,17 @@ impl Reconciler {
                 ReconcileResult::Requeue
             }
             Some(Err(e)) => {
-                self.failed(gen, Reason::EngineError, e.to_string());
+                self.refused(gen, Reason::EngineError, e.to_string());
                 ReconcileResult::Error
             }
         }
+    }
+
+    /// Generation `gen` could not be deployed and nothing ran: a failed attempt, and said.
+    fn refused(&mut self, gen: u64, reason: Reason, message: String) {
+        self.failed(gen, reason, message.clone());
+        self.board
+            .settled(gen, Settled::Refused { reason, message });
     }
 
     /// Settles what the journal holds (after a crash or a reboot), unless the Update Module
@@ -353,6 +373,9 @@ impl Reconciler {
                 .unwrap_or_default();
             self.record_finished(&report, gen, &sha, Driver::Controller);
         }
+        let settled = report.end.is_final().then(|| Settled::Deployed {
+            end: report.end.clone(),
+        });
         tracing::info!(deployment = %report.deployment, manifest = %report.manifest, end = ?report.end, "deployment ended");
         match end_failure(&report.end) {
             None => {
@@ -360,6 +383,10 @@ impl Reconciler {
                 self.succeeded(gen);
             }
             Some((reason, message)) => self.failed(gen, reason, message),
+        }
+        // After the status says how it ended, so a follower that reads it sees it so.
+        if let Some(settled) = settled {
+            self.board.settled(gen, settled);
         }
     }
 

@@ -9,12 +9,17 @@
 //!
 //! [`configured`] builds the list from the configuration and [`start`] runs it; adding a
 //! source is a new implementation and a line in [`configured`], never a change to the
-//! reconciler's loop. Today's sources: the watched directory ([`watch_dir`]) and the local
+//! reconciler's loop. Today's sources: the watched directory ([`watch_dir`]), the local
 //! API ([`api`]: `PUT /v1/manifest`, and on the Unix socket the Update Module hand-off,
-//! [`handoff`], which hands a Manifest to the engine through the same admission).
+//! [`handoff`], which hands a Manifest to the engine through the same admission), and, when
+//! `Kanto` is configured, Eclipse Kanto's Update Manager API over MQTT ([`kanto`], with the
+//! daemon's side of the Kanto room's edges in [`kanto_edges`] and [`kanto_feed`]).
 
 pub mod api;
 pub mod handoff;
+pub mod kanto;
+pub mod kanto_edges;
+pub mod kanto_feed;
 pub mod watch_dir;
 
 use std::path::PathBuf;
@@ -126,6 +131,9 @@ pub fn offer(admission: &Admission, handle: &Handle, o: Offer<'_>) -> Result<App
 pub enum StartError {
     #[error(transparent)]
     Listen(#[from] super::api::listen::ListenError),
+    /// A `Kanto` value that cannot be used (`Kanto.<Key>: ...`).
+    #[error(transparent)]
+    Kanto(#[from] crate::kanto::KantoConfigError),
     #[error("desired-state source `{name}`: {error}")]
     Source {
         name: &'static str,
@@ -140,13 +148,20 @@ pub async fn configured(
     metrics: Metrics,
 ) -> Result<Vec<Box<dyn Source>>, StartError> {
     let cfg = &eff.config;
+    let mut sources: Vec<Box<dyn Source>> = vec![Box::new(watch_dir::WatchDirSource {
+        dir: cfg.watch_dir.clone(),
+    })];
+    if let Some(k) = &cfg.kanto {
+        sources.push(Box::new(kanto::KantoSource::open(
+            k,
+            &eff.dirs.datastore_dir,
+        )?));
+    }
     // The API last: see [`start`].
-    Ok(vec![
-        Box::new(watch_dir::WatchDirSource {
-            dir: cfg.watch_dir.clone(),
-        }),
-        Box::new(api::ApiSource::open(cfg, metrics, crate::daemon::identity(eff)).await?),
-    ])
+    sources.push(Box::new(
+        api::ApiSource::open(cfg, metrics, crate::daemon::identity(eff)).await?,
+    ));
+    Ok(sources)
 }
 
 /// The running sources.

@@ -196,6 +196,14 @@ impl Board {
         );
     }
 
+    /// The controller settled desired generation `generation` (see [`Change::Settled`]).
+    pub fn settled(&self, generation: u64, settled: crate::wire::events::Settled) {
+        self.events.publish(Change::Settled {
+            generation,
+            settled,
+        });
+    }
+
     /// One progress event of the deployment in flight (ignored when none is in flight).
     pub fn progress(&self, event: &Progress) {
         let modified = self.tx.send_if_modified(|s| match &mut s.deployment {

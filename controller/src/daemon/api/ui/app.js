@@ -151,6 +151,7 @@
       case 'finished':
         model.history = [c.entry].concat((model.history || []).filter((h) => h.id !== c.entry.id)).slice(0, 20);
         break;
+      case 'settled': break; // the summary and history that come with it show it
       default: setTimeout(load, 0); // a kind this page does not know: read everything
     }
   }
