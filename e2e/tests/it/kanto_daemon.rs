@@ -95,6 +95,12 @@ async fn plain_mode_updates_in_order_fails_whole_and_refuses_what_it_cannot_map(
     let Some((sys, broker)) = serve(json!({"ThingsEnabled": false})) else {
         return;
     };
+    // The rtos says what hardware it runs on (its Inventory answer): a hardware node.
+    std::fs::write(
+        sys.state_dir("a").join("Inventory.extra"),
+        "hardware.name=rtos-mcu\nhardware.version=rev-b\n",
+    )
+    .unwrap();
     let (backend, d) = start(&sys, &broker, Mode::Plain).await;
 
     // A two-domain update, gateway listed first: order 10, rtos 20.
@@ -134,6 +140,14 @@ async fn plain_mode_updates_in_order_fails_whole_and_refuses_what_it_cannot_map(
         .await;
     assert_eq!(inv["activityId"], "a1");
     assert_eq!(node(&inv["payload"], "rtos:RTOS-A")["version"], "rtos-v2");
+    let hw = inv["payload"]["hardwareNodes"]
+        .as_array()
+        .and_then(|hs| hs.iter().find(|h| h["id"] == "rtos:RTOS-A:hardware"))
+        .unwrap_or_else(|| panic!("no hardware node for the rtos in {inv:#}"));
+    assert_eq!(
+        (&hw["name"], &hw["version"]),
+        (&json!("rtos-mcu"), &json!("rev-b"))
+    );
     assert_eq!(
         node(&inv["payload"], "gateway:GW-B")["version"],
         "gateway-v2"

@@ -168,6 +168,34 @@ pub struct DaemonView {
     pub handle: Handle,
 }
 
+impl DaemonView {
+    /// Each component's `Inventory` answers (hardware nodes come from its `hardware.*` keys),
+    /// through the engine's read: `<type>.<id>.<key>=<value>` lines, split back per component.
+    /// Best effort: without them the current state still lists what every component runs.
+    async fn add_inventory(&self, components: &mut [ObservedComponent]) {
+        let lines = match self.handle.query(Query::Inventory).await {
+            Ok(Answer::Inventory(inv)) => inv.lines,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "Kanto: the components' inventory could not be read; the current state has no hardware nodes");
+                return;
+            }
+        };
+        for c in components.iter_mut() {
+            let Some(id) = &c.id else { continue };
+            let prefix = format!("{}.{}.", c.component_type, id);
+            for (k, v) in &lines {
+                if let Some(key) = k.strip_prefix(&prefix) {
+                    c.inventory
+                        .entry(key.to_string())
+                        .or_default()
+                        .push(v.clone());
+                }
+            }
+        }
+    }
+}
+
 impl SystemView for DaemonView {
     fn snapshot(&self) -> BoxFuture<'_, Result<SystemSnapshot, String>> {
         Box::pin(async move {
@@ -215,6 +243,8 @@ impl SystemView for DaemonView {
                     })
                     .collect()
             };
+            let mut components = components;
+            self.add_inventory(&mut components).await;
             let deployed = self
                 .handle
                 .desired
