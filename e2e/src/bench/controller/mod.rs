@@ -257,7 +257,27 @@ fn binary_rows(bins: &Bins) -> Vec<Row> {
             "binary size, as built (profile strips symbols)",
             as_built.and_then(|v| fig("", &[v], Unit::MiB)),
         ),
+        status_page_row(),
     ]
+}
+
+/// The status page's weight: what a first load transfers (its HTML, style sheet and script,
+/// embedded in the binary verbatim with `include_str!` and served as they are), which is
+/// also what the page adds to the binary's data.
+fn status_page_row() -> Row {
+    let dir = crate::repo_root().join("controller/src/daemon/api/ui");
+    let bytes: Result<u64, String> = ["index.html", "style.css", "app.js"]
+        .iter()
+        .map(|f| {
+            std::fs::metadata(dir.join(f))
+                .map(|m| m.len())
+                .map_err(|e| format!("{f}: {e}"))
+        })
+        .sum();
+    Row::new(
+        "status page, first load (HTML, CSS, script)",
+        bytes.and_then(|b| fig("", &[b as f64 / 1024.0], Unit::KiB)),
+    )
 }
 
 fn landing_row(sys: &System, d: &Daemon, drops: usize) -> Row {
