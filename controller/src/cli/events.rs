@@ -197,6 +197,11 @@ pub fn describe(ev: &Value) -> String {
             let how = &c["settled"];
             let detail = match s(how, "how") {
                 "refused" => format!(" ({}): {}", s(how, "reason"), s(how, "message")),
+                // How the deployment ended: `succeeded`, `rolled_back`, ...
+                "deployed" => match s(&how["end"], "result") {
+                    "" => String::new(),
+                    result => format!(" ({result})"),
+                },
                 _ => String::new(),
             };
             format!(
@@ -310,5 +315,27 @@ mod tests {
         ] {
             assert_eq!(describe(&json!({"id": 7, "change": change})), want);
         }
+    }
+
+    #[test]
+    fn a_settled_deployment_says_how_it_ended() {
+        use crate::engine::api::End;
+        use crate::model::Reason;
+        use crate::wire::events::{Change, Settled};
+        let change = Change::Settled {
+            generation: 2,
+            settled: Settled::Deployed {
+                end: End::RolledBack {
+                    reason: Reason::CommitFailed,
+                    failed_at: "ArtifactCommit mcu SEAT".into(),
+                    message: "exit code 1".into(),
+                },
+            },
+        };
+        let ev = json!({"id": 7, "change": serde_json::to_value(change).unwrap()});
+        assert_eq!(
+            describe(&ev),
+            "#7     settled: generation 2 deployed (rolledBack)"
+        );
     }
 }
