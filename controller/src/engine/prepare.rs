@@ -159,33 +159,27 @@ impl Engine {
             .component_types
             .retain(|t, _| !external.contains(t));
         // Named lookups only: a path or a bundle's own file costs no download.
-        let key = |t: &ComponentType| {
-            let target = &m.manifest.component_types[t];
-            match (&target.artifact_path, &target.artifact_name) {
-                (None, Some(name)) => Some(MemoKey::new(
-                    t,
-                    name,
-                    provides.get(t).map_or(&[], Vec::as_slice),
-                )),
-                _ => None,
-            }
-        };
-        let mut known = BTreeMap::new();
-        if let Some(memo) = memo {
-            for t in m.manifest.component_types.keys() {
-                if let Some(k) = key(t) {
-                    if let Some(h) = memo.get(&k) {
-                        known.insert(t.clone(), (k, h));
-                    }
-                }
-            }
-        }
         let keys: BTreeMap<ComponentType, MemoKey> = m
             .manifest
             .component_types
-            .keys()
-            .filter_map(|t| key(t).map(|k| (t.clone(), k)))
+            .iter()
+            .filter_map(
+                |(t, target)| match (&target.artifact_path, &target.artifact_name) {
+                    (None, Some(name)) => Some((
+                        t.clone(),
+                        MemoKey::new(t, name, provides.get(t).map_or(&[], Vec::as_slice)),
+                    )),
+                    _ => None,
+                },
+            )
             .collect();
+        let mut known: BTreeMap<ComponentType, ArtifactHeader> = memo
+            .map(|memo| {
+                keys.iter()
+                    .filter_map(|(t, k)| Some((t.clone(), memo.get(k)?)))
+                    .collect()
+            })
+            .unwrap_or_default();
         // A staged bundle's Manifest: each type's Artifact is the bundle's own.
         let root = super::bundle::staging_root(&self.eff.dirs.datastore_dir);
         let bundled = m
@@ -198,7 +192,7 @@ impl Engine {
                 .component_types
                 .iter()
                 .map(|(t, target)| {
-                    if let Some((_, header)) = known.remove(t) {
+                    if let Some(header) = known.remove(t) {
                         let checked = Checked {
                             header,
                             expected_name: target.artifact_name.clone(),
