@@ -109,10 +109,15 @@ fn send(
         total
     };
     let flip = corrupt.then_some(total / 2);
+    // A slow link is paced by the clock, as a real link is: small pieces, each sent when
+    // the link would have carried it. A client that fell behind gets what a link's buffers
+    // would hold (`SLACK` worth), not a burst of everything it missed.
     let chunk = match slow {
-        Some(rate) => (rate / 10).max(1) as usize,
+        Some(rate) => (rate / 100).clamp(1, 256 << 10) as usize,
         None => 1 << 20,
     };
+    const SLACK: Duration = Duration::from_millis(20);
+    let mut due = Instant::now();
     let mut at = from;
     while at < end {
         let to = (at + chunk).min(end);
@@ -129,8 +134,15 @@ fn send(
             break;
         }
         at = to;
-        if slow.is_some() {
-            std::thread::sleep(Duration::from_millis(100));
+        if let Some(rate) = slow {
+            due += Duration::from_secs_f64(piece.len() as f64 / rate.max(1) as f64);
+            let now = Instant::now();
+            if now > due + SLACK {
+                due = now - SLACK;
+            }
+            if due > now {
+                std::thread::sleep(due - now);
+            }
         }
     }
     let _ = out.flush();
