@@ -21,6 +21,7 @@ pub mod engine;
 pub mod floor;
 pub mod install;
 pub mod layout;
+pub mod loop_ext4;
 pub mod machine;
 pub mod measure;
 pub mod page;

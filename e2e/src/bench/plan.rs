@@ -46,6 +46,7 @@ impl Plan {
                 ),
                 runs: runs(5),
                 dirs: vec![tmpfs.clone(), disk.clone()],
+                journaled_ext4_in: Some(disk.clone()),
             },
             install: install::Options {
                 mib: if quick { 4 } else { 64 },

@@ -5,7 +5,8 @@
 //!                  [--bin-dir target/release]
 //!
 //! Without `--dir`, runs on tmpfs (`--tmpfs-dir`, /dev/shm) and on disk (`--disk-dir`,
-//! /var/tmp). Build first: `cargo build --release --workspace --bins`. Prints a Markdown
+//! /var/tmp), and on a default ext4 loop-mounted from an image in the disk directory (root
+//! only; `--dir` leaves it out). Build first: `cargo build --release --workspace --bins`. Prints a Markdown
 //! section; `e2e/bench` runs it with the others and writes BENCHMARKS.md.
 
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ fn main() {
         .collect();
     if !dirs.is_empty() {
         opts.dirs = dirs;
+        opts.journaled_ext4_in = None;
     }
     print!("{}", engine::section(&bins, &opts).markdown());
 }
