@@ -30,7 +30,7 @@ use crate::artifact::{self, ArtifactHeader, ArtifactReader, Limits, PayloadSink,
 use crate::interface::download::{download, DownloadMode};
 use crate::interface::external::{ExternalInterface, Externals};
 use crate::interface::file_api::{
-    remove_component_dir, sync_filesystem, CurrentArtifact, FileApiDir, HeaderFiles,
+    remove_component_dir, retire_tree, sync_filesystem, CurrentArtifact, FileApiDir, HeaderFiles,
 };
 use crate::interface::runner::{Invocation, Runner};
 use crate::metrics::Metrics;
@@ -42,6 +42,9 @@ pub struct ExecSettings {
     pub interfaces_dir: PathBuf,
     /// `<datastore>/work`: File API directories live below it, one tree per deployment.
     pub work_root: PathBuf,
+    /// `<datastore>/spare-trees`: each component's last File API directory, kept for its
+    /// next deployment (`interface::file_api::retire_tree`). Same filesystem as `work_root`.
+    pub spare_trees: PathBuf,
     pub policy: VerifyPolicy,
     pub limits: Limits,
     /// argv of the command that reboots the host.
@@ -135,6 +138,14 @@ impl Inner {
         deployment_work_dir(&self.settings.work_root, &record.id).join(type_dir(&c.component_type))
     }
 
+    /// Where `c`'s File API directory waits between deployments.
+    fn spare(&self, c: &PlannedComponent) -> PathBuf {
+        self.settings
+            .spare_trees
+            .join(type_dir(&c.component_type))
+            .join(c.id.as_str())
+    }
+
     fn invocation(&self, record: &DeploymentRecord, c: &PlannedComponent) -> Invocation {
         let spec = ComponentSpec {
             component_type: c.component_type.clone(),
@@ -178,8 +189,14 @@ impl Inner {
         remove_component_dir(&root, &c.id).map_err(|e| e.to_string())?;
         let current =
             CurrentArtifact::from_provides(&c.component_type, &c.interface, &c.provides_before);
-        FileApiDir::create(&root, &c.id, &current, &header_files(&header))
-            .map_err(|e| e.to_string())?;
+        FileApiDir::create_reusing(
+            &root,
+            &c.id,
+            &current,
+            &header_files(&header),
+            &self.spare(c),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -289,9 +306,10 @@ impl Inner {
                         .map_err(|e| e.to_string());
                     if state == State::Cleanup {
                         // The tree is the deployment's, not the Interface's: it goes whatever
-                        // Cleanup said.
-                        if let Err(e) = remove_component_dir(&self.root(&record, c), &c.id) {
-                            tracing::warn!(component = %c.id, error = %e, "could not remove the File API directory");
+                        // Cleanup said, to wait for the component's next deployment.
+                        let tree = self.root(&record, c).join(c.id.as_str());
+                        if let Err(e) = retire_tree(&tree, &self.spare(c)) {
+                            tracing::warn!(component = %c.id, error = %e, "could not keep the File API directory for the next deployment");
                         }
                     }
                     r

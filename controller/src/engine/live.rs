@@ -189,6 +189,7 @@ impl Engine {
         let settings = ExecSettings {
             interfaces_dir: eff.dirs.interfaces_dir.clone(),
             work_root: datastore.join("work"),
+            spare_trees: datastore.join("spare-trees"),
             policy,
             limits,
             reboot_command: cfg.reboot_command.clone(),

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use baton::artifact::PayloadSink;
 use baton::interface::file_api::{
-    remove_component_dir, CurrentArtifact, FileApiDir, FilesTreeSink, HeaderFiles, TreeError,
-    WHOLE_ARTIFACT_NAME,
+    remove_component_dir, retire_tree, CurrentArtifact, FileApiDir, FilesTreeSink, HeaderFiles,
+    TreeError, WHOLE_ARTIFACT_NAME,
 };
 use baton::model::ComponentId;
 
@@ -137,6 +137,181 @@ fn a_tree_without_version_is_incomplete_and_removal_is_total() {
         b"keep",
         "removal must not follow links"
     );
+}
+
+/// Every entry below `dir`: relative path, kind, mode and (files) content, sorted.
+fn snapshot(dir: &Path) -> Vec<(String, &'static str, u32, Vec<u8>)> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, &'static str, u32, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                out.push((rel, "dir", mode(&p), Vec::new()));
+                walk(base, &p, out);
+            } else if meta.is_file() {
+                out.push((rel, "file", mode(&p), std::fs::read(&p).unwrap()));
+            } else {
+                out.push((rel, "other", mode(&p), Vec::new()));
+            }
+        }
+    }
+    let mut out = vec![(String::new(), "dir", mode(dir), Vec::new())];
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).unwrap().ino()
+}
+
+/// The next version's header and current files: some longer, some shorter than before.
+fn next() -> (CurrentArtifact, HeaderFiles) {
+    (
+        CurrentArtifact {
+            artifact_name: Some("rtos-v2".into()),
+            artifact_group: Some("grp1".into()),
+            device_type: "rtos".into(),
+        },
+        HeaderFiles {
+            artifact_name: "rtos-v3-with-a-much-longer-name".into(),
+            header_info: b"{}".to_vec(),
+            meta_data: br#"{"k":"v"}"#.to_vec(),
+            ..header()
+        },
+    )
+}
+
+/// What a deployment leaves in a tree: scratch files, a payload tree, stray names, modes an
+/// Interface changed, a symlink out of the tree.
+fn leave_traces(tree: &Path, outside: &Path) {
+    std::fs::write(tree.join("tmp/scratch"), b"x").unwrap();
+    std::fs::create_dir(tree.join("tmp/sub")).unwrap();
+    std::fs::write(tree.join("tmp/sub/f"), b"y").unwrap();
+    std::os::unix::fs::symlink(outside, tree.join("tmp/link")).unwrap();
+    std::fs::create_dir(tree.join("files")).unwrap();
+    std::fs::write(tree.join("files/payload"), b"payload").unwrap();
+    std::fs::write(tree.join("stream-next"), b"").unwrap();
+    std::fs::create_dir(tree.join("streams")).unwrap();
+    std::fs::write(tree.join("header/extra"), b"e").unwrap();
+    std::fs::write(tree.join("left-behind"), b"l").unwrap();
+    let chmod = |rel: &str, m: u32| {
+        std::fs::set_permissions(tree.join(rel), std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    chmod("header/type-info", 0o644);
+    chmod("tmp", 0o755);
+}
+
+#[test]
+fn a_reused_spare_tree_is_exactly_the_tree_a_fresh_one_would_be() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("keep"), b"k").unwrap();
+    let spare = tmp.path().join("spare-trees/rtos/R1");
+    let old = FileApiDir::create(
+        &tmp.path().join("work/d1"),
+        &id("R1"),
+        &current(),
+        &header(),
+    )
+    .unwrap();
+    leave_traces(old.path(), &outside);
+    let ino = inode(&old.path().join("header/artifact_name"));
+
+    retire_tree(old.path(), &spare).unwrap();
+    assert!(!old.path().exists(), "the deployment's tree is gone");
+    let err = FileApiDir::open(spare.parent().unwrap(), &id("R1")).unwrap_err();
+    assert!(
+        matches!(err, TreeError::Incomplete { .. }),
+        "a spare is never a finished tree: {err}"
+    );
+    assert_eq!(
+        std::fs::read(outside.join("keep")).unwrap(),
+        b"k",
+        "nothing outside the tree is touched"
+    );
+
+    let (cur, head) = next();
+    let reused =
+        FileApiDir::create_reusing(&tmp.path().join("work/d2"), &id("R1"), &cur, &head, &spare)
+            .unwrap();
+    assert!(!spare.exists(), "the spare was taken");
+    assert_eq!(
+        inode(&reused.path().join("header/artifact_name")),
+        ino,
+        "rewritten in place, not made anew"
+    );
+    let fresh = FileApiDir::create(&tmp.path().join("fresh"), &id("R1"), &cur, &head).unwrap();
+    assert_eq!(snapshot(reused.path()), snapshot(fresh.path()));
+    assert_eq!(
+        FileApiDir::open(&tmp.path().join("work/d2"), &id("R1")).unwrap(),
+        reused
+    );
+}
+
+#[test]
+fn a_spare_tree_that_is_not_what_it_should_be_gives_way_to_a_fresh_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside");
+    std::fs::write(&outside, b"do not write").unwrap();
+    let (cur, head) = next();
+    let fresh = FileApiDir::create(&tmp.path().join("fresh"), &id("R1"), &cur, &head).unwrap();
+    type Spoil = fn(&Path, &Path);
+    let spoils: [(&str, Spoil); 3] = [
+        (
+            "a header file made a symlink out of the tree",
+            |spare, outside| {
+                std::fs::remove_file(spare.join("header/artifact_name")).unwrap();
+                std::os::unix::fs::symlink(outside, spare.join("header/artifact_name")).unwrap();
+            },
+        ),
+        ("tmp/ made a file", |spare, _| {
+            std::fs::remove_dir(spare.join("tmp")).unwrap();
+            std::fs::write(spare.join("tmp"), b"t").unwrap();
+        }),
+        ("the spare itself a file", |spare, _| {
+            std::fs::remove_dir_all(spare).unwrap();
+            std::fs::write(spare, b"s").unwrap();
+        }),
+    ];
+    for (i, (what, spoil)) in spoils.into_iter().enumerate() {
+        let spare = tmp.path().join(format!("spare-{i}/R1"));
+        let old = FileApiDir::create(
+            &tmp.path().join(format!("old-{i}")),
+            &id("R1"),
+            &current(),
+            &header(),
+        )
+        .unwrap();
+        retire_tree(old.path(), &spare).unwrap();
+        spoil(&spare, &outside);
+        let root = tmp.path().join(format!("new-{i}"));
+        let made = FileApiDir::create_reusing(&root, &id("R1"), &cur, &head, &spare).unwrap();
+        assert_eq!(snapshot(made.path()), snapshot(fresh.path()), "{what}");
+        assert_eq!(std::fs::read(&outside).unwrap(), b"do not write", "{what}");
+        assert!(!spare.exists(), "{what}: the spoiled spare is gone");
+    }
+}
+
+#[test]
+fn a_tree_is_reused_only_where_none_exists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let spare = tmp.path().join("spare/R1");
+    let old =
+        FileApiDir::create(&tmp.path().join("old"), &id("R1"), &current(), &header()).unwrap();
+    retire_tree(old.path(), &spare).unwrap();
+    FileApiDir::create(&root, &id("R1"), &current(), &header()).unwrap();
+    let err =
+        FileApiDir::create_reusing(&root, &id("R1"), &current(), &header(), &spare).unwrap_err();
+    assert!(matches!(err, TreeError::Exists { .. }), "{err}");
+    assert!(spare.is_dir(), "the spare stays for later");
+    // Retiring a tree that is not there (nothing to keep) is not an error.
+    retire_tree(&tmp.path().join("nothing/R9"), &tmp.path().join("spare/R9")).unwrap();
+    assert!(!tmp.path().join("spare/R9").exists());
 }
 
 fn feed(sink: &mut dyn PayloadSink, files: &[(&str, &[u8])]) -> std::io::Result<()> {

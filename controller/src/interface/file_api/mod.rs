@@ -23,6 +23,7 @@
 mod current;
 mod files_tree;
 mod fsx;
+mod spare;
 mod streams_tree;
 
 use std::io;
@@ -31,6 +32,7 @@ use std::path::{Path, PathBuf};
 pub use current::CurrentArtifact;
 pub use files_tree::FilesTreeSink;
 pub use fsx::sync_filesystem;
+pub use spare::retire as retire_tree;
 pub(crate) use streams_tree::remove_streams_tree;
 pub use streams_tree::{InterfaceState, StreamsTreeSink};
 
@@ -130,49 +132,56 @@ impl FileApiDir {
         current: &CurrentArtifact,
         header: &HeaderFiles,
     ) -> Result<Self, TreeError> {
-        use std::os::unix::fs::DirBuilderExt;
         let path = root.join(id.as_str());
         let io = |what| TreeError::io(what, &path);
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(fsx::DIR_MODE)
-            .create(root)
-            .map_err(TreeError::io("creating the File API root", root))?;
-        let root_fd =
-            fsx::open_dir(root).map_err(TreeError::io("opening the File API root", root))?;
+        let root_fd = Self::open_root(root)?;
         let dir = match fsx::make_dir(&root_fd, id.as_str()) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(TreeError::Exists { path })
             }
             other => other.map_err(io("creating"))?,
         };
-        let value = |v: &Option<String>| v.as_ref().map(|v| format!("{v}\n")).unwrap_or_default();
-        let current_files = [
-            ("current_artifact_group", value(&current.artifact_group)),
-            ("current_artifact_name", value(&current.artifact_name)),
-            ("current_device_type", format!("{}\n", current.device_type)),
-        ];
-        for (name, text) in &current_files {
-            fsx::write_file(&dir, name, text.as_bytes())
-                .map_err(io("writing a current_ file in"))?;
-        }
-        let header_dir = fsx::make_dir(&dir, "header").map_err(io("creating header/ in"))?;
-        let header_files: [(&str, &[u8]); 6] = [
-            ("artifact_group", header.artifact_group.as_bytes()),
-            ("artifact_name", header.artifact_name.as_bytes()),
-            ("payload_type", header.payload_type.as_bytes()),
-            ("header-info", &header.header_info),
-            ("type-info", &header.type_info),
-            ("meta-data", &header.meta_data),
-        ];
-        for (name, bytes) in header_files {
-            fsx::write_file(&header_dir, name, bytes).map_err(io("writing header/ in"))?;
-        }
-        fsx::make_dir(&dir, "tmp").map_err(io("creating tmp/ in"))?;
-        // Last: its presence says the tree is complete.
-        fsx::write_file(&dir, "version", format!("{PROTOCOL_VERSION}\n").as_bytes())
-            .map_err(io("writing version in"))?;
+        fill(&dir, &Fresh, current, header).map_err(io("writing"))?;
         Ok(Self { path })
+    }
+
+    /// As [`FileApiDir::create`], but from the spare tree at `spare` when there is one (see
+    /// [`retire_tree`]): the same files with the same content and modes, most of them
+    /// rewritten in place. A spare that cannot be reused is removed and a fresh tree made.
+    pub fn create_reusing(
+        root: &Path,
+        id: &ComponentId,
+        current: &CurrentArtifact,
+        header: &HeaderFiles,
+        spare: &Path,
+    ) -> Result<Self, TreeError> {
+        let path = root.join(id.as_str());
+        Self::open_root(root)?;
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(TreeError::Exists { path });
+        }
+        if spare::take(spare, &path) {
+            let reused = fsx::open_dir(&path).and_then(|dir| fill(&dir, &Reused, current, header));
+            match reused {
+                Ok(()) => return Ok(Self { path }),
+                Err(e) => {
+                    tracing::debug!(path = %path.display(), error = %e, "a spare File API tree cannot be reused; making a fresh one");
+                    remove_tree(&path)?;
+                }
+            }
+        }
+        Self::create(root, id, current, header)
+    }
+
+    /// Creates `root` if absent and opens it.
+    fn open_root(root: &Path) -> Result<std::os::fd::OwnedFd, TreeError> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(fsx::DIR_MODE)
+            .create(root)
+            .map_err(TreeError::io("creating the File API root", root))?;
+        fsx::open_dir(root).map_err(TreeError::io("opening the File API root", root))
     }
 
     /// The existing, complete tree of `id` under `root` (after a restart).
@@ -187,7 +196,11 @@ impl FileApiDir {
                 source: e,
             });
         }
-        if !path.join("version").is_file() {
+        // Written last, so present and not empty only in a finished tree (a retired one's
+        // is emptied first: `spare`).
+        let complete = std::fs::symlink_metadata(path.join("version"))
+            .is_ok_and(|m| m.is_file() && m.len() > 0);
+        if !complete {
             return Err(TreeError::Incomplete { path });
         }
         Ok(Self { path })
@@ -202,6 +215,67 @@ impl FileApiDir {
     pub fn remove(self) -> Result<(), TreeError> {
         remove_tree(&self.path)
     }
+}
+
+/// How [`fill`] makes each file and directory: anew, or over a spare tree's.
+trait Make {
+    fn file(&self, dir: &std::os::fd::OwnedFd, name: &str, bytes: &[u8]) -> io::Result<()>;
+    fn dir(&self, dir: &std::os::fd::OwnedFd, name: &str) -> io::Result<std::os::fd::OwnedFd>;
+}
+
+/// Exclusive creation: nothing may exist yet.
+struct Fresh;
+impl Make for Fresh {
+    fn file(&self, dir: &std::os::fd::OwnedFd, name: &str, bytes: &[u8]) -> io::Result<()> {
+        fsx::write_file(dir, name, bytes)
+    }
+    fn dir(&self, dir: &std::os::fd::OwnedFd, name: &str) -> io::Result<std::os::fd::OwnedFd> {
+        fsx::make_dir(dir, name)
+    }
+}
+
+/// Over a spare tree: the same inodes, rewritten.
+struct Reused;
+impl Make for Reused {
+    fn file(&self, dir: &std::os::fd::OwnedFd, name: &str, bytes: &[u8]) -> io::Result<()> {
+        spare::rewrite_file(dir, name, bytes)
+    }
+    fn dir(&self, dir: &std::os::fd::OwnedFd, name: &str) -> io::Result<std::os::fd::OwnedFd> {
+        spare::reuse_dir(dir, name)
+    }
+}
+
+/// Everything in a tree but the payload trees, `version` last.
+fn fill(
+    dir: &std::os::fd::OwnedFd,
+    make: &dyn Make,
+    current: &CurrentArtifact,
+    header: &HeaderFiles,
+) -> io::Result<()> {
+    let value = |v: &Option<String>| v.as_ref().map(|v| format!("{v}\n")).unwrap_or_default();
+    let current_files = [
+        ("current_artifact_group", value(&current.artifact_group)),
+        ("current_artifact_name", value(&current.artifact_name)),
+        ("current_device_type", format!("{}\n", current.device_type)),
+    ];
+    for (name, text) in &current_files {
+        make.file(dir, name, text.as_bytes())?;
+    }
+    let header_dir = make.dir(dir, "header")?;
+    let header_files: [(&str, &[u8]); 6] = [
+        ("artifact_group", header.artifact_group.as_bytes()),
+        ("artifact_name", header.artifact_name.as_bytes()),
+        ("payload_type", header.payload_type.as_bytes()),
+        ("header-info", &header.header_info),
+        ("type-info", &header.type_info),
+        ("meta-data", &header.meta_data),
+    ];
+    for (name, bytes) in header_files {
+        make.file(&header_dir, name, bytes)?;
+    }
+    make.dir(dir, "tmp")?;
+    // Last: its presence (not empty) says the tree is complete.
+    make.file(dir, "version", format!("{PROTOCOL_VERSION}\n").as_bytes())
 }
 
 /// Removes `<root>/<id>` if present (a stale tree from an earlier, interrupted deployment).
