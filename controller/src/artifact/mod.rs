@@ -38,7 +38,7 @@ pub use file::{read_header, verify_file, verify_then_stream};
 pub use header::{ArtifactHeader, PayloadFile, ProvideValue, RawHeader};
 pub use limits::Limits;
 pub use manifest::{to_hex, ArtifactManifest, Digest};
-pub use payload::PayloadSink;
+pub use payload::{widen_pipe, PayloadSink};
 pub use reader::{verify_whole, ArtifactReader, Discard, Verified};
 pub use signature::{SignatureStatus, VerifyKey, VerifyPolicy};
 pub use store::DirectorySink;

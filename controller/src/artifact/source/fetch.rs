@@ -8,16 +8,14 @@ use super::http::{HttpClient, Link};
 use super::{Origin, Resolved, SourceError, SourceKind};
 use crate::artifact::cache::{ArtifactsCache, CacheOutcome};
 use crate::artifact::{
-    read_header, verify_file, verify_whole, ArtifactError, ArtifactHeader, Limits, VerifyPolicy,
+    read_header, verify_file, verify_whole, widen_pipe, ArtifactError, ArtifactHeader, Limits,
+    VerifyPolicy,
 };
 use crate::metrics::Metrics;
 
 /// Staged files from the Mender Server start with this (the rest with `download-`), so
 /// metrics can tell where a file in the staging directory came from.
 pub(super) const SERVER_PREFIX: &str = "server-";
-
-/// The pipe between a download and its verifier.
-const PIPE_BYTES: usize = 1 << 20;
 
 /// The shared download machinery.
 pub struct Fetcher {
@@ -118,10 +116,7 @@ impl Fetcher {
             source,
         };
         let (rx, mut tx) = std::io::pipe().map_err(|e| SourceError::io(dest, e))?;
-        // A larger pipe (the default holds 64 KiB) lets each side run in long stretches
-        // instead of waking the other every 64 KiB; refused (an unprivileged limit), the
-        // default works, only with more hand-overs.
-        let _ = rustix::pipe::fcntl_setpipe_size(&tx, PIPE_BYTES);
+        widen_pipe(&tx);
         let (policy, limits) = (self.policy.clone(), self.limits.clone());
         let verifier = std::thread::spawn(move || {
             let mut rx = rx;

@@ -33,10 +33,7 @@ use tokio::sync::watch;
 
 use super::files_tree::{check_payload_name, pump, Delivery};
 use super::{fsx, FilesTreeSink, PayloadTree, TreeError};
-use crate::artifact::PayloadSink;
-
-/// The capacity asked for each payload stream's FIFO.
-const STREAM_PIPE_BYTES: usize = 1 << 20;
+use crate::artifact::{widen_pipe, PayloadSink};
 
 /// The Interface's `Download` call, as the feeding thread sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,9 +195,7 @@ impl StreamsTreeSink {
                     .into())
             }
         };
-        // The Interface reads in long stretches when the pipe holds more than its default
-        // 64 KiB; refused (an unprivileged limit), the default works, with more hand-overs.
-        let _ = rustix::pipe::fcntl_setpipe_size(&tx, STREAM_PIPE_BYTES);
+        widen_pipe(&tx);
         pump(name, size, content, |chunk, sent| {
             self.write(&mut tx, chunk, &stream).map_err(|e| match e {
                 TreeError::StreamsIncomplete(why) => {
