@@ -30,6 +30,16 @@ pub(super) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     )?)
 }
 
+/// Creates `path` and its missing parents, private (mode 0700; existing ones are left as
+/// they are).
+pub(super) fn make_dirs(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(path)
+}
+
 /// Creates directory `name` in `dir` (it must not exist) and opens it.
 pub(super) fn make_dir(dir: impl AsFd, name: &str) -> io::Result<OwnedFd> {
     rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(DIR_MODE))?;

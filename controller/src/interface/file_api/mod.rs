@@ -27,6 +27,7 @@ mod spare;
 mod streams_tree;
 
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 pub use current::CurrentArtifact;
@@ -132,16 +133,26 @@ impl FileApiDir {
         current: &CurrentArtifact,
         header: &HeaderFiles,
     ) -> Result<Self, TreeError> {
+        Self::create_in(&Self::open_root(root)?, root, id, current, header)
+    }
+
+    /// [`FileApiDir::create`] in the opened `root`.
+    fn create_in(
+        root_fd: &OwnedFd,
+        root: &Path,
+        id: &ComponentId,
+        current: &CurrentArtifact,
+        header: &HeaderFiles,
+    ) -> Result<Self, TreeError> {
         let path = root.join(id.as_str());
         let io = |what| TreeError::io(what, &path);
-        let root_fd = Self::open_root(root)?;
-        let dir = match fsx::make_dir(&root_fd, id.as_str()) {
+        let dir = match fsx::make_dir(root_fd, id.as_str()) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(TreeError::Exists { path })
             }
             other => other.map_err(io("creating"))?,
         };
-        fill(&dir, &Fresh, current, header).map_err(io("writing"))?;
+        fill(&dir, Making::Fresh, current, header).map_err(io("writing"))?;
         Ok(Self { path })
     }
 
@@ -156,12 +167,13 @@ impl FileApiDir {
         spare: &Path,
     ) -> Result<Self, TreeError> {
         let path = root.join(id.as_str());
-        Self::open_root(root)?;
+        let root_fd = Self::open_root(root)?;
         if std::fs::symlink_metadata(&path).is_ok() {
             return Err(TreeError::Exists { path });
         }
         if spare::take(spare, &path) {
-            let reused = fsx::open_dir(&path).and_then(|dir| fill(&dir, &Reused, current, header));
+            let reused =
+                fsx::open_dir(&path).and_then(|dir| fill(&dir, Making::Reused, current, header));
             match reused {
                 Ok(()) => return Ok(Self { path }),
                 Err(e) => {
@@ -170,17 +182,12 @@ impl FileApiDir {
                 }
             }
         }
-        Self::create(root, id, current, header)
+        Self::create_in(&root_fd, root, id, current, header)
     }
 
     /// Creates `root` if absent and opens it.
-    fn open_root(root: &Path) -> Result<std::os::fd::OwnedFd, TreeError> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(fsx::DIR_MODE)
-            .create(root)
-            .map_err(TreeError::io("creating the File API root", root))?;
+    fn open_root(root: &Path) -> Result<OwnedFd, TreeError> {
+        fsx::make_dirs(root).map_err(TreeError::io("creating the File API root", root))?;
         fsx::open_dir(root).map_err(TreeError::io("opening the File API root", root))
     }
 
@@ -218,37 +225,34 @@ impl FileApiDir {
 }
 
 /// How [`fill`] makes each file and directory: anew, or over a spare tree's.
-trait Make {
-    fn file(&self, dir: &std::os::fd::OwnedFd, name: &str, bytes: &[u8]) -> io::Result<()>;
-    fn dir(&self, dir: &std::os::fd::OwnedFd, name: &str) -> io::Result<std::os::fd::OwnedFd>;
+#[derive(Debug, Clone, Copy)]
+enum Making {
+    /// Exclusive creation: nothing may exist yet.
+    Fresh,
+    /// Over a spare tree: the same inodes, rewritten.
+    Reused,
 }
 
-/// Exclusive creation: nothing may exist yet.
-struct Fresh;
-impl Make for Fresh {
-    fn file(&self, dir: &std::os::fd::OwnedFd, name: &str, bytes: &[u8]) -> io::Result<()> {
-        fsx::write_file(dir, name, bytes)
+impl Making {
+    fn file(self, dir: &OwnedFd, name: &str, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Making::Fresh => fsx::write_file(dir, name, bytes),
+            Making::Reused => spare::rewrite_file(dir, name, bytes),
+        }
     }
-    fn dir(&self, dir: &std::os::fd::OwnedFd, name: &str) -> io::Result<std::os::fd::OwnedFd> {
-        fsx::make_dir(dir, name)
-    }
-}
 
-/// Over a spare tree: the same inodes, rewritten.
-struct Reused;
-impl Make for Reused {
-    fn file(&self, dir: &std::os::fd::OwnedFd, name: &str, bytes: &[u8]) -> io::Result<()> {
-        spare::rewrite_file(dir, name, bytes)
-    }
-    fn dir(&self, dir: &std::os::fd::OwnedFd, name: &str) -> io::Result<std::os::fd::OwnedFd> {
-        spare::reuse_dir(dir, name)
+    fn dir(self, dir: &OwnedFd, name: &str) -> io::Result<OwnedFd> {
+        match self {
+            Making::Fresh => fsx::make_dir(dir, name),
+            Making::Reused => spare::reuse_dir(dir, name),
+        }
     }
 }
 
 /// Everything in a tree but the payload trees, `version` last.
 fn fill(
-    dir: &std::os::fd::OwnedFd,
-    make: &dyn Make,
+    dir: &OwnedFd,
+    make: Making,
     current: &CurrentArtifact,
     header: &HeaderFiles,
 ) -> io::Result<()> {

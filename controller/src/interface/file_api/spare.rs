@@ -53,11 +53,7 @@ pub fn retire(tree: &Path, spare: &Path) -> io::Result<()> {
     }
     let kept = prune(tree).and_then(|()| {
         if let Some(parent) = spare.parent() {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(fsx::DIR_MODE)
-                .create(parent)?;
+            fsx::make_dirs(parent)?;
         }
         remove_all(spare)?;
         std::fs::rename(tree, spare)
