@@ -18,7 +18,7 @@ use baton::artifact::{Limits, VerifyPolicy};
 use baton::model::ComponentType;
 
 use super::floor::Floor;
-use super::measure::{need, time_command};
+use super::measure::{need, repeat, time_command, time_runs};
 use super::payload::{self, Kind};
 use super::report::{Figure, Row, Section, Target, Unit};
 use super::stats::Summary;
@@ -171,26 +171,13 @@ fn measure(opts: &Options) -> Result<(Pair, Pair, Vec<f64>), String> {
         c.args(["-sS", "--fail", "-o", "/dev/null", &link]);
         time_command(&mut c).map(|d| d.as_secs_f64())
     };
+    // Alternating, after one warm-up round.
     let rounds = |runs: usize| -> Result<Pair, String> {
-        let (mut baton, mut curl) = (Vec::new(), Vec::new());
-        for round in 0..=runs.max(1) {
-            let b = baton_once()?;
-            let c = curl_once()?;
-            if round > 0 {
-                baton.push(b);
-                curl.push(c);
-            }
-        }
-        Ok((baton, curl))
+        let pairs = repeat(1, runs, || Ok((baton_once()?, curl_once()?)))?;
+        Ok(pairs.into_iter().unzip())
     };
     let loopback = rounds(opts.runs)?;
-    let mut hashed = Vec::new();
-    for round in 0..=opts.runs.max(1) {
-        let took = time_command(&mut floor.command())?.as_secs_f64();
-        if round > 0 {
-            hashed.push(took);
-        }
-    }
+    let hashed = time_runs(1, opts.runs, || floor.command())?;
     floor.remove();
     server.faults(|f| f.slow = Some(LINK_BYTES_PER_SECOND));
     let throttled = rounds(opts.runs)?;
