@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
-use crate::config::{self, Overrides};
+use crate::config;
 use crate::engine::api::{Deployer, DeploymentReport, End, NoProgress, RunOptions};
 use crate::engine::Engine;
 use crate::interface::external::{BoxFuture, PercentSink};
@@ -263,13 +263,6 @@ impl ProgressSink for Recorder {
 
 // ---- The live engine with the fake between two mock components.
 
-struct NoEnv;
-impl config::Env for NoEnv {
-    fn var(&self, _: &str) -> Option<String> {
-        None
-    }
-}
-
 /// `gw` (mock, order 10), `agent` (the fake, `kanto:x`, order 20), `mcu` (mock, order 30).
 fn system(root: &Path) -> config::Effective {
     let ifaces = root.join("data/interfaces/v1");
@@ -308,22 +301,7 @@ fn system(root: &Path) -> config::Effective {
         }
     }
     std::fs::write(ds.join("topology.yaml"), topology).unwrap();
-    std::fs::write(
-        root.join("baton.conf"),
-        serde_json::json!({"InterfaceTimeoutSeconds": 60, "BootIdPath": root.join("boot_id")})
-            .to_string(),
-    )
-    .unwrap();
-    config::load(
-        &Overrides {
-            config_file: Some(root.join("baton.conf")),
-            datastore_dir: Some(ds),
-            data_dir: Some(root.join("data")),
-            ..Default::default()
-        },
-        &NoEnv,
-    )
-    .unwrap()
+    crate::engine::read_tests::scratch_config(root, ds, 60)
 }
 
 fn manifest(root: &Path, name: &str, agent: &str) -> crate::resource::LoadedManifest {

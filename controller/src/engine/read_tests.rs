@@ -21,6 +21,35 @@ impl config::Env for NoEnv {
     }
 }
 
+/// The configuration of a scratch System in `root` (datastore `ds`, Interfaces in
+/// `root/data`): a `baton.conf` with this Interface timeout and a boot ID file of its own,
+/// no environment.
+pub(super) fn scratch_config(
+    root: &Path,
+    ds: std::path::PathBuf,
+    interface_timeout_seconds: u64,
+) -> config::Effective {
+    std::fs::write(
+        root.join("baton.conf"),
+        serde_json::json!({
+            "InterfaceTimeoutSeconds": interface_timeout_seconds,
+            "BootIdPath": root.join("boot_id")
+        })
+        .to_string(),
+    )
+    .unwrap();
+    config::load(
+        &Overrides {
+            config_file: Some(root.join("baton.conf")),
+            datastore_dir: Some(ds),
+            data_dir: Some(root.join("data")),
+            ..Default::default()
+        },
+        &NoEnv,
+    )
+    .unwrap()
+}
+
 /// One mock `rtos` component (id R1, on rtos-v1) whose ArtifactInstall is held while its
 /// state directory holds `hold` (two minutes at most: a failed test leaves nothing behind
 /// for long), then runs; a Manifest putting it on rtos-v2.
@@ -74,23 +103,7 @@ fn system(root: &Path) -> (config::Effective, std::path::PathBuf) {
         "api_version: mender/v1\nkind: manifest\nname: m2\nsystem_types_compatible: [sys]\ncomponent_types:\n  rtos:\n    artifact_path: rtos-v2.mender\n    update_strategy:\n      order: 1\n",
     )
     .unwrap();
-    std::fs::write(
-        root.join("baton.conf"),
-        serde_json::json!({"InterfaceTimeoutSeconds": 300, "BootIdPath": root.join("boot_id")})
-            .to_string(),
-    )
-    .unwrap();
-    let eff = config::load(
-        &Overrides {
-            config_file: Some(root.join("baton.conf")),
-            datastore_dir: Some(ds),
-            data_dir: Some(root.join("data")),
-            ..Default::default()
-        },
-        &NoEnv,
-    )
-    .unwrap();
-    (eff, manifest)
+    (scratch_config(root, ds, 300), manifest)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
