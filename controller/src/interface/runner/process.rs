@@ -3,8 +3,9 @@
 //! The sequence, for every call:
 //! 1. spawn as the leader of a new process group, stdin null, stdout and stderr piped and
 //!    drained concurrently (see `capture`);
-//! 2. wait for the leader to exit *without reaping it* (`waitid(WNOWAIT)` on a blocking
-//!    thread), for the deadline, or for cancellation;
+//! 2. wait for the leader to exit *without reaping it* (its pidfd becoming readable, or,
+//!    where the kernel has no pidfd, `waitid(WNOWAIT)` on a blocking thread), for the
+//!    deadline, or for cancellation;
 //! 3. on deadline or cancellation: SIGTERM to the group, SIGKILL after the grace period;
 //! 4. wait a bounded time for end of file on both pipes: a grandchild may hold them open;
 //! 5. if the pipes stayed open, or the leader did not exit by itself, and any process of the
@@ -14,10 +15,14 @@
 //!
 //! Dropping the future at any point SIGKILLs the group (`GroupGuard`).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use rustix::io::Errno;
-use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
+use rustix::process::{Pid, PidfdFlags, Signal, WaitId, WaitIdOptions};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
@@ -82,7 +87,7 @@ pub(super) async fn run(
         limits.cap,
         "stderr",
     );
-    let mut exited = tokio::task::spawn_blocking(move || wait_exited_unreaped(pgid));
+    let mut exited = leader_exit(pgid);
 
     let cancelled = async {
         match cancel {
@@ -183,8 +188,31 @@ async fn spawn(cmd: &mut Command) -> std::io::Result<tokio::process::Child> {
     }
 }
 
-/// Blocks until the leader has exited, leaving it a zombie so that its PID (the group ID)
+/// Resolves once the leader has exited, leaving it a zombie so that its PID (the group ID)
 /// stays reserved until baton reaps it.
+///
+/// A pidfd becomes readable when its process exits and reaping is left to its parent, so the
+/// wait costs one descriptor in the runtime's poller. Without pidfds (kernels before 5.3, or
+/// a sandbox refusing the call) a blocking thread waits in `waitid(WNOWAIT)` instead: a thread
+/// per running Interface, and two thread hand-offs per call.
+fn leader_exit(pid: Pid) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    // `OwnedFd` keeps its descriptor for as long as it lives, which is all the registration
+    // asks; the safe constructor is deprecated only because other types may not.
+    #[allow(deprecated)]
+    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::NONBLOCK)
+        .map_err(std::io::Error::from)
+        .and_then(|fd| AsyncFd::with_interest(fd, Interest::READABLE));
+    Box::pin(async move {
+        if let Ok(pidfd) = pidfd {
+            if pidfd.readable().await.is_ok() {
+                return;
+            }
+        }
+        let _ = tokio::task::spawn_blocking(move || wait_exited_unreaped(pid)).await;
+    })
+}
+
+/// Blocks until the leader has exited, leaving it a zombie.
 fn wait_exited_unreaped(pid: Pid) {
     loop {
         match rustix::process::waitid(
