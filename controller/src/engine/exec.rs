@@ -360,9 +360,12 @@ impl Inner {
     }
 }
 
-/// Runs one task per component, on every worker thread, and returns the results in member
-/// order. Dropping the future aborts the tasks (and with them, the Interfaces' groups).
-async fn each_member<T: Send + 'static, F>(
+/// Runs one task per component (member, or index in the Topology), on every worker thread,
+/// and returns the results in that order. Dropping the future aborts the tasks (and with
+/// them, the Interfaces' groups). Spawning from tasks matters: each spawn blocks its thread
+/// until the child has exec'd, and one thread spawning every Interface of a step serializes
+/// them.
+pub(super) async fn each_member<T: Send + 'static, F>(
     members: &[MemberId],
     f: impl Fn(MemberId) -> F,
 ) -> Vec<(MemberId, T)>

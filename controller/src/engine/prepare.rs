@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 
 use super::ending::now;
+use super::exec::each_member;
 use super::header_memo::{self, HeaderMemo, MemoKey};
 use super::live::Engine;
 use super::plan::{self, Candidate, Observed, Plan};
@@ -98,33 +99,29 @@ impl Engine {
         &self,
         topology: &Topology,
     ) -> Vec<Result<Observed, String>> {
-        let gate = Semaphore::new(OBSERVE_PARALLELISM);
+        let gate = Arc::new(Semaphore::new(OBSERVE_PARALLELISM));
         let datastore = &self.eff.dirs.datastore_dir;
-        let asks = topology.components.iter().map(|spec| {
-            let gate = &gate;
+        let all: Vec<usize> = (0..topology.components.len()).collect();
+        let asks = each_member(&all, |i| {
+            let spec = &topology.components[i];
+            let gate = gate.clone();
+            let runner = self.runner.clone();
+            let external = self.settings.externals.get(&spec.interface).cloned();
+            let work = query_work_dir(datastore, &spec.interface);
+            let inv = Invocation::new(&self.settings.interfaces_dir, spec, work);
             async move {
                 let _permit = gate.acquire().await.expect("semaphore never closes");
-                if let Some(driver) = self.settings.externals.get(&spec.interface) {
-                    let limit = self.runner.config().query_timeout;
-                    return super::external::observe(&**driver, limit).await;
+                if let Some(driver) = external {
+                    let limit = runner.config().query_timeout;
+                    return super::external::observe(&*driver, limit).await;
                 }
-                let work = query_work_dir(datastore, &spec.interface);
-                let inv = Invocation::new(&self.settings.interfaces_dir, spec, work);
-                let id = self
-                    .runner
-                    .identity(&inv)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let id = runner.identity(&inv).await.map_err(|e| e.to_string())?;
                 let inv = inv.with_component(id.clone());
-                let provides = self
-                    .runner
-                    .provides(&inv)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let provides = runner.provides(&inv).await.map_err(|e| e.to_string())?;
                 Ok(Observed { id, provides })
             }
         });
-        let observed = join_all(asks).await;
+        let observed: Vec<_> = asks.await.into_iter().map(|(_, o)| o).collect();
         self.keep(&self.observation(topology, observed.clone()));
         observed
     }
