@@ -45,6 +45,9 @@ pub struct ExecSettings {
     /// `<datastore>/spare-trees`: each component's last File API directory, kept for its
     /// next deployment (`interface::file_api::retire_tree`). Same filesystem as `work_root`.
     pub spare_trees: PathBuf,
+    /// `<datastore>/parked`: each component's streams tree and `files/` directory, kept
+    /// empty while the protocol has them out of its File API directory. Same filesystem.
+    pub parked: PathBuf,
     pub policy: VerifyPolicy,
     pub limits: Limits,
     /// argv of the command that reboots the host.
@@ -142,6 +145,14 @@ impl Inner {
     fn spare(&self, c: &PlannedComponent) -> PathBuf {
         self.settings
             .spare_trees
+            .join(type_dir(&c.component_type))
+            .join(c.id.as_str())
+    }
+
+    /// Where `c`'s streams tree and `files/` wait while not in its File API directory.
+    fn parked(&self, c: &PlannedComponent) -> PathBuf {
+        self.settings
+            .parked
             .join(type_dir(&c.component_type))
             .join(c.id.as_str())
     }
@@ -272,7 +283,7 @@ impl Inner {
                     .map_err(|e| e.to_string())
             }
         };
-        download(&self.runner, &inv, mode, feed)
+        download(&self.runner, &inv, mode, Some(&self.parked(c)), feed)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -308,7 +319,7 @@ impl Inner {
                         // The tree is the deployment's, not the Interface's: it goes whatever
                         // Cleanup said, to wait for the component's next deployment.
                         let tree = self.root(&record, c).join(c.id.as_str());
-                        if let Err(e) = retire_tree(&tree, &self.spare(c)) {
+                        if let Err(e) = retire_tree(&tree, &self.spare(c), Some(&self.parked(c))) {
                             tracing::warn!(component = %c.id, error = %e, "could not keep the File API directory for the next deployment");
                         }
                     }

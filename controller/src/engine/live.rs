@@ -190,6 +190,7 @@ impl Engine {
             interfaces_dir: eff.dirs.interfaces_dir.clone(),
             work_root: datastore.join("work"),
             spare_trees: datastore.join("spare-trees"),
+            parked: datastore.join("parked"),
             policy,
             limits,
             reboot_command: cfg.reboot_command.clone(),

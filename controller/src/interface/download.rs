@@ -13,12 +13,13 @@
 //! payload tree's or the feed's otherwise.
 
 use std::fmt;
+use std::path::Path;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifact::PayloadSink;
-use crate::interface::file_api::{remove_streams_tree, InterfaceState, StreamsTreeSink, TreeError};
+use crate::interface::file_api::{park_streams_tree, InterfaceState, StreamsTreeSink, TreeError};
 use crate::interface::protocol::{Call, State};
 use crate::interface::runner::{CallContext, CallReport, InterfaceError, Invocation, Runner};
 
@@ -91,6 +92,8 @@ enum FeedFailure<E> {
 
 /// Runs `Download` (or `DownloadWithFileSizes`) for `inv`, whose work directory is the
 /// component's File API directory, while `feed` hands the payload to the sink it is given.
+/// `parked` is the component's parking directory, where its streams tree and `files/` wait
+/// between deployments (none: they are made and removed each time).
 ///
 /// `feed` runs on a blocking thread; it is where the engine opens the Artifact reader and
 /// streams the payload (or the whole Artifact) into the sink. Its `Ok` value is returned in
@@ -101,6 +104,7 @@ pub async fn download<V, E, F>(
     runner: &Runner,
     inv: &Invocation,
     mode: DownloadMode,
+    parked: Option<&Path>,
     feed: F,
 ) -> Result<DownloadOutcome<V>, DownloadError<E>>
 where
@@ -120,6 +124,7 @@ where
     let (state_tx, state_rx) = watch::channel(InterfaceState::Running);
     let sink = StreamsTreeSink::prepare(
         &inv.work_dir,
+        parked,
         mode.with_sizes,
         mode.whole_artifact,
         state_rx,
@@ -172,7 +177,7 @@ where
             FeedFailure::Panicked => DownloadError::FeedPanicked { ctx: ctx() },
         }),
     };
-    remove_streams_tree(&inv.work_dir)
+    park_streams_tree(&inv.work_dir, parked)
         .map_err(|error| DownloadError::Tree { ctx: ctx(), error })?;
     result
 }

@@ -90,9 +90,15 @@ async fn streams_tree_throughput() {
         with_sizes: false,
         whole_artifact: false,
     };
-    download(&quick_runner(Duration::from_secs(300)), &inv, mode, feed)
-        .await
-        .unwrap();
+    download(
+        &quick_runner(Duration::from_secs(300)),
+        &inv,
+        mode,
+        None,
+        feed,
+    )
+    .await
+    .unwrap();
     let ours = start.elapsed();
     let mib = PAYLOAD as f64 / (1024.0 * 1024.0);
     println!(

@@ -79,7 +79,9 @@ impl Site {
             with_sizes,
             whole_artifact: false,
         };
-        let out = download(&self.runner, &inv, mode, feed).await.unwrap();
+        let out = download(&self.runner, &inv, mode, None, feed)
+            .await
+            .unwrap();
         assert_eq!(out.tree, PayloadTree::Streams);
         self.runner
             .run_state(&inv, State::ArtifactInstall)
@@ -215,7 +217,7 @@ async fn the_files_tree_installs_too() {
         &header,
     )
     .unwrap();
-    let mut files = FilesTreeSink::create(dir.path(), false).unwrap();
+    let mut files = FilesTreeSink::create(dir.path(), false, None).unwrap();
     files.file("index.html", 2, &mut &b"v3"[..]).unwrap();
     files.finish().unwrap();
     let inv = site.invocation(dir.path());

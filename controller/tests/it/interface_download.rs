@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::interface_support::*;
 use baton::artifact::PayloadSink;
 use baton::interface::file_api::{
-    CurrentArtifact, FileApiDir, HeaderFiles, TreeError, WHOLE_ARTIFACT_NAME,
+    retire_tree, CurrentArtifact, FileApiDir, HeaderFiles, TreeError, WHOLE_ARTIFACT_NAME,
 };
 use baton::interface::protocol::State;
 use baton::interface::{
@@ -126,7 +126,7 @@ fn expected_log(tree: &str, files: &Files) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mock_reads_every_stream_and_gets_every_byte() {
     let s = setup();
-    let out = download(&runner(), &mock(&s), STREAMS, feed(payload()))
+    let out = download(&runner(), &mock(&s), STREAMS, None, feed(payload()))
         .await
         .unwrap();
     assert_eq!(out.value, 3);
@@ -144,7 +144,7 @@ async fn the_mock_reads_every_stream_and_gets_every_byte() {
 async fn an_interface_that_ignores_the_streams_gets_the_files_tree() {
     let s = setup();
     std::fs::write(s.state.join("download-mode"), "files\n").unwrap();
-    let out = download(&runner(), &mock(&s), STREAMS, feed(payload()))
+    let out = download(&runner(), &mock(&s), STREAMS, None, feed(payload()))
         .await
         .unwrap();
     assert_eq!(out.tree, PayloadTree::Files);
@@ -165,7 +165,7 @@ async fn an_interface_that_ignores_the_streams_gets_the_files_tree() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_payload_still_ends_with_a_zero_length_read() {
     let s = setup();
-    let out = download(&runner(), &mock(&s), STREAMS, feed(Vec::new()))
+    let out = download(&runner(), &mock(&s), STREAMS, None, feed(Vec::new()))
         .await
         .unwrap();
     assert_eq!(out.tree, PayloadTree::Streams);
@@ -173,7 +173,7 @@ async fn an_empty_payload_still_ends_with_a_zero_length_read() {
 
     let s = setup();
     std::fs::write(s.state.join("download-mode"), "files\n").unwrap();
-    let out = download(&runner(), &mock(&s), STREAMS, feed(Vec::new()))
+    let out = download(&runner(), &mock(&s), STREAMS, None, feed(Vec::new()))
         .await
         .unwrap();
     assert_eq!(out.tree, PayloadTree::Files);
@@ -188,7 +188,7 @@ async fn stopping_halfway_is_started_but_did_not_finish() {
     ] {
         let s = setup();
         std::fs::write(s.state.join("download-mode"), "half\n").unwrap();
-        let err = download(&runner(), &mock(&s), WITH_SIZES, feed(files))
+        let err = download(&runner(), &mock(&s), WITH_SIZES, None, feed(files))
             .await
             .unwrap_err();
         let DownloadError::Tree {
@@ -229,7 +229,7 @@ done"#,
         ),
     );
     let inv = invocation(&recorder, &s.work, &[]);
-    download(&runner(), &inv, WITH_SIZES, feed(payload()))
+    download(&runner(), &inv, WITH_SIZES, None, feed(payload()))
         .await
         .unwrap();
     let got = std::fs::read_to_string(&lines).unwrap();
@@ -241,6 +241,7 @@ done"#,
         &runner(),
         &invocation(&recorder, &s2.work, &[]),
         STREAMS,
+        None,
         feed(payload()),
     )
     .await
@@ -253,7 +254,7 @@ done"#,
 
     // And the mock checks the sizes it was given.
     let s3 = setup();
-    download(&runner(), &mock(&s3), WITH_SIZES, feed(payload()))
+    download(&runner(), &mock(&s3), WITH_SIZES, None, feed(payload()))
         .await
         .unwrap();
     assert_eq!(streams_log(&s3.state), expected_log("streams", &payload()));
@@ -273,13 +274,13 @@ async fn a_whole_artifact_is_streamed_as_artifact_mender() {
         WHOLE_ARTIFACT_NAME.to_string(),
         b"version\0manifest\0...".to_vec(),
     )];
-    download(&runner(), &mock(&s), mode, feed(artifact.clone()))
+    download(&runner(), &mock(&s), mode, None, feed(artifact.clone()))
         .await
         .unwrap();
     assert_eq!(streams_log(&s.state), expected_log("streams", &artifact));
 
     let s = setup();
-    let err = download(&runner(), &mock(&s), mode, feed(payload()))
+    let err = download(&runner(), &mock(&s), mode, None, feed(payload()))
         .await
         .unwrap_err();
     assert!(
@@ -298,7 +299,7 @@ async fn a_whole_artifact_is_streamed_as_artifact_mender() {
 async fn a_failing_download_is_the_interfaces_failure() {
     let s = setup();
     std::fs::write(s.state.join("Download.FAIL"), "").unwrap();
-    let err = download(&runner(), &mock(&s), STREAMS, feed(payload()))
+    let err = download(&runner(), &mock(&s), STREAMS, None, feed(payload()))
         .await
         .unwrap_err();
     assert!(
@@ -322,6 +323,7 @@ async fn a_hanging_download_times_out() {
         &quick_runner(Duration::from_millis(500)),
         &mock(&s),
         STREAMS,
+        None,
         feed(payload()),
     )
     .await
@@ -351,7 +353,7 @@ async fn a_failing_feed_ends_the_interface() {
         let mut torn = io::Read::chain(&[1u8; 1000][..], FailingReader);
         sink.file("second.bin", 5000, &mut torn)
     };
-    let err = download(&runner(), &mock(&s), STREAMS, broken)
+    let err = download(&runner(), &mock(&s), STREAMS, None, broken)
         .await
         .unwrap_err();
     // The reader's error came back through the sink untouched: it is the feed's failure.
@@ -378,7 +380,7 @@ async fn a_failing_feed_ends_the_interface() {
     let s = setup();
     let own =
         |_: &mut dyn PayloadSink| -> Result<(), String> { Err("signature does not verify".into()) };
-    let err = download(&runner(), &mock(&s), STREAMS, own)
+    let err = download(&runner(), &mock(&s), STREAMS, None, own)
         .await
         .unwrap_err();
     assert!(
@@ -411,6 +413,7 @@ async fn a_grandchild_holding_a_stream_cannot_hang_the_feed() {
         &runner(),
         &invocation(&sneaky, &s.work, &[]),
         STREAMS,
+        None,
         feed(payload()),
     )
     .await
@@ -431,7 +434,7 @@ async fn a_grandchild_holding_a_stream_cannot_hang_the_feed() {
 async fn payload_names_cannot_escape_the_tree() {
     let s = setup();
     let evil = vec![("../../escaped".to_string(), b"x".to_vec())];
-    let err = download(&runner(), &mock(&s), STREAMS, feed(evil))
+    let err = download(&runner(), &mock(&s), STREAMS, None, feed(evil))
         .await
         .unwrap_err();
     assert!(
@@ -452,9 +455,188 @@ async fn payload_names_cannot_escape_the_tree() {
 #[tokio::test]
 async fn download_works_on_a_current_thread_runtime() {
     let s = setup();
-    let out = download(&runner(), &mock(&s), WITH_SIZES, feed(payload()))
+    let out = download(&runner(), &mock(&s), WITH_SIZES, None, feed(payload()))
         .await
         .unwrap();
     assert_eq!(out.tree, PayloadTree::Streams);
     assert_eq!(streams_log(&s.state), expected_log("streams", &payload()));
+}
+
+/// Downloads `files` through the mock told to take them as `mode` (`streams` or `files`),
+/// its trees parked in `parked`; says which tree held the payload.
+async fn parked_download(s: &Setup, parked: &Path, mode: &str, files: Files) -> PayloadTree {
+    std::fs::write(s.state.join("download-mode"), format!("{mode}\n")).unwrap();
+    let out = download(&runner(), &mock(s), STREAMS, Some(parked), feed(files))
+        .await
+        .unwrap();
+    out.tree
+}
+
+fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).unwrap().ino()
+}
+
+fn kind(path: &Path) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Err(_) => "absent",
+        Ok(m) if m.file_type().is_fifo() => "fifo",
+        Ok(m) if m.is_dir() => "dir",
+        Ok(m) if m.is_file() => "file",
+        Ok(_) => "other",
+    }
+}
+
+/// Retires the setup's tree (its `files/` to `parked`) and makes a fresh one in its place,
+/// as the component's next deployment would.
+fn next_deployment(s: &Setup, parked: &Path, n: usize) {
+    let spare = s.root.join(format!("spare-{n}/R1"));
+    retire_tree(&s.work, &spare, Some(parked)).unwrap();
+    std::fs::create_dir(&s.work).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_trees_come_back_in_place_and_only_when_the_protocol_has_them() {
+    let s = setup();
+    let parked = s.root.join("parked/rtos/R1");
+    assert_eq!(
+        parked_download(&s, &parked, "files", payload()).await,
+        PayloadTree::Files
+    );
+    assert_holds(&s.work.join("files"), &payload());
+    assert_eq!(kind(&s.work.join("stream-next")), "absent");
+    assert_eq!(kind(&s.work.join("streams")), "absent");
+    // The streams tree waits in the parking, for the next Download.
+    assert_eq!(kind(&parked.join("stream-next")), "fifo");
+    assert_eq!(kind(&parked.join("streams")), "dir");
+    let (fifo, streams) = (
+        inode(&parked.join("stream-next")),
+        inode(&parked.join("streams")),
+    );
+    let big = inode(&s.work.join("files/big.img"));
+
+    // After Cleanup the files tree waits there too, its files cut to nothing.
+    next_deployment(&s, &parked, 1);
+    assert_eq!(kind(&s.work.join("files")), "absent");
+    for (name, _) in payload() {
+        assert_eq!(
+            std::fs::read(parked.join("files").join(&name)).unwrap(),
+            b""
+        );
+    }
+
+    // A streaming Download gets the same FIFO and directory back, and every byte.
+    assert_eq!(
+        parked_download(&s, &parked, "streams", payload()).await,
+        PayloadTree::Streams
+    );
+    assert_holds(&s.state.join("download"), &payload());
+    assert_eq!(
+        inode(&parked.join("stream-next")),
+        fifo,
+        "the FIFO is reused"
+    );
+    assert_eq!(
+        inode(&parked.join("streams")),
+        streams,
+        "streams/ is reused"
+    );
+    assert_eq!(
+        kind(&s.work.join("files")),
+        "absent",
+        "no files tree was needed"
+    );
+    assert_eq!(
+        std::fs::read_dir(parked.join("streams")).unwrap().count(),
+        0,
+        "the per-file FIFOs are not kept"
+    );
+
+    // A payload with other names: the files of the same name are rewritten in place, the
+    // others removed, and the tree holds exactly this payload.
+    next_deployment(&s, &parked, 2);
+    let other: Files = vec![
+        ("big.img".into(), b"smaller now".to_vec()),
+        ("new.bin".into(), b"new".to_vec()),
+    ];
+    parked_download(&s, &parked, "files", other.clone()).await;
+    assert_holds(&s.work.join("files"), &other);
+    assert_eq!(
+        inode(&s.work.join("files/big.img")),
+        big,
+        "rewritten in place"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(s.work.join("files"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["big.img", "new.bin"]);
+    assert_eq!(kind(&parked.join("files")), "absent", "taken into the tree");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoiled_parked_trees_give_way_to_fresh_ones() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = setup();
+    let outside = s.root.join("outside");
+    std::fs::write(&outside, b"do not write").unwrap();
+    let parked = s.root.join("parked/rtos/R1");
+    std::fs::create_dir_all(parked.join("streams")).unwrap();
+    std::fs::write(parked.join("stream-next"), b"a file, not a FIFO").unwrap();
+    std::fs::write(parked.join("streams/left"), b"not empty").unwrap();
+    std::fs::create_dir(parked.join("files")).unwrap();
+    std::os::unix::fs::symlink(&outside, parked.join("files/big.img")).unwrap();
+    std::fs::set_permissions(&parked, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    // Streaming first: the spoiled streams tree is replaced.
+    let tree = parked_download(&s, &parked, "streams", payload()).await;
+    assert_eq!(tree, PayloadTree::Streams);
+    assert_holds(&s.state.join("download"), &payload());
+    assert_eq!(kind(&parked.join("stream-next")), "fifo");
+    assert_eq!(
+        std::fs::read_dir(parked.join("streams")).unwrap().count(),
+        0
+    );
+
+    // A process left holding the parked FIFO open for reading does not get the next
+    // Download's lines: the FIFO is made afresh.
+    let fifo = parked.join("stream-next");
+    let mut stray = std::process::Command::new("sh")
+        .args(["-c", r#"exec 3<>"$0"; echo open; exec sleep 30"#])
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    io::BufRead::read_line(
+        &mut io::BufReader::new(stray.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "open\n");
+    let held = inode(&fifo);
+    next_deployment(&s, &parked, 0);
+    let tree = parked_download(&s, &parked, "streams", payload()).await;
+    stray.kill().unwrap();
+    stray.wait().unwrap();
+    assert_eq!(tree, PayloadTree::Streams);
+    assert_holds(&s.state.join("download"), &payload());
+    assert_ne!(inode(&fifo), held, "a FIFO with a reader is not reused");
+
+    // Then the files tree: the parked one holding a symlink is replaced, nothing written
+    // through it.
+    next_deployment(&s, &parked, 1);
+    parked_download(&s, &parked, "files", payload()).await;
+    assert_holds(&s.work.join("files"), &payload());
+    assert_eq!(kind(&s.work.join("files/big.img")), "file");
+    assert_eq!(std::fs::read(&outside).unwrap(), b"do not write");
+    for (name, _) in payload() {
+        let mode = std::fs::metadata(s.work.join("files").join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o600);
+    }
 }

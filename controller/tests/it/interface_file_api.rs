@@ -221,7 +221,7 @@ fn a_reused_spare_tree_is_exactly_the_tree_a_fresh_one_would_be() {
     leave_traces(old.path(), &outside);
     let ino = inode(&old.path().join("header/artifact_name"));
 
-    retire_tree(old.path(), &spare).unwrap();
+    retire_tree(old.path(), &spare, None).unwrap();
     assert!(!old.path().exists(), "the deployment's tree is gone");
     let err = FileApiDir::open(spare.parent().unwrap(), &id("R1")).unwrap_err();
     assert!(
@@ -286,7 +286,7 @@ fn a_spare_tree_that_is_not_what_it_should_be_gives_way_to_a_fresh_one() {
             &header(),
         )
         .unwrap();
-        retire_tree(old.path(), &spare).unwrap();
+        retire_tree(old.path(), &spare, None).unwrap();
         spoil(&spare, &outside);
         let root = tmp.path().join(format!("new-{i}"));
         let made = FileApiDir::create_reusing(&root, &id("R1"), &cur, &head, &spare).unwrap();
@@ -303,14 +303,19 @@ fn a_tree_is_reused_only_where_none_exists() {
     let spare = tmp.path().join("spare/R1");
     let old =
         FileApiDir::create(&tmp.path().join("old"), &id("R1"), &current(), &header()).unwrap();
-    retire_tree(old.path(), &spare).unwrap();
+    retire_tree(old.path(), &spare, None).unwrap();
     FileApiDir::create(&root, &id("R1"), &current(), &header()).unwrap();
     let err =
         FileApiDir::create_reusing(&root, &id("R1"), &current(), &header(), &spare).unwrap_err();
     assert!(matches!(err, TreeError::Exists { .. }), "{err}");
     assert!(spare.is_dir(), "the spare stays for later");
     // Retiring a tree that is not there (nothing to keep) is not an error.
-    retire_tree(&tmp.path().join("nothing/R9"), &tmp.path().join("spare/R9")).unwrap();
+    retire_tree(
+        &tmp.path().join("nothing/R9"),
+        &tmp.path().join("spare/R9"),
+        None,
+    )
+    .unwrap();
     assert!(!tmp.path().join("spare/R9").exists());
 }
 
@@ -324,7 +329,7 @@ fn feed(sink: &mut dyn PayloadSink, files: &[(&str, &[u8])]) -> std::io::Result<
 #[test]
 fn the_files_tree_stores_each_payload_file_privately() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut sink = FilesTreeSink::create(tmp.path(), false).unwrap();
+    let mut sink = FilesTreeSink::create(tmp.path(), false, None).unwrap();
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     feed(
         &mut sink,
@@ -343,7 +348,7 @@ fn the_files_tree_stores_each_payload_file_privately() {
 #[test]
 fn the_files_tree_refuses_escaping_names_lies_about_size_and_duplicates() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut sink = FilesTreeSink::create(tmp.path(), false).unwrap();
+    let mut sink = FilesTreeSink::create(tmp.path(), false, None).unwrap();
     for bad in ["../escape", "a/b", "..", ""] {
         let err = sink.file(bad, 1, &mut &b"x"[..]).unwrap_err();
         assert!(err.to_string().contains("not a plain file name"), "{err}");
@@ -374,7 +379,7 @@ fn the_files_tree_refuses_escaping_names_lies_about_size_and_duplicates() {
 #[test]
 fn a_whole_artifact_is_one_file_with_its_fixed_name() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut sink = FilesTreeSink::create(tmp.path(), true).unwrap();
+    let mut sink = FilesTreeSink::create(tmp.path(), true, None).unwrap();
     sink.file("payload.bin", 1, &mut &b"x"[..]).unwrap_err();
     assert!(matches!(
         sink.take_failure(),

@@ -45,7 +45,7 @@ async fn deploy(
     let feed = move |sink: &mut dyn PayloadSink| -> io::Result<()> {
         sink.file("fw.bin", payload.len() as u64, &mut payload.as_bytes())
     };
-    let mut ok = download(&runner, &inv, STREAMS, feed).await.is_ok();
+    let mut ok = download(&runner, &inv, STREAMS, None, feed).await.is_ok();
     if ok {
         ok = runner.run_state(&inv, State::ArtifactInstall).await.is_ok();
         ok = ok && runner.run_state(&inv, State::ArtifactCommit).await.is_ok();

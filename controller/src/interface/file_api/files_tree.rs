@@ -5,11 +5,14 @@ use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use super::parked::{self, Held};
 use super::{fsx, TreeError, WHOLE_ARTIFACT_NAME};
 use crate::artifact::PayloadSink;
 
 /// Stores each payload file as `<work dir>/files/<name>` (0600, exclusive; durable once the
-/// engine syncs the filesystem at the end of the step).
+/// engine syncs the filesystem at the end of the step). A file of the same name waiting
+/// empty in a parked `files/` is rewritten in place; the parked files not stored are removed
+/// at the end.
 #[derive(Debug)]
 pub struct FilesTreeSink {
     path: PathBuf,
@@ -17,27 +20,42 @@ pub struct FilesTreeSink {
     whole_artifact: bool,
     stored: usize,
     failure: Option<TreeError>,
+    /// Empty files found in a parked `files/`, not yet rewritten.
+    parked_files: Vec<String>,
 }
 
 impl FilesTreeSink {
-    /// Creates `<work_dir>/files/`. With `whole_artifact`, exactly one file named
+    /// Creates `<work_dir>/files/` (taken from `parked`, the component's parking directory,
+    /// when it waits there). With `whole_artifact`, exactly one file named
     /// [`WHOLE_ARTIFACT_NAME`] is accepted.
-    pub fn create(work_dir: &Path, whole_artifact: bool) -> Result<Self, TreeError> {
+    pub fn create(
+        work_dir: &Path,
+        whole_artifact: bool,
+        parked: Option<&Path>,
+    ) -> Result<Self, TreeError> {
         let path = work_dir.join("files");
         let work = fsx::open_dir(work_dir)
             .map_err(TreeError::io("opening the work directory", work_dir))?;
-        let dir = fsx::make_dir(&work, "files").map_err(TreeError::io("creating", &path))?;
+        let (dir, parked_files) =
+            parked::take_dir(parked, &work, work_dir, "files", Held::EmptyFiles)
+                .map_err(TreeError::io("creating", &path))?;
         Ok(Self {
             path,
             dir,
             whole_artifact,
             stored: 0,
             failure: None,
+            parked_files,
         })
     }
 
-    /// Call after the last file. The tree becomes durable with the step's filesystem sync.
+    /// Call after the last file: removes the parked files this payload did not have. The tree
+    /// becomes durable with the step's filesystem sync.
     pub fn finish(self) -> Result<(), TreeError> {
+        for name in &self.parked_files {
+            rustix::fs::unlinkat(&self.dir, name.as_str(), rustix::fs::AtFlags::empty())
+                .map_err(|e| TreeError::io("removing", &self.path.join(name))(e.into()))?;
+        }
         Ok(())
     }
 
@@ -54,8 +72,15 @@ impl FilesTreeSink {
     ) -> Result<(), Delivery> {
         check_payload_name(name, self.whole_artifact, self.stored)?;
         let path = self.path.join(name);
-        let mut file =
-            fsx::create_file(&self.dir, name).map_err(TreeError::io("creating", &path))?;
+        let parked = self.parked_files.iter().position(|n| n == name);
+        let file = match parked {
+            Some(i) => {
+                self.parked_files.swap_remove(i);
+                parked::reuse_file(&self.dir, name)
+            }
+            None => fsx::create_file(&self.dir, name),
+        };
+        let mut file = file.map_err(TreeError::io("creating", &path))?;
         pump(name, size, content, |chunk, _| {
             file.write_all(chunk)
                 .map_err(TreeError::io("writing", &path))

@@ -23,6 +23,7 @@
 mod current;
 mod files_tree;
 mod fsx;
+mod parked;
 mod spare;
 mod streams_tree;
 
@@ -34,7 +35,7 @@ pub use current::CurrentArtifact;
 pub use files_tree::FilesTreeSink;
 pub use fsx::sync_filesystem;
 pub use spare::retire as retire_tree;
-pub(crate) use streams_tree::remove_streams_tree;
+pub(crate) use streams_tree::park_streams_tree;
 pub use streams_tree::{InterfaceState, StreamsTreeSink};
 
 use crate::model::ComponentId;

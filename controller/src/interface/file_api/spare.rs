@@ -24,7 +24,7 @@ use std::path::Path;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
-use super::fsx;
+use super::{fsx, parked};
 
 /// The names a tree keeps between deployments, top level.
 const KEPT: [&str; 6] = [
@@ -45,19 +45,22 @@ const KEPT_IN_HEADER: [&str; 6] = [
     "meta-data",
 ];
 
-/// Prunes the tree at `tree` and moves it to `spare` (replacing an older spare there). On
-/// any failure the tree is removed instead, as it was before spares, and the error returned.
-pub fn retire(tree: &Path, spare: &Path) -> io::Result<()> {
+/// Prunes the tree at `tree` and moves it to `spare` (replacing an older spare there), its
+/// `files/` emptied to `parked` (see `parked`). On any failure the tree is removed instead,
+/// as it was before spares, and the error returned.
+pub fn retire(tree: &Path, spare: &Path, parked: Option<&Path>) -> io::Result<()> {
     if std::fs::symlink_metadata(tree).is_err() {
         return Ok(());
     }
-    let kept = prune(tree).and_then(|()| {
-        if let Some(parent) = spare.parent() {
-            fsx::make_dirs(parent)?;
-        }
-        remove_all(spare)?;
-        std::fs::rename(tree, spare)
-    });
+    let kept = parked::put(parked, tree, "files", parked::Held::EmptyFiles)
+        .and_then(|()| prune(tree))
+        .and_then(|()| {
+            if let Some(parent) = spare.parent() {
+                fsx::make_dirs(parent)?;
+            }
+            remove_all(spare)?;
+            std::fs::rename(tree, spare)
+        });
     if kept.is_err() {
         remove_all(tree)?;
     }

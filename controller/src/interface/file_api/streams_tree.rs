@@ -32,6 +32,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use super::files_tree::{check_payload_name, pump, Delivery};
+use super::parked::{self, Held};
 use super::{fsx, FilesTreeSink, PayloadTree, TreeError};
 use crate::artifact::{widen_pipe, PayloadSink};
 
@@ -62,6 +63,7 @@ enum Opened {
 /// files tree when the Interface does not stream.
 pub struct StreamsTreeSink {
     work_dir: PathBuf,
+    parked: Option<PathBuf>,
     streams: OwnedFd,
     with_sizes: bool,
     whole_artifact: bool,
@@ -76,11 +78,12 @@ const FIRST_PAUSE: Duration = Duration::from_micros(500);
 const MAX_PAUSE: Duration = Duration::from_millis(20);
 
 impl StreamsTreeSink {
-    /// Creates the FIFO `stream-next` and the directory `streams/` in `work_dir`. Call it
-    /// before starting the Interface's `Download`, and send the call's end on `interface`'s
-    /// sender.
+    /// Creates the FIFO `stream-next` and the directory `streams/` in `work_dir` (taken from
+    /// `parked`, the component's parking directory, when they wait there). Call it before
+    /// starting the Interface's `Download`, and send the call's end on `interface`'s sender.
     pub fn prepare(
         work_dir: &Path,
+        parked: Option<&Path>,
         with_sizes: bool,
         whole_artifact: bool,
         interface: watch::Receiver<InterfaceState>,
@@ -88,17 +91,13 @@ impl StreamsTreeSink {
     ) -> Result<Self, TreeError> {
         let dir = fsx::open_dir(work_dir)
             .map_err(TreeError::io("opening the work directory", work_dir))?;
-        let streams = fsx::make_dir(&dir, "streams")
+        let (streams, _) = parked::take_dir(parked, &dir, work_dir, "streams", Held::Nothing)
             .map_err(TreeError::io("creating streams/ in", work_dir))?;
-        rustix::fs::mkfifoat(&dir, "stream-next", Mode::from_raw_mode(fsx::FILE_MODE)).map_err(
-            |e| TreeError::Io {
-                what: "creating stream-next in",
-                path: work_dir.to_owned(),
-                source: e.into(),
-            },
-        )?;
+        parked::take_fifo(parked, &dir, work_dir, "stream-next")
+            .map_err(TreeError::io("creating stream-next in", work_dir))?;
         Ok(Self {
             work_dir: work_dir.to_owned(),
+            parked: parked.map(Path::to_owned),
             streams,
             with_sizes,
             whole_artifact,
@@ -271,11 +270,13 @@ impl StreamsTreeSink {
         }
     }
 
-    /// The Interface never opened `stream-next`: remove the streams tree, as Mender does,
+    /// The Interface never opened `stream-next`: take the streams tree away, as Mender does,
     /// and store the payload in the files tree.
     fn fall_back_to_files(&mut self) -> Result<(), TreeError> {
-        remove_streams_tree(&self.work_dir)?;
-        self.phase = Phase::Files(FilesTreeSink::create(&self.work_dir, self.whole_artifact)?);
+        let parked = self.parked.as_deref();
+        park_streams_tree(&self.work_dir, parked)?;
+        let files = FilesTreeSink::create(&self.work_dir, self.whole_artifact, parked)?;
+        self.phase = Phase::Files(files);
         Ok(())
     }
 }
@@ -287,21 +288,12 @@ impl PayloadSink for StreamsTreeSink {
     }
 }
 
-/// Removes `stream-next` and `streams/` from `work_dir`: the streams tree exists during
-/// `Download` only.
-pub(crate) fn remove_streams_tree(work_dir: &Path) -> Result<(), TreeError> {
-    let stream_next = work_dir.join("stream-next");
-    match std::fs::remove_file(&stream_next) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            return Err(TreeError::io("removing", &stream_next)(e))
-        }
-        _ => {}
+/// Takes `stream-next` and `streams/` out of `work_dir`, to `parked` (emptied) or removed:
+/// the streams tree is there during `Download` only.
+pub(crate) fn park_streams_tree(work_dir: &Path, parked: Option<&Path>) -> Result<(), TreeError> {
+    for name in ["stream-next", "streams"] {
+        parked::put(parked, work_dir, name, Held::Nothing)
+            .map_err(TreeError::io("removing", &work_dir.join(name)))?;
     }
-    let streams = work_dir.join("streams");
-    match std::fs::remove_dir_all(&streams) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            Err(TreeError::io("removing", &streams)(e))
-        }
-        _ => Ok(()),
-    }
+    Ok(())
 }
