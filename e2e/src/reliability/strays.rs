@@ -47,9 +47,18 @@ pub fn kill_strays(root: &Path) -> Vec<(u32, String)> {
 
 /// What a settled datastore must not hold: a deployment's work directory (anything under
 /// `work/` but the query scratch directories), a journal or Manifest store temporary file,
-/// a pending Manifest, a partial download.
+/// a pending Manifest, a partial download, a streams tree anywhere but where it is parked
+/// (`parked/<type>/<id>/stream-next` and an empty `streams/` beside it).
 pub fn stray_files(datastore: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
+    let parking = datastore.join("parked");
+    let in_parking = |p: &Path, depth: usize| {
+        p.strip_prefix(&parking)
+            .is_ok_and(|r| r.components().count() == depth)
+    };
+    let in_parked_streams = |p: &Path| {
+        in_parking(p, 4) && p.parent().and_then(Path::file_name) == Some("streams".as_ref())
+    };
     if let Ok(work) = fs::read_dir(datastore.join("work")) {
         for e in work.flatten() {
             if e.file_name() != "query" {
@@ -62,8 +71,8 @@ pub fn stray_files(datastore: &Path) -> Vec<PathBuf> {
         let stray = name.ends_with(".tmp")
             || name.ends_with(".part")
             || name.starts_with("pending.")
-            || name == "stream-next"
-            || name == "streams";
+            || ((name == "stream-next" || name == "streams") && !in_parking(p, 3))
+            || in_parked_streams(p);
         if stray {
             found.push(p.to_path_buf());
         }
@@ -100,5 +109,18 @@ mod tests {
         fs::write(d.path().join("journal/current.tmp"), "x").unwrap();
         let found = stray_files(d.path());
         assert_eq!(found.len(), 2, "{found:?}");
+
+        let parked = d.path().join("parked/ecu/e1");
+        fs::create_dir_all(parked.join("streams")).unwrap();
+        fs::write(parked.join("stream-next"), "").unwrap();
+        assert_eq!(
+            stray_files(d.path()).len(),
+            2,
+            "a parked streams tree is no stray"
+        );
+        fs::write(parked.join("streams/payload"), "").unwrap();
+        fs::create_dir_all(d.path().join("spare-trees/ecu/e1/streams")).unwrap();
+        let found = stray_files(d.path());
+        assert_eq!(found.len(), 4, "{found:?}");
     }
 }
