@@ -22,12 +22,13 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use backon::{BlockingRetryable, ExponentialBuilder};
 
 use super::rate::{MinRate, RateCheck};
-use super::tls::{tls_config, ClientCertificate};
+use super::tls::{ClientCertificate, TlsSettings};
 use super::{SourceError, SourceKind};
 use crate::metrics::Metrics;
 
@@ -102,35 +103,40 @@ pub fn shown(url: &str) -> String {
     url[..end].to_owned()
 }
 
-/// An HTTP(S) client with the TLS settings loaded once, when the sources are built.
+/// An HTTP(S) client: the TLS settings read when the sources are built, the agent made (and
+/// the system's roots read) at its first request. Clones share the agent.
 #[derive(Clone)]
 pub struct HttpClient {
-    agent: ureq::Agent,
+    agent: Arc<OnceLock<ureq::Agent>>,
+    tls: Arc<TlsSettings>,
     opts: HttpOptions,
 }
 
 impl HttpClient {
     /// Reads `ServerCertificate` and `HttpsClient` now: a bad file fails here, at start.
     pub fn new(opts: &HttpOptions) -> Result<Self, SourceError> {
-        let tls = tls_config(
+        let tls = TlsSettings::load(
             opts.server_certificate.as_deref(),
             opts.client_certificate.as_ref(),
         )?;
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(5)
-            .timeout_connect(Some(opts.connect_timeout))
-            .timeout_per_read(Some(opts.stall_timeout))
-            .tls_config(tls)
-            .build();
         Ok(Self {
-            agent: ureq::Agent::new_with_config(config),
+            agent: Arc::default(),
+            tls: Arc::new(tls),
             opts: opts.clone(),
         })
     }
 
     pub fn agent(&self) -> &ureq::Agent {
-        &self.agent
+        self.agent.get_or_init(|| {
+            let config = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(5)
+                .timeout_connect(Some(self.opts.connect_timeout))
+                .timeout_per_read(Some(self.opts.stall_timeout))
+                .tls_config(self.tls.config())
+                .build();
+            ureq::Agent::new_with_config(config)
+        })
     }
 
     pub fn options(&self) -> &HttpOptions {
@@ -278,7 +284,7 @@ impl Transfer<'_, '_> {
                 limit: opts.max_bytes,
             })
         };
-        let mut req = self.client.agent.get(url);
+        let mut req = self.client.agent().get(url);
         if *self.have > 0 {
             req = req.header("Range", format!("bytes={}-", self.have));
         }

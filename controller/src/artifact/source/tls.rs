@@ -1,5 +1,8 @@
 //! TLS for every HTTPS connection baton makes (the URL source, the Mender Server and its
-//! signed links): the trust roots and the client certificate, loaded once at start.
+//! signed links): the trust roots and the client certificate. What the configuration names
+//! is read at start, so a bad file fails there; the system's roots are read when the first
+//! connection needs them (about 6 ms and a few hundred KiB that most commands, and an idle
+//! daemon, never use).
 //!
 //! - Trust: the system's roots (the OS store OpenSSL and the Mender client use, read with
 //!   `rustls-native-certs`) plus `ServerCertificate`, as Mender adds it: a private server's
@@ -109,28 +112,52 @@ fn system_roots() -> Vec<Certificate<'static>> {
         .collect()
 }
 
-/// The TLS configuration every source's HTTPS connections use: the system roots plus
-/// `ServerCertificate` (Mozilla's roots built into baton when both are empty), and the
-/// client certificate if any.
-pub fn tls_config(
-    server_certificate: Option<&Path>,
-    client: Option<&ClientCertificate>,
-) -> Result<TlsConfig, SourceError> {
-    let mut roots = system_roots();
-    if let Some(path) = server_certificate {
-        roots.extend(certificates(path, "ServerCertificate")?);
+/// `ServerCertificate` and `HttpsClient`, read and checked.
+#[derive(Clone)]
+pub struct TlsSettings {
+    server_roots: Vec<Certificate<'static>>,
+    client: Option<ClientCert>,
+}
+
+impl TlsSettings {
+    /// Reads `ServerCertificate` and the client certificate and key: a bad file fails here.
+    pub fn load(
+        server_certificate: Option<&Path>,
+        client: Option<&ClientCertificate>,
+    ) -> Result<Self, SourceError> {
+        let server_roots = match server_certificate {
+            Some(path) => certificates(path, "ServerCertificate")?,
+            None => Vec::new(),
+        };
+        let client = match client {
+            Some(c) => {
+                let chain = certificates(&c.certificate, "HttpsClient.Certificate")?;
+                let key = private_key(&c.key)?;
+                Some(ClientCert::new_with_certs(&chain, key))
+            }
+            None => None,
+        };
+        Ok(Self {
+            server_roots,
+            client,
+        })
     }
-    let mut builder = TlsConfig::builder().root_certs(if roots.is_empty() {
-        RootCerts::WebPki
-    } else {
-        RootCerts::new_with_certs(&roots)
-    });
-    if let Some(c) = client {
-        let chain = certificates(&c.certificate, "HttpsClient.Certificate")?;
-        let key = private_key(&c.key)?;
-        builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+
+    /// The TLS configuration every source's HTTPS connections use: the system roots (read
+    /// now) plus `ServerCertificate` (Mozilla's roots built into baton when both are empty),
+    /// and the client certificate if any.
+    pub fn config(&self) -> TlsConfig {
+        let mut roots = system_roots();
+        roots.extend(self.server_roots.iter().cloned());
+        TlsConfig::builder()
+            .root_certs(if roots.is_empty() {
+                RootCerts::WebPki
+            } else {
+                RootCerts::new_with_certs(&roots)
+            })
+            .client_cert(self.client.clone())
+            .build()
     }
-    Ok(builder.build())
 }
 
 #[cfg(test)]
@@ -184,15 +211,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate").unwrap();
-        let e = tls_config(Some(&empty), None).unwrap_err();
+        let load = TlsSettings::load;
+        let e = load(Some(&empty), None).err().unwrap();
         assert!(e.to_string().contains("ServerCertificate"), "{e}");
-        let e = tls_config(Some(&dir.path().join("absent.pem")), None).unwrap_err();
+        let e = load(Some(&dir.path().join("absent.pem")), None)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("absent.pem"), "{e}");
         let client = ClientCertificate {
             certificate: empty.clone(),
             key: empty.clone(),
         };
-        let e = tls_config(None, Some(&client)).unwrap_err();
+        let e = load(None, Some(&client)).err().unwrap();
         assert!(e.to_string().contains("HttpsClient.Certificate"), "{e}");
     }
 }
