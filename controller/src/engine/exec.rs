@@ -136,6 +136,11 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| Err(format!("a worker thread failed: {e}")))
 }
 
+/// `<base>/<type>/<id>`: `c`'s own place under `base`.
+fn component_dir(base: &Path, c: &PlannedComponent) -> PathBuf {
+    base.join(type_dir(&c.component_type)).join(c.id.as_str())
+}
+
 impl Inner {
     fn root(&self, record: &DeploymentRecord, c: &PlannedComponent) -> PathBuf {
         deployment_work_dir(&self.settings.work_root, &record.id).join(type_dir(&c.component_type))
@@ -143,18 +148,12 @@ impl Inner {
 
     /// Where `c`'s File API directory waits between deployments.
     fn spare(&self, c: &PlannedComponent) -> PathBuf {
-        self.settings
-            .spare_trees
-            .join(type_dir(&c.component_type))
-            .join(c.id.as_str())
+        component_dir(&self.settings.spare_trees, c)
     }
 
     /// Where `c`'s streams tree and `files/` wait while not in its File API directory.
     fn parked(&self, c: &PlannedComponent) -> PathBuf {
-        self.settings
-            .parked
-            .join(type_dir(&c.component_type))
-            .join(c.id.as_str())
+        component_dir(&self.settings.parked, c)
     }
 
     fn invocation(&self, record: &DeploymentRecord, c: &PlannedComponent) -> Invocation {

@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::{FileType, Mode, OFlags};
 
 pub(super) const DIR_MODE: u32 = 0o700;
 pub(super) const FILE_MODE: u32 = 0o600;
@@ -50,6 +50,31 @@ pub(super) fn make_dir(dir: impl AsFd, name: &str) -> io::Result<OwnedFd> {
 pub(super) fn open_subdir(dir: impl AsFd, name: &str) -> io::Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
+}
+
+/// Checks that `fd` is of type `want` and sets `mode` if an Interface changed it.
+pub(super) fn own_mode(fd: &OwnedFd, want: FileType, mode: u32) -> io::Result<()> {
+    let st = rustix::fs::fstat(fd)?;
+    if FileType::from_raw_mode(st.st_mode) != want {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("expected a {want:?}"),
+        ));
+    }
+    if st.st_mode & 0o7777 != mode {
+        rustix::fs::fchmod(fd, Mode::from_raw_mode(mode))?;
+    }
+    Ok(())
+}
+
+/// Removes `path` whatever it is (a directory with its content), without following
+/// symlinks; absent is fine.
+pub(super) fn remove_all(path: &Path) -> io::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => std::fs::remove_file(path),
+        other => other,
+    }
 }
 
 /// Creates file `name` in `dir`; it must not exist in any form.

@@ -56,7 +56,7 @@ pub(super) fn take_fifo(
                 AtFlags::empty(),
             )?);
         }
-        remove_entry(&dir_path.join(name))?;
+        fsx::remove_all(&dir_path.join(name))?;
     }
     Ok(rustix::fs::mkfifoat(
         &dir,
@@ -86,13 +86,11 @@ pub(super) fn take_dir(
     if moved_in(parked, dir_path, name) {
         if let Ok(fd) = fsx::open_subdir(&dir, name) {
             if let Some(files) = empty_files(&fd, held)? {
-                if rustix::fs::fstat(&fd)?.st_mode & 0o7777 != fsx::DIR_MODE {
-                    rustix::fs::fchmod(&fd, Mode::from_raw_mode(fsx::DIR_MODE))?;
-                }
+                fsx::own_mode(&fd, FileType::Directory, fsx::DIR_MODE)?;
                 return Ok((fd, files));
             }
         }
-        remove_entry(&dir_path.join(name))?;
+        fsx::remove_all(&dir_path.join(name))?;
     }
     Ok((fsx::make_dir(dir, name)?, Vec::new()))
 }
@@ -102,16 +100,7 @@ pub(super) fn take_dir(
 pub(super) fn reuse_file(dir: impl AsFd, name: &str) -> io::Result<File> {
     let flags = OFlags::WRONLY | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
-    let st = rustix::fs::fstat(&fd)?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "expected a regular file",
-        ));
-    }
-    if st.st_mode & 0o7777 != fsx::FILE_MODE {
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(fsx::FILE_MODE))?;
-    }
+    fsx::own_mode(&fd, FileType::RegularFile, fsx::FILE_MODE)?;
     Ok(File::from(fd))
 }
 
@@ -139,7 +128,7 @@ pub(super) fn put(
             return Ok(());
         }
     }
-    remove_entry(&path)
+    fsx::remove_all(&path)
 }
 
 /// Moves `parked/name` to `dir_path/name`; false when there was nothing to move.
@@ -186,16 +175,7 @@ fn empty_dir(path: &Path, held: Held) -> io::Result<()> {
             reuse_file(&dir, name)?;
             continue;
         }
-        remove_entry(&entry.path())?;
+        fsx::remove_all(&entry.path())?;
     }
     Ok(())
-}
-
-/// Removes `path` whatever it is (a directory with its content), without following symlinks.
-fn remove_entry(path: &Path) -> io::Result<()> {
-    let is_dir = std::fs::symlink_metadata(path)?.is_dir();
-    match is_dir {
-        true => std::fs::remove_dir_all(path),
-        false => std::fs::remove_file(path),
-    }
 }

@@ -58,11 +58,11 @@ pub fn retire(tree: &Path, spare: &Path, parked: Option<&Path>) -> io::Result<()
             if let Some(parent) = spare.parent() {
                 fsx::make_dirs(parent)?;
             }
-            remove_all(spare)?;
+            fsx::remove_all(spare)?;
             std::fs::rename(tree, spare)
         });
     if kept.is_err() {
-        remove_all(tree)?;
+        fsx::remove_all(tree)?;
     }
     kept
 }
@@ -86,7 +86,7 @@ pub(super) fn rewrite_file(dir: impl AsFd, name: &str, bytes: &[u8]) -> io::Resu
     use std::os::unix::fs::FileExt;
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(fsx::FILE_MODE))?;
-    own_mode(&fd, FileType::RegularFile, fsx::FILE_MODE)?;
+    fsx::own_mode(&fd, FileType::RegularFile, fsx::FILE_MODE)?;
     let file = std::fs::File::from(fd);
     file.write_all_at(bytes, 0)?;
     file.set_len(bytes.len() as u64)
@@ -99,23 +99,8 @@ pub(super) fn reuse_dir(dir: impl AsFd, name: &str) -> io::Result<OwnedFd> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return fsx::make_dir(dir, name),
         other => other?,
     };
-    own_mode(&fd, FileType::Directory, fsx::DIR_MODE)?;
+    fsx::own_mode(&fd, FileType::Directory, fsx::DIR_MODE)?;
     Ok(fd)
-}
-
-/// Checks that `fd` is of type `want` and sets `mode` if an Interface changed it.
-fn own_mode(fd: &OwnedFd, want: FileType, mode: u32) -> io::Result<()> {
-    let st = rustix::fs::fstat(fd)?;
-    if FileType::from_raw_mode(st.st_mode) != want {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("expected a {want:?}"),
-        ));
-    }
-    if st.st_mode & 0o7777 != mode {
-        rustix::fs::fchmod(fd, Mode::from_raw_mode(mode))?;
-    }
-    Ok(())
 }
 
 /// Empties `version` first (the tree is incomplete from then on), then removes every name
@@ -161,12 +146,4 @@ fn keep_only(dir: &OwnedFd, path: &Path, keep: &[&str]) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-fn remove_all(path: &Path) -> io::Result<()> {
-    match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotADirectory => std::fs::remove_file(path),
-        other => other,
-    }
 }
