@@ -270,6 +270,12 @@ async fn dropping_a_call_kills_its_group() {
         "{:?}",
         running_in_group(pgid)
     );
+    // And its leader, this process's child, was reaped in the background: no zombie stays.
+    let leader = std::path::PathBuf::from(format!("/proc/{pgid}"));
+    assert!(
+        eventually(|| !leader.exists()).await,
+        "the dropped call's leader {pgid} is still in /proc"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

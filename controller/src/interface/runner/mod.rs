@@ -19,6 +19,7 @@
 mod capture;
 pub mod env;
 pub(crate) mod group;
+mod leader;
 mod process;
 mod program;
 mod report;

@@ -13,21 +13,19 @@
 //!    group at once); a process that detached from the pipes after a normal exit is left;
 //! 6. reap the leader, and only then let go of the group ID.
 //!
-//! Dropping the future at any point SIGKILLs the group (`GroupGuard`).
+//! Dropping the future at any point SIGKILLs the group (`GroupGuard`) and reaps the leader
+//! in the background (`Leader`).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use rustix::io::Errno;
-use rustix::process::{Pid, PidfdFlags, Signal, WaitId, WaitIdOptions};
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
-use tokio::process::Command;
+use rustix::process::{Pid, Signal};
+use tokio::process::{ChildStderr, ChildStdout, Command};
 use tokio_util::sync::CancellationToken;
 
 use super::capture::{Capture, Captured};
 use super::group::{self, GroupGuard};
+use super::leader::Leader;
 use super::report::Exit;
 
 /// The bounds of one call.
@@ -63,31 +61,29 @@ pub(super) async fn run(
     limits: Limits,
     cancel: Option<&CancellationToken>,
 ) -> std::io::Result<Finished> {
+    use std::os::unix::process::CommandExt;
     use std::process::Stdio;
-    cmd.stdin(Stdio::null())
+    let std_cmd = cmd.as_std_mut();
+    std_cmd
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+        .process_group(0);
     let start = tokio::time::Instant::now();
-    let mut child = spawn(&mut cmd).await?;
-    let pgid = child
-        .id()
-        .and_then(|id| Pid::from_raw(id as i32))
+    let mut child = spawn(std_cmd).await?;
+    let pipes = (child.stdout.take(), child.stderr.take());
+    let pgid = Pid::from_raw(child.id() as i32)
         .ok_or_else(|| std::io::Error::other("spawned Interface has no PID"))?;
-    // Declared after `child`: dropped before it, while the leader is unreaped.
+    // Declared before `guard`: dropped after it, so the group is killed before its leader
+    // is reaped and its ID let go.
+    let mut leader = Leader::new(child, pgid);
     let mut guard = GroupGuard::new(pgid);
-    let mut stdout = Capture::spawn(
-        child.stdout.take().expect("stdout is piped"),
-        limits.cap,
-        "stdout",
-    );
-    let mut stderr = Capture::spawn(
-        child.stderr.take().expect("stderr is piped"),
-        limits.cap,
-        "stderr",
-    );
-    let mut exited = leader_exit(pgid);
+    let (Some(out), Some(err)) = pipes else {
+        unreachable!("stdout and stderr are piped")
+    };
+    let mut stdout = Capture::spawn(ChildStdout::from_std(out)?, limits.cap, "stdout");
+    let mut stderr = Capture::spawn(ChildStderr::from_std(err)?, limits.cap, "stderr");
+    let mut exited = leader.exited();
 
     let cancelled = async {
         match cancel {
@@ -151,11 +147,9 @@ pub(super) async fn run(
         }
     }
 
+    drop(exited);
     let exit = if leader_gone {
-        match child.wait().await {
-            Ok(status) => exit_of(status),
-            Err(_) => Exit::Unknown,
-        }
+        leader.reap()
     } else {
         Exit::Unknown
     };
@@ -175,7 +169,7 @@ pub(super) async fn run(
 /// Spawns, retrying briefly on ETXTBSY: a fork in another thread of this process may hold
 /// the Interface file open for writing for an instant (the classic fork/exec race when the
 /// file was just written). Nothing has run yet, so a retry is safe.
-async fn spawn(cmd: &mut Command) -> std::io::Result<tokio::process::Child> {
+async fn spawn(cmd: &mut std::process::Command) -> std::io::Result<std::process::Child> {
     let mut attempts = 0;
     loop {
         match cmd.spawn() {
@@ -185,52 +179,5 @@ async fn spawn(cmd: &mut Command) -> std::io::Result<tokio::process::Child> {
             }
             other => return other,
         }
-    }
-}
-
-/// Resolves once the leader has exited, leaving it a zombie so that its PID (the group ID)
-/// stays reserved until baton reaps it.
-///
-/// A pidfd becomes readable when its process exits and reaping is left to its parent, so the
-/// wait costs one descriptor in the runtime's poller. Without pidfds (kernels before 5.3, or
-/// a sandbox refusing the call) a blocking thread waits in `waitid(WNOWAIT)` instead: a thread
-/// per running Interface, and two thread hand-offs per call.
-fn leader_exit(pid: Pid) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    // `OwnedFd` keeps its descriptor for as long as it lives, which is all the registration
-    // asks; the safe constructor is deprecated only because other types may not.
-    #[allow(deprecated)]
-    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::NONBLOCK)
-        .map_err(std::io::Error::from)
-        .and_then(|fd| AsyncFd::with_interest(fd, Interest::READABLE));
-    Box::pin(async move {
-        if let Ok(pidfd) = pidfd {
-            if pidfd.readable().await.is_ok() {
-                return;
-            }
-        }
-        let _ = tokio::task::spawn_blocking(move || wait_exited_unreaped(pid)).await;
-    })
-}
-
-/// Blocks until the leader has exited, leaving it a zombie.
-fn wait_exited_unreaped(pid: Pid) {
-    loop {
-        match rustix::process::waitid(
-            WaitId::Pid(pid),
-            WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
-        ) {
-            Err(Errno::INTR) => continue,
-            // Ok: it exited. ECHILD: it was reaped already (the call was dropped).
-            _ => return,
-        }
-    }
-}
-
-fn exit_of(status: std::process::ExitStatus) -> Exit {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => Exit::Code(code),
-        (None, Some(sig)) => Exit::Signal(sig),
-        (None, None) => Exit::Unknown,
     }
 }
