@@ -20,7 +20,6 @@
 //! async pipe writes with the runtime handle it was given.
 
 use std::io::{self, Read};
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -64,7 +63,6 @@ enum Opened {
 pub struct StreamsTreeSink {
     work_dir: PathBuf,
     parked: Option<PathBuf>,
-    streams: OwnedFd,
     with_sizes: bool,
     whole_artifact: bool,
     interface: watch::Receiver<InterfaceState>,
@@ -91,14 +89,15 @@ impl StreamsTreeSink {
     ) -> Result<Self, TreeError> {
         let dir = fsx::open_dir(work_dir)
             .map_err(TreeError::io("opening the work directory", work_dir))?;
-        let (streams, _) = parked::take_dir(parked, &dir, work_dir, "streams", Held::Nothing)
+        // Not kept open: every descriptor baton holds is copied into each Interface it
+        // spawns and closed again at its exec, and hundreds of `Download` calls run at once.
+        let (_streams, _) = parked::take_dir(parked, &dir, work_dir, "streams", Held::Nothing)
             .map_err(TreeError::io("creating streams/ in", work_dir))?;
         parked::take_fifo(parked, &dir, work_dir, "stream-next")
             .map_err(TreeError::io("creating stream-next in", work_dir))?;
         Ok(Self {
             work_dir: work_dir.to_owned(),
             parked: parked.map(Path::to_owned),
-            streams,
             with_sizes,
             whole_artifact,
             interface,
@@ -170,13 +169,16 @@ impl StreamsTreeSink {
         self.phase = Phase::Streaming;
 
         let stream = format!("streams/{name}");
-        rustix::fs::mkfifoat(&self.streams, name, Mode::from_raw_mode(fsx::FILE_MODE)).map_err(
-            |e| TreeError::Io {
+        fsx::open_dir(&self.work_dir.join("streams"))
+            .and_then(|streams| {
+                let mode = Mode::from_raw_mode(fsx::FILE_MODE);
+                Ok(rustix::fs::mkfifoat(&streams, name, mode)?)
+            })
+            .map_err(|e| TreeError::Io {
                 what: "creating",
                 path: self.work_dir.join(&stream),
-                source: e.into(),
-            },
-        )?;
+                source: e,
+            })?;
         let line = match self.with_sizes {
             true => format!("{stream} {size}\n"),
             false => format!("{stream}\n"),
