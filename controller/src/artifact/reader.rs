@@ -26,7 +26,7 @@ use super::header::{read_header_tar, ArtifactHeader};
 use super::limits::{Limits, SIGNATURE_MAX, VERSION_MAX};
 use super::manifest::{ArtifactManifest, Digest};
 use super::payload::PayloadSink;
-use super::read_ahead::{with_read_ahead, ReadAhead};
+use super::read_ahead::with_read_ahead;
 use super::signature::VerifyPolicy;
 use super::tar::{Entry, TarReader};
 
@@ -60,8 +60,9 @@ pub struct ArtifactReader<R: Read> {
     outer: TarReader<BufReader<R>>,
     header: ArtifactHeader,
     limits: Limits,
-    /// The data member (name, codec), positioned at its content; `None` if there is none.
-    data: Option<(String, Compression)>,
+    /// The data member (name, codec, stored size), positioned at its content; `None` if
+    /// there is none.
+    data: Option<(String, Compression, u64)>,
 }
 
 impl<R: Read> ArtifactReader<R> {
@@ -123,9 +124,12 @@ impl<R: Read> ArtifactReader<R> {
 
         let data = match outer.next_entry()? {
             None => None,
-            Some(e) => Some(data_member(&e, limits)?),
+            Some(e) => {
+                let (name, compression) = data_member(&e, limits)?;
+                Some((name, compression, e.size))
+            }
         };
-        header.data_compression = data.as_ref().map(|(_, c)| *c);
+        header.data_compression = data.as_ref().map(|(_, c, _)| *c);
         Ok(Self {
             outer,
             header,
@@ -151,7 +155,8 @@ impl<R: Read> ArtifactReader<R> {
     }
 
     /// The data tar is decompressed on a second thread while this one parses it, hashes and
-    /// feeds the sink (`read_ahead`): a compressed payload costs about its decompression.
+    /// feeds the sink (`read_ahead`): a compressed payload costs about its decompression. A
+    /// data member of at most [`READ_AHEAD_ABOVE`] stored bytes is decoded on this thread.
     fn stream(&mut self, sink: &mut dyn PayloadSink) -> Result<Verified, ArtifactError>
     where
         R: Send,
@@ -166,15 +171,21 @@ impl<R: Read> ArtifactReader<R> {
             files: Vec::new(),
             payload_bytes: 0,
         };
-        if let Some((label, compression)) = self.data.take() {
+        if let Some((label, compression, stored_size)) = self.data.take() {
             let stored = BufReader::with_capacity(64 << 10, &mut self.outer);
             let decoder =
                 compression.decoder(stored, &self.limits, &label, self.limits.data_tar_bytes())?;
             let limits = &self.limits;
-            with_read_ahead(decoder, |decoded| {
-                let inner = TarReader::new(decoded, label.as_str(), limits.name_bytes);
-                stream_files(inner, &mut expected, &mut verified, limits, sink)
-            })?;
+            let names = limits.name_bytes;
+            if stored_size <= READ_AHEAD_ABOVE {
+                let inner = TarReader::new(decoder, label.as_str(), names);
+                stream_files(inner, &mut expected, &mut verified, limits, sink)?;
+            } else {
+                with_read_ahead(decoder, |decoded| {
+                    let inner = TarReader::new(decoded, label.as_str(), names);
+                    stream_files(inner, &mut expected, &mut verified, limits, sink)
+                })?;
+            }
             let left = drain(&mut self.outer).map_err(|e| ArtifactError::read(&label, e))?;
             if left > 0 {
                 return Err(ArtifactError::format(
@@ -201,9 +212,16 @@ impl<R: Read> ArtifactReader<R> {
     }
 }
 
+/// Data members up to this many stored bytes are decoded on the reading thread: a second
+/// thread gains nothing on a couple of chunks, and starting one per Artifact read cost about
+/// 5 % of a deployment of a thousand components with small payloads. A stored member this
+/// small decodes in about a millisecond even when compressed, so the serial pass costs
+/// little.
+pub(super) const READ_AHEAD_ABOVE: u64 = 64 << 10;
+
 /// Hands every file of the data tar to `sink`, checking each against its manifest digest.
-fn stream_files(
-    mut inner: TarReader<&mut ReadAhead>,
+fn stream_files<R: Read + Send>(
+    mut inner: TarReader<R>,
     expected: &mut BTreeMap<String, Digest>,
     verified: &mut Verified,
     limits: &Limits,

@@ -183,6 +183,54 @@ fn a_sink_that_stops_early_does_not_weaken_verification() {
     );
 }
 
+/// Small data members are decoded on the reading thread and larger ones on a second thread
+/// (`READ_AHEAD_ABOVE`): both ways hand over every byte and catch a corrupted payload.
+#[test]
+fn data_members_on_both_sides_of_the_read_ahead_size_verify_alike() {
+    // Incompressible (xorshift), so the stored size is the payload's in every codec.
+    let noise = |len: u32| -> Vec<u8> {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect()
+    };
+    for c in CODECS {
+        for (len, ahead) in [(2_000, false), (300_000, true)] {
+            let b = builder().file("noise", noise(len)).compression(c);
+            let parts = b.parts();
+            let bytes = parts.assemble();
+            let entries = parts.entries();
+            let (data, before) = entries.split_last().expect("a data member");
+            assert!(data.name.starts_with("data/0000"), "{}", data.name);
+            let stored = data.data.len() as u64;
+            let data_at: usize = before
+                .iter()
+                .map(|e| 512 + e.data.len().next_multiple_of(512))
+                .sum::<usize>()
+                + 512;
+            assert_eq!(
+                stored > reader::READ_AHEAD_ABOVE,
+                ahead,
+                "{c}: {stored} bytes stored"
+            );
+
+            let (v, rec, _) = run(&bytes, &VerifyPolicy::none(), &Limits::default());
+            assert_eq!(v.unwrap().files().len(), 3, "{c}, {len}");
+            assert_eq!(rec.files[2].2, noise(len), "{c}, {len}");
+
+            let mut bad = bytes.clone();
+            bad[data_at + data.data.len() / 2] ^= 1;
+            let r = reason(&bad, &VerifyPolicy::none());
+            assert_ne!(r, "accepted", "{c}, {len}: a flipped payload byte");
+        }
+    }
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len())
         .rposition(|w| w == needle)
