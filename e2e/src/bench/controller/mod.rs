@@ -82,8 +82,9 @@ pub fn section(bins: &Bins, opts: &Options, peak_rss: Vec<Row>) -> Section {
          converged daemon sampled every second for {i} s (`VmRSS`, CPU ticks, context \
          switches of every thread), against `sleep`. The daemon runs with the environment \
          the systemd unit gives it ({env}, read from `deploy/systemd/baton.service`); a \
-         second one, without it, shows what glibc's default malloc arenas (one per thread \
-         that allocated, up to 8 per core) add. Peak RSS: GNU time's maximum resident \
+         second one, without it, shows what glibc's defaults add (an arena per thread \
+         that allocated, up to 8 per core; large blocks carved from the heap, the \
+         threshold for mapping them rising as they are freed). Peak RSS: GNU time's maximum resident \
          set of `baton install` streaming an uncompressed Artifact through the sink \
          Interface of the install section, against `mender install` of the same Artifact \
          with the same consumer. Binary: the release build, and a copy passed through \
