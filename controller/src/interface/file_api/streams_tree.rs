@@ -169,7 +169,9 @@ impl StreamsTreeSink {
         self.phase = Phase::Streaming;
 
         let stream = format!("streams/{name}");
-        fsx::open_dir(&self.work_dir.join("streams"))
+        // Opened as `prepare` opened it, refusing a symlink in its place.
+        fsx::open_dir(&self.work_dir)
+            .and_then(|work| fsx::open_subdir(&work, "streams"))
             .and_then(|streams| {
                 let mode = Mode::from_raw_mode(fsx::FILE_MODE);
                 Ok(rustix::fs::mkfifoat(&streams, name, mode)?)
