@@ -71,16 +71,14 @@ pub(super) async fn run(
         .process_group(0);
     let start = tokio::time::Instant::now();
     let mut child = spawn(std_cmd).await?;
-    let pipes = (child.stdout.take(), child.stderr.take());
+    let out = child.stdout.take().expect("stdout is piped");
+    let err = child.stderr.take().expect("stderr is piped");
     let pgid = Pid::from_raw(child.id() as i32)
         .ok_or_else(|| std::io::Error::other("spawned Interface has no PID"))?;
     // Declared before `guard`: dropped after it, so the group is killed before its leader
     // is reaped and its ID let go.
     let mut leader = Leader::new(child, pgid);
     let mut guard = GroupGuard::new(pgid);
-    let (Some(out), Some(err)) = pipes else {
-        unreachable!("stdout and stderr are piped")
-    };
     let mut stdout = Capture::spawn(ChildStdout::from_std(out)?, limits.cap, "stdout");
     let mut stderr = Capture::spawn(ChildStderr::from_std(err)?, limits.cap, "stderr");
     let mut exited = leader.exited();
