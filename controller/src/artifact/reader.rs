@@ -213,10 +213,9 @@ impl<R: Read> ArtifactReader<R> {
 }
 
 /// Data members up to this many stored bytes are decoded on the reading thread: a second
-/// thread gains nothing on a couple of chunks, and starting one per Artifact read cost about
-/// 5 % of a deployment of a thousand components with small payloads. A stored member this
-/// small decodes in about a millisecond even when compressed, so the serial pass costs
-/// little.
+/// thread gains nothing on a couple of chunks, and a deployment of a thousand components
+/// with small payloads would start and stop a thousand of them. A stored member this small
+/// decodes in about a millisecond even when compressed, so the serial pass costs little.
 pub(super) const READ_AHEAD_ABOVE: u64 = 64 << 10;
 
 /// Hands every file of the data tar to `sink`, checking each against its manifest digest.
