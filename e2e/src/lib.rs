@@ -14,6 +14,7 @@
 pub mod bench;
 pub mod browser;
 pub mod fixture;
+pub mod hot_text;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -72,7 +72,8 @@ pub fn mqtt_row(drops: usize, env: &[(String, String)]) -> Row {
         }
     }
     let direct = direct_starts(&sys, drops.max(5));
-    drop(d);
+    // Stopped as the unit stops it (SIGTERM), so it exits as it would on a device.
+    let _ = d.terminate(Duration::from_secs(10));
     Row::new(NAME, fig("", &took, Unit::Millis)).against(fig(
         "start the Interface directly",
         &direct,
