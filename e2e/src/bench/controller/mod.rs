@@ -80,7 +80,9 @@ pub fn section(bins: &Bins, opts: &Options, peak_rss: Vec<Row>) -> Section {
          as Kanto's Update Manager (plain MQTT; {d} activities, each awaited to COMPLETED). \
          Idle: the \
          converged daemon sampled every second for {i} s (`VmRSS`, CPU ticks, context \
-         switches of every thread), against `sleep`. The daemon runs with the environment \
+         switches of every thread), against `sleep`, its RSS also in its two parts: \
+         anonymous (heap, stacks) and file pages (the text of the binary and libraries, \
+         clean and shared). The daemon runs with the environment \
          the systemd unit gives it ({env}, read from `deploy/systemd/baton.service`); a \
          second one, without it, shows what glibc's defaults add (an arena per thread \
          that allocated, up to 8 per core; large blocks carved from the heap, the \
@@ -88,7 +90,9 @@ pub fn section(bins: &Bins, opts: &Options, peak_rss: Vec<Row>) -> Section {
          set of `baton install` streaming an uncompressed Artifact through the sink \
          Interface of the install section, against `mender install` of the same Artifact \
          with the same consumer. Binary: the release build, and a copy passed through \
-         `strip`, against Debian's `/usr/bin/mender`.",
+         `strip`, against Debian's `/usr/bin/mender`; and how much of the binary's text \
+         is laid out first as what the daemon runs (`.text.hot`, listed in \
+         `controller/link/hot-text.ld`), against all of it.",
         n = opts.startups,
         r = opts.runs,
         d = opts.drops,
@@ -259,8 +263,47 @@ fn binary_rows(bins: &Bins) -> Vec<Row> {
             "binary size, as built (profile strips symbols)",
             as_built.and_then(|v| fig("", &[v], Unit::MiB)),
         ),
+        hot_text_row(&bins.baton),
         status_page_row(),
     ]
+}
+
+/// How much of the binary's text is laid out first as what the daemon runs
+/// (`.text.hot`, from `controller/link/hot-text.ld`), against all of its text.
+fn hot_text_row(baton: &Path) -> Row {
+    let sizes = (|| {
+        need(&["readelf"])?;
+        let out = Command::new("readelf")
+            .arg("-SW")
+            .arg(baton)
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let size = |name: &str| {
+            text.lines()
+                .filter_map(|l| l.split_once(']').map(|(_, rest)| rest))
+                .map(|rest| rest.split_whitespace().collect::<Vec<_>>())
+                .find(|f| f.first() == Some(&name))
+                .and_then(|f| u64::from_str_radix(f.get(4)?, 16).ok())
+        };
+        let hot = size(".text.hot").ok_or("no .text.hot section: built without the layout")?;
+        let rest = size(".text").ok_or("no .text section")?;
+        let mib = |b: u64| b as f64 / f64::from(1 << 20);
+        Ok::<_, String>((mib(hot), mib(hot + rest)))
+    })();
+    Row::new(
+        "text the daemon runs, laid out first (`.text.hot`)",
+        sizes
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|(hot, _)| fig("", &[*hot], Unit::MiB)),
+    )
+    .against(
+        sizes
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|(_, all)| fig("all text", &[*all], Unit::MiB)),
+    )
 }
 
 /// The status page's weight: what a first load transfers (its HTML, style sheet and script,
@@ -355,11 +398,18 @@ fn idle_rows(pid: u32, seconds: u64) -> Vec<Row> {
     let window = if seconds >= 30 { 10 } else { 1 };
     let (mut rss, mut cpu, mut wake) = (Vec::new(), Vec::new(), Vec::new());
     let (mut srss, mut scpu, mut swake) = (Vec::new(), Vec::new(), Vec::new());
+    // RSS in its two parts: what only this process holds (heap, stacks, relocated data)
+    // and clean file pages (the binary's text, the libraries) the kernel can drop and
+    // read again, shared with every other process mapping them.
+    let (mut anon, mut file, mut sfile) = (Vec::new(), Vec::new(), Vec::new());
     let mut last = (cpu_and_wakeups(pid), cpu_and_wakeups(sleeper.id()));
     for second in 1..=seconds {
         std::thread::sleep(Duration::from_secs(1));
         rss.push(status_kib(pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0);
         srss.push(status_kib(sleeper.id(), "VmRSS:").unwrap_or(0) as f64 / 1024.0);
+        anon.push(status_kib(pid, "RssAnon:").unwrap_or(0) as f64 / 1024.0);
+        file.push(status_kib(pid, "RssFile:").unwrap_or(0) as f64 / 1024.0);
+        sfile.push(status_kib(sleeper.id(), "RssFile:").unwrap_or(0) as f64 / 1024.0);
         if second.is_multiple_of(window) {
             let now = (cpu_and_wakeups(pid), cpu_and_wakeups(sleeper.id()));
             let w = window as f64;
@@ -381,6 +431,15 @@ fn idle_rows(pid: u32, seconds: u64) -> Vec<Row> {
         )
         .against(fig("`sleep`", &srss, Unit::MiB))
         .target(Target::below(IDLE_RSS_MIB)),
+        Row::new(
+            format!("{label}: of which anonymous (`RssAnon`: heap, stacks)"),
+            fig("", &anon, Unit::MiB),
+        ),
+        Row::new(
+            format!("{label}: of which file pages (`RssFile`: text of the binary and libraries)"),
+            fig("", &file, Unit::MiB),
+        )
+        .against(fig("`sleep`", &sfile, Unit::MiB)),
         Row::new(
             format!("{label}: CPU (each {window} s)"),
             fig("", &cpu, Unit::Percent),
