@@ -11,7 +11,8 @@
 //!
 //! Release builds of the `baton` binary only: debug builds and tests link as before.
 //! `BATON_DEFAULT_TEXT_LAYOUT=1` turns it off, e.g. for a linker without linker scripts
-//! (mold); lld, Rust's default linker on x86_64 Linux, and GNU ld both read it.
+//! (mold); lld, Rust's default linker on x86_64 Linux, and GNU ld both read it. Also to
+//! profile an unstripped build with valgrind, which reads symbols in `.text` only.
 
 use std::path::Path;
 

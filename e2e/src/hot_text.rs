@@ -2,8 +2,10 @@
 //! which functions baton ran, from callgrind's output, as linker-script patterns.
 //!
 //! `e2e/hot-text` runs the controller benchmark's scenario with every `baton` process under
-//! callgrind, then [`functions_in`] reads each output file and [`script`] writes the
-//! patterns. Names are matched as section names (`.text.<symbol>`, or
+//! callgrind, then [`functions_in`] reads each output file; it runs the scenario again
+//! natively under `perf record` ([`sampled_in`]) for what valgrind's run cannot show (the
+//! variants a CPU feature selects, code that only timing reaches), and [`script`] writes
+//! the patterns. Names are matched as section names (`.text.<symbol>`, or
 //! `.text.unlikely.<symbol>` for a `#[cold]` function), with what differs between two
 //! builds of the same code made a wildcard ([`pattern`]).
 
@@ -49,6 +51,20 @@ pub fn functions_in(callgrind: &str, object: &str) -> BTreeSet<String> {
         }
     }
     ran
+}
+
+/// The functions of the object whose path is `object` that `perf script --no-demangle -F
+/// ip,sym,dso` shows samples in (`<ip> <symbol> (<object>)` per line; `[unknown]` for an
+/// address without a symbol).
+pub fn sampled_in(perf_script: &str, object: &str) -> BTreeSet<String> {
+    let dso = format!("({object})");
+    perf_script
+        .lines()
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [_, symbol, o] if o == dso && symbol != "[unknown]" => Some(symbol.to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The linker-script pattern that finds `symbol`'s section in another build of the same
@@ -247,6 +263,24 @@ fn=(2)
                 .into_iter()
                 .collect::<Vec<_>>(),
             ["a"]
+        );
+    }
+
+    #[test]
+    fn samples_count_only_named_functions_of_the_object() {
+        let perf = "\
+     7f4bfe06c772 _dl_sysdep_parse_arguments (/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2)
+     55d0c0a1b2c3 _ZN5baton4main17h0123456789abcdefE (/tmp/b/baton)
+     55d0c0a1b2c4 _ZN5baton4main17h0123456789abcdefE (/tmp/b/baton)
+     55d0c0a1b2c5 [unknown] (/tmp/b/baton)
+     55d0c0a1b2c6 inflate_fast_avx512 (/tmp/b/baton)
+     55d0c0a1b2c7 inflate_fast_avx512 (/tmp/c/baton)
+";
+        assert_eq!(
+            sampled_in(perf, "/tmp/b/baton")
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["_ZN5baton4main17h0123456789abcdefE", "inflate_fast_avx512"]
         );
     }
 
