@@ -147,7 +147,7 @@ pub fn install(tool: &str) -> String {
         "dpkg-deb" => "dpkg",
         "xz" => "xz-utils",
         "unshare" | "nsenter" | "prlimit" | "mount" => "util-linux",
-        "strip" => "binutils",
+        "strip" | "readelf" => "binutils",
         "time" => "time",
         "dbus-daemon" => "dbus",
         "chroot" => "coreutils",

@@ -62,7 +62,7 @@ fn run(bin_dir: &Path, out: &Path, fresh: bool) -> Result<usize, String> {
         .join("baton")
         .canonicalize()
         .map_err(|e| format!("{}/baton: {e}", bin_dir.display()))?;
-    if Command::new("valgrind").arg("--version").output().is_err() {
+    if e2e::need::find("valgrind").is_none() {
         return Err("valgrind is missing (apt-get install valgrind)".into());
     }
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -73,10 +73,7 @@ fn run(bin_dir: &Path, out: &Path, fresh: bool) -> Result<usize, String> {
     wrap_bins(bin_dir, &wrapped, &baton, &profiles)?;
 
     eprintln!("hot-text: running bench-controller --quick with baton under callgrind");
-    let status = Command::new(bin_dir.join("bench-controller"))
-        .args(["--quick", "--idle-seconds", "2", "--bin-dir"])
-        .arg(&wrapped)
-        .stdout(Stdio::null())
+    let status = scenario(Command::new(bin_dir.join("bench-controller")), &wrapped)
         .status()
         .map_err(|e| format!("bench-controller: {e}"))?;
     if !status.success() {
@@ -144,7 +141,7 @@ fn sampled_natively(
     object: &str,
     scratch: &Path,
 ) -> Result<BTreeSet<String>, String> {
-    if Command::new("perf").arg("--version").output().is_err() {
+    if e2e::need::find("perf").is_none() {
         return Err("perf is missing: apt-get install linux-perf".into());
     }
     let data = scratch.join("perf.data");
@@ -160,15 +157,13 @@ fn sampled_natively(
         ["-e", "cpu-clock:u", "-c", "10000"]
     };
     eprintln!("hot-text: running bench-controller --quick natively under perf record");
-    let status = Command::new("perf")
-        .args(["record", "-q", "-o"])
+    let mut perf = Command::new("perf");
+    perf.args(["record", "-q", "-o"])
         .arg(&data)
         .args(event)
         .arg("--")
-        .arg(bin_dir.join("bench-controller"))
-        .args(["--quick", "--idle-seconds", "2", "--bin-dir"])
-        .arg(bin_dir)
-        .stdout(Stdio::null())
+        .arg(bin_dir.join("bench-controller"));
+    let status = scenario(perf, bin_dir)
         .status()
         .map_err(|e| format!("perf record: {e}"))?;
     if !status.success() {
@@ -181,6 +176,16 @@ fn sampled_natively(
         .output()
         .map_err(|e| format!("perf script: {e}"))?;
     Ok(sampled_in(&String::from_utf8_lossy(&out.stdout), object))
+}
+
+/// `bench_controller` (the program, or a profiler running it) given the scenario's
+/// arguments, with the bench's own programs taken from `bins`.
+fn scenario(mut bench_controller: Command, bins: &Path) -> Command {
+    bench_controller
+        .args(["--quick", "--idle-seconds", "2", "--bin-dir"])
+        .arg(bins)
+        .stdout(Stdio::null());
+    bench_controller
 }
 
 /// `into` gets a link to every program of `bin_dir`, except `baton`, which becomes a script
