@@ -11,7 +11,15 @@
 //! `libdeflate-gunzip -c`. zlib-ng is C, like the xz and zstd decoders below, and heavily
 //! fuzzed; it needs cmake at build time.
 //!
-//! Those figures are from an AMD EPYC. On an Intel Xeon with AVX-512 (the machine of
+//! Earlier measurements, 64 MiB of text: xz with `liblzma` (the maintained fork of xz2 over
+//! the reference C library, built from vendored source: 0.59 s, against 1.47 s for
+//! pure-Rust `lzma-rs`, which also has no pull-style reader); zstd with the `zstd` binding to
+//! the reference C library (0.065 s, against 0.20 s for pure-Rust `ruzstd`), legacy formats
+//! off. Each decoder is bounded: zstd by `windowLogMax`, xz by a memory limit, and every
+//! decoder's output by a byte cap that turns a decompression bomb into
+//! [`ArtifactError::SizeLimit`].
+//!
+//! The gzip figures above are from an AMD EPYC. On an Intel Xeon with AVX-512 (the machine of
 //! BENCHMARKS.md from 2026-12-07), zlib-ng's inflater is the slower one. On a 41 MiB member
 //! of 256 MiB of text, one thread took:
 //! - zlib-ng 0.23-0.24 s (0.22 s built without its AVX-512 code);
@@ -21,15 +29,13 @@
 //! A gzip verify is then 1.38-1.40x `libdeflate-gunzip -c` there. A profile puts the decoding
 //! thread's time almost all in zlib-ng's `inflate_fast`, with the hashing hidden on the other
 //! thread, so only a faster inflater closes that gap. ISA-L is the candidate: it reported a
-//! truncated member, a wrong CRC and a flipped byte as errors when checked. It is not
-//! adopted yet: it builds with autotools and nasm, and its configure-based cross build for
-//! devices' CPUs is unchecked. Earlier measurements, 64 MiB of text: xz with
-//! `liblzma` (the maintained fork of xz2 over the reference C library, built from vendored
-//! source: 0.59 s, against 1.47 s for pure-Rust `lzma-rs`, which also has no pull-style
-//! reader); zstd with the `zstd` binding to the reference C library (0.065 s, against 0.20 s
-//! for pure-Rust `ruzstd`), legacy formats off. Each decoder is bounded: zstd
-//! by `windowLogMax`, xz by a memory limit, and every decoder's output by a byte cap that
-//! turns a decompression bomb into [`ArtifactError::SizeLimit`].
+//! truncated member, a wrong CRC and a flipped byte as errors when checked. Swapped in here,
+//! it made a gzip verify 0.67x the time it takes with zlib-ng. It is not adopted yet:
+//! - it builds with autotools and nasm, and its configure-based cross build for devices'
+//!   CPUs is unchecked;
+//! - its decoder is not `Send` (raw pointers in its state), so it would have to be built on
+//!   the read-ahead thread, since this crate takes no `unsafe`;
+//! - its errors read as Debug text (`DecompressionError(IncorrectChecksum)`).
 
 use std::fmt;
 use std::io::{self, BufRead, Read};
