@@ -11,8 +11,10 @@ LICENSE = "Apache-2.0"
 # nooelint: oelint.var.licenseremotefile - the repository has no LICENSE file; Cargo.toml says Apache-2.0
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
 CVE_PRODUCT = "baton"
-# zlib-ng (the gzip inflater, through flate2) is built from source with cmake.
+# zlib-ng (the gzip inflater, through flate2) is built from source with cmake; on x86-64,
+# ISA-L (the faster inflater there, through isal-rs) with autotools and nasm.
 DEPENDS = "cmake-native"
+DEPENDS:append:x86-64 = " nasm-native autoconf-native automake-native libtool-native"
 
 # Where the source comes from: override in your layer (a bbappend or local.conf) to point at
 # your mirror, and pin SRCREV to the revision you ship.

@@ -20,22 +20,19 @@
 //! [`ArtifactError::SizeLimit`].
 //!
 //! The gzip figures above are from an AMD EPYC. On an Intel Xeon with AVX-512 (the machine of
-//! BENCHMARKS.md from 2026-12-07), zlib-ng's inflater is the slower one. On a 41 MiB member
+//! BENCHMARKS.md since 2026-12-07), zlib-ng's inflater is the slower one. On a 41 MiB member
 //! of 256 MiB of text, one thread took:
 //! - zlib-ng 0.23-0.24 s (0.22 s built without its AVX-512 code);
 //! - libdeflate 0.20 s into a whole buffer, 0.14-0.17 s of user time for `libdeflate-gunzip`;
 //! - ISA-L through `isal-rs` 0.5.3, streaming, 0.18 s.
 //!
-//! A gzip verify is then 1.38-1.40x `libdeflate-gunzip -c` there. A profile puts the decoding
-//! thread's time almost all in zlib-ng's `inflate_fast`, with the hashing hidden on the other
-//! thread, so only a faster inflater closes that gap. ISA-L is the candidate: it reported a
-//! truncated member, a wrong CRC and a flipped byte as errors when checked. Swapped in here,
-//! it made a gzip verify 0.67x the time it takes with zlib-ng. It is not adopted yet:
-//! - it builds with autotools and nasm, and its configure-based cross build for devices'
-//!   CPUs is unchecked;
-//! - its decoder is not `Send` (raw pointers in its state), so it would have to be built on
-//!   the read-ahead thread, since this crate takes no `unsafe`;
-//! - its errors read as Debug text (`DecompressionError(IncorrectChecksum)`).
+//! A gzip verify was then 1.38x `libdeflate-gunzip -c` there, with the decoding thread's time
+//! almost all in zlib-ng's `inflate_fast` and the hashing hidden on the other thread. So on
+//! x86_64 a large gzip member is inflated by ISA-L ([`Compression::fastest_decoder`],
+//! `gzip.rs`): 0.55 s became 0.30 s for the 256 MiB verify, 0.81x `libdeflate-gunzip -c`.
+//! zlib-ng stays for everything else: other CPUs (ISA-L's nasm code is x86 only and its
+//! cross build for ARM unchecked), headers and small members (decoded on the reading
+//! thread, where a decoder must be `Send` and ISA-L's is not), and writing gzip.
 
 use std::fmt;
 use std::io::{self, BufRead, Read};
@@ -82,8 +79,7 @@ impl Compression {
     }
 
     /// A reader of the decompressed bytes of `input`, producing at most `cap` bytes; the
-    /// byte past the cap is an error naming `member`.
-    /// `Send`, so that it can decode on its own thread (`read_ahead`).
+    /// byte past the cap is an error naming `member`. `Send`: gzip through zlib-ng.
     pub(crate) fn decoder<'a>(
         self,
         input: impl BufRead + Send + 'a,
@@ -110,11 +106,28 @@ impl Compression {
                 Box::new(d)
             }
         };
+        Ok(Capped::new(inner, member, cap))
+    }
+
+    /// The same for a large member, with gzip through the fastest inflater this CPU has
+    /// (`gzip.rs`: ISA-L on x86_64). Not `Send`, as ISA-L's decoder is not: build it on the
+    /// thread that reads it (`read_ahead` takes a factory for that).
+    pub(crate) fn fastest_decoder<'a>(
+        self,
+        input: impl BufRead + Send + 'a,
+        limits: &Limits,
+        member: &str,
+        cap: u64,
+    ) -> Result<Capped<Box<dyn Read + 'a>>, ArtifactError> {
+        if self == Self::Gzip {
+            return Ok(Capped::new(super::gzip::decoder(input), member, cap));
+        }
+        let sendable = self.decoder(input, limits, member, cap)?;
         Ok(Capped {
-            inner,
-            left: cap,
+            inner: sendable.inner,
+            left: sendable.left,
             cap,
-            member: member.to_owned(),
+            member: sendable.member,
         })
     }
 }
@@ -136,6 +149,17 @@ pub(crate) struct Capped<R> {
     left: u64,
     cap: u64,
     member: String,
+}
+
+impl<R> Capped<R> {
+    fn new(inner: R, member: &str, cap: u64) -> Self {
+        Self {
+            inner,
+            left: cap,
+            cap,
+            member: member.to_owned(),
+        }
+    }
 }
 
 impl<R: Read> Read for Capped<R> {
@@ -178,10 +202,15 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         io::Write::write_all(&mut gz, &zeros).unwrap();
         let packed = gz.finish().unwrap();
-        let mut d = Compression::Gzip
-            .decoder(&packed[..], &Limits::default(), "m", 4096)
-            .unwrap();
-        let err = io::copy(&mut d, &mut io::sink()).unwrap_err();
-        assert_eq!(ArtifactError::read("m", err).reason(), "size_limit");
+        let limits = Limits::default();
+        let sendable = Compression::Gzip.decoder(&packed[..], &limits, "m", 4096);
+        let fastest = Compression::Gzip.fastest_decoder(&packed[..], &limits, "m", 4096);
+        for mut d in [
+            Capped::new(Box::new(sendable.unwrap()) as Box<dyn Read>, "m", u64::MAX),
+            fastest.unwrap(),
+        ] {
+            let err = io::copy(&mut d, &mut io::sink()).unwrap_err();
+            assert_eq!(ArtifactError::read("m", err).reason(), "size_limit");
+        }
     }
 }

@@ -17,6 +17,7 @@ mod compat;
 mod compression;
 mod error;
 mod file;
+mod gzip;
 mod header;
 mod limits;
 mod manifest;

@@ -33,11 +33,16 @@ enum Message {
     End,
 }
 
-/// Runs `body` with a reader of `source`'s bytes, read ahead by a scoped thread. Returns once
-/// `body` has returned and the thread has stopped.
-pub(crate) fn with_read_ahead<S, T>(source: S, body: impl FnOnce(&mut ReadAhead) -> T) -> T
+/// Runs `body` with a reader of the bytes of the source that `make` builds on a scoped
+/// thread and reads ahead there (a decoder need not be `Send`: it never leaves that thread).
+/// If `make` fails, its error is what the reader reads. Returns once `body` has returned and
+/// the thread has stopped.
+pub(crate) fn with_read_ahead<S, T>(
+    make: impl FnOnce() -> io::Result<S> + Send,
+    body: impl FnOnce(&mut ReadAhead) -> T,
+) -> T
 where
-    S: Read + Send,
+    S: Read,
 {
     let (full_tx, full_rx) = sync_channel(DEPTH);
     // Room for every buffer that can exist, so handing one back never blocks.
@@ -45,7 +50,12 @@ where
     std::thread::scope(|scope| {
         let started = std::thread::Builder::new()
             .name("artifact-decode".into())
-            .spawn_scoped(scope, move || decode(source, &full_tx, &empty_rx));
+            .spawn_scoped(scope, move || match make() {
+                Ok(source) => decode(source, &full_tx, &empty_rx),
+                Err(e) => {
+                    let _ = full_tx.send(Message::Failed(e));
+                }
+            });
         let mut reader = ReadAhead {
             full: full_rx,
             empty: empty_tx,
@@ -203,7 +213,7 @@ mod tests {
                 turn: 0,
                 fail: fails.then_some(io::ErrorKind::InvalidData),
             };
-            let (got, end) = with_read_ahead(source, |r| {
+            let (got, end) = with_read_ahead(|| Ok(source), |r| {
                 let mut got = Vec::new();
                 let mut turn = 0;
                 let end = loop {
@@ -237,15 +247,31 @@ mod tests {
             turn: 0,
             fail: Some(io::ErrorKind::InvalidData),
         };
-        with_read_ahead(source, |r| {
-            let mut buf = [0u8; 8];
-            assert_eq!(r.read(&mut buf).unwrap(), 3);
-            assert_eq!(
-                r.read(&mut buf).unwrap_err().kind(),
-                io::ErrorKind::InvalidData
-            );
-            assert!(r.read(&mut buf).is_err(), "an error is not an end");
-        });
+        with_read_ahead(
+            || Ok(source),
+            |r| {
+                let mut buf = [0u8; 8];
+                assert_eq!(r.read(&mut buf).unwrap(), 3);
+                assert_eq!(
+                    r.read(&mut buf).unwrap_err().kind(),
+                    io::ErrorKind::InvalidData
+                );
+                assert!(r.read(&mut buf).is_err(), "an error is not an end");
+            },
+        );
+    }
+
+    #[test]
+    fn a_source_that_cannot_be_built_is_an_error_to_read() {
+        let r = with_read_ahead(
+            || -> io::Result<&[u8]> { Err(io::Error::new(io::ErrorKind::InvalidData, "bad")) },
+            |r| r.read(&mut [0u8; 8]),
+        );
+        let e = r.unwrap_err();
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (io::ErrorKind::InvalidData, "bad".into())
+        );
     }
 
     #[test]
@@ -260,11 +286,14 @@ mod tests {
             }
         }
         let decoded = AtomicUsize::new(0);
-        with_read_ahead(Endless(&decoded), |r| {
-            let mut one = [0u8; 1];
-            r.read_exact(&mut one).unwrap();
-            assert_eq!(one, [7]);
-        });
+        with_read_ahead(
+            || Ok(Endless(&decoded)),
+            |r| {
+                let mut one = [0u8; 1];
+                r.read_exact(&mut one).unwrap();
+                assert_eq!(one, [7]);
+            },
+        );
         let bound = (DEPTH + 2) * CHUNK;
         let seen = decoded.load(Ordering::Relaxed);
         assert!(seen <= bound, "decoded {seen} bytes, bound {bound}");

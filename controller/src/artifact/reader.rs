@@ -155,8 +155,10 @@ impl<R: Read> ArtifactReader<R> {
     }
 
     /// The data tar is decompressed on a second thread while this one parses it, hashes and
-    /// feeds the sink (`read_ahead`): a compressed payload costs about its decompression. A
-    /// data member of at most [`READ_AHEAD_ABOVE`] stored bytes is decoded on this thread.
+    /// feeds the sink (`read_ahead`): a compressed payload costs about its decompression. The
+    /// decoder is built on that thread, so it may be the fastest one even if it is not `Send`
+    /// (ISA-L for gzip on x86_64). A data member of at most [`READ_AHEAD_ABOVE`] stored bytes
+    /// is decoded on this thread, gzip through zlib-ng.
     fn stream(&mut self, sink: &mut dyn PayloadSink) -> Result<Verified, ArtifactError>
     where
         R: Send,
@@ -173,15 +175,20 @@ impl<R: Read> ArtifactReader<R> {
         };
         if let Some((label, compression, stored_size)) = self.data.take() {
             let stored = BufReader::with_capacity(64 << 10, &mut self.outer);
-            let decoder =
-                compression.decoder(stored, &self.limits, &label, self.limits.data_tar_bytes())?;
             let limits = &self.limits;
             let names = limits.name_bytes;
+            let cap = limits.data_tar_bytes();
             if stored_size <= READ_AHEAD_ABOVE {
+                let decoder = compression.decoder(stored, limits, &label, cap)?;
                 let inner = TarReader::new(decoder, label.as_str(), names);
                 stream_files(inner, &mut expected, &mut verified, limits, sink)?;
             } else {
-                with_read_ahead(decoder, |decoded| {
+                let make = || {
+                    compression
+                        .fastest_decoder(stored, limits, &label, cap)
+                        .map_err(ArtifactError::into_io)
+                };
+                with_read_ahead(make, |decoded| {
                     let inner = TarReader::new(decoded, label.as_str(), names);
                     stream_files(inner, &mut expected, &mut verified, limits, sink)
                 })?;
