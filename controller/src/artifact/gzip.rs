@@ -21,7 +21,9 @@
 //! Its decoder holds raw pointers, so it is not `Send`: it is built on the thread that runs
 //! it (`read_ahead` takes a factory), never moved.
 
-use std::io::{self, BufRead, Read};
+#[cfg(target_arch = "x86_64")]
+use std::io;
+use std::io::{BufRead, Read};
 
 /// A reader of the bytes that the gzip stream `input` decompresses to, every member of it.
 pub(crate) fn decoder<'a>(input: impl BufRead + 'a) -> Box<dyn Read + 'a> {
@@ -131,7 +133,7 @@ fn explain(e: io::Error, source_ended: bool) -> io::Error {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::io::Write;
+    use std::io::{self, Write};
 
     /// Hands out `data` in reads of the given sizes (cycling): a source that reads short.
     struct Short<'a> {
