@@ -224,6 +224,33 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Damage anywhere is an error, or, in the header fields gzip leaves unchecked
+        /// (time, flags for the compressor, OS), the same bytes: never other bytes, a hang or
+        /// a panic.
+        #[test]
+        fn damaged_streams_are_errors_or_the_same_bytes(
+            seed in any::<u64>(),
+            level in 0u32..10,
+            flips in prop::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..4),
+            cut in prop_oneof![Just(None), any::<prop::sample::Index>().prop_map(Some)],
+        ) {
+            let want = text(150_000, seed);
+            let mut packed = gzip(&want, level);
+            for (at, mask) in &flips {
+                let i = at.index(packed.len());
+                packed[i] ^= mask;
+            }
+            if let Some(cut) = cut {
+                packed.truncate(cut.index(packed.len()));
+            }
+            if let Ok(got) = decode(&packed, vec![4096], 128 << 10) {
+                prop_assert!(got == want, "damage decoded to {} other bytes", got.len());
+            }
+        }
+    }
+
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn a_cut_stream_is_unexpected_eof() {
