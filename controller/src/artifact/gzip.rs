@@ -14,9 +14,9 @@
 //!   corrupt data, so short reads from a valid stream were rejected when tried (one byte at
 //!   a time, or a few bytes now and then). [`Filled`] reads until the buffer is full or the
 //!   source ends, so only the last steps of a stream can see less.
-//! - errors turned into what the rest of the crate reads: corrupt data as `InvalidData`, a
-//!   stream that ends before its trailer as `UnexpectedEof` (ISA-L says only "no progress"
-//!   then), each with words instead of its Debug names.
+//! - errors turned into what the rest of the crate reads: corrupt data as `InvalidData`,
+//!   with words instead of its Debug names, and a stream that stops inside a member said so
+//!   (ISA-L says only "no progress" then, for a cut member and for some damage alike).
 //!
 //! Its decoder holds raw pointers, so it is not `Send`: it is built on the thread that runs
 //! it (`read_ahead` takes a factory), never moved.
@@ -94,7 +94,7 @@ impl<R: Read> Read for Filled<R> {
     }
 }
 
-/// An ISA-L error as `InvalidData` (corrupt) or `UnexpectedEof` (cut short) with words; a
+/// An ISA-L error as `InvalidData` with words (a member that stops short included); a
 /// source's own error passes through unchanged.
 #[cfg(target_arch = "x86_64")]
 fn explain(e: io::Error, source_ended: bool) -> io::Error {
@@ -104,29 +104,34 @@ fn explain(e: io::Error, source_ended: bool) -> io::Error {
         return e;
     };
     let what = match isal {
-        Error::DecompressionError(Code::IncorrectChecksum) => {
-            "the CRC-32 or length in a gzip trailer does not match the data"
-        }
-        Error::DecompressionError(Code::InvalidWrapper | Code::UnsupportedMethod) => {
-            "not a gzip member header (gzip with deflate expected)"
-        }
-        Error::DecompressionError(Code::InvalidBlock) => "an invalid deflate block",
-        Error::DecompressionError(Code::InvalidSymbol) => "an invalid deflate symbol",
-        Error::DecompressionError(Code::InvalidLoopBack) => {
-            "a deflate back-reference before the start of the data"
-        }
-        // No progress at the end of the source: the stream was cut before its trailer.
+        Error::DecompressionError(code) => match code {
+            Code::IncorrectChecksum => {
+                "the CRC-32 or length in a gzip trailer does not match the data"
+            }
+            Code::InvalidWrapper | Code::UnsupportedMethod => {
+                "not a gzip member header (gzip with deflate expected)"
+            }
+            Code::InvalidBlock => "an invalid deflate block",
+            Code::InvalidSymbol => "an invalid deflate symbol",
+            Code::InvalidLoopBack => "a deflate back-reference before the start of the data",
+            _ => "gzip data ISA-L rejects",
+        },
+        // No progress with the whole source read: the last member is cut short, or damaged
+        // so that it reads as cut (ISA-L cannot tell which). Not `UnexpectedEof`: that would
+        // say the Artifact ends early, and a file cut short is caught by the outer tar.
         Error::Other(_) if source_ended => {
-            return io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the gzip stream ends inside a member",
-            )
+            "a gzip stream that stops inside a member (cut short or damaged)"
         }
+        // isal-rs's words for a stream that makes no progress; its exit code says nothing.
         Error::Other(_) => "gzip data that decodes to nothing",
-        Error::DecompressionError(_) | Error::CompressionError(_) => "gzip data ISA-L rejects",
+        Error::CompressionError(_) => "gzip data ISA-L rejects",
         Error::Io(_) => return e,
     };
-    io::Error::new(io::ErrorKind::InvalidData, format!("{what} ({isal})"))
+    let detail = match isal {
+        Error::DecompressionError(code) => format!(" (ISA-L: {code:?})"),
+        _ => String::new(),
+    };
+    io::Error::new(io::ErrorKind::InvalidData, format!("{what}{detail}"))
 }
 
 #[cfg(test)]
@@ -253,11 +258,15 @@ mod tests {
 
     #[test]
     #[cfg(target_arch = "x86_64")]
-    fn a_cut_stream_is_unexpected_eof() {
+    fn a_cut_stream_is_invalid_data_that_says_so() {
         let packed = gzip(&text(300_000, 7), 6);
         for cut in [1, 4, 8, 100, packed.len() / 2] {
             let e = decode(&packed[..packed.len() - cut], vec![4096], 128 << 10).unwrap_err();
-            assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "cut {cut}: {e}");
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData, "cut {cut}: {e}");
+            assert!(
+                e.to_string().contains("stops inside a member"),
+                "cut {cut}: {e}"
+            );
         }
     }
 
@@ -298,7 +307,8 @@ mod tests {
         }
         // Shorter: a member cut inside its header, for all ISA-L can tell.
         let e = with_tail(b"garbage");
-        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        assert!(e.to_string().contains("stops inside a member"), "{e}");
     }
 
     #[test]
