@@ -61,7 +61,8 @@ impl<R: Read> Read for Isal<R> {
     }
 }
 
-/// Reads until the buffer is full or the source ends (see the module's note).
+/// Reads until the buffer is full or the source ends (see the module's note), through
+/// `read_ahead::fill`, which fills the decoding thread's buffers the same way.
 #[cfg(target_arch = "x86_64")]
 struct Filled<R> {
     inner: R,
@@ -77,18 +78,15 @@ impl<R: Read> Read for Filled<R> {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
-        let mut len = 0;
-        while len < buf.len() && !self.ended {
-            match self.inner.read(&mut buf[len..]) {
-                Ok(0) => self.ended = true,
-                Ok(n) => len += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if len == 0 => return Err(e),
-                Err(e) => {
-                    self.failed = Some(e);
-                    break;
-                }
-            }
+        if self.ended {
+            return Ok(0);
+        }
+        let (len, done) = super::read_ahead::fill(&mut self.inner, buf);
+        match done {
+            Some(Ok(())) => self.ended = true,
+            Some(Err(e)) if len == 0 => return Err(e),
+            Some(Err(e)) => self.failed = Some(e),
+            None => {}
         }
         Ok(len)
     }

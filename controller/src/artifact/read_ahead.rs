@@ -80,27 +80,30 @@ where
 fn decode(mut source: impl Read, full: &SyncSender<Message>, empty: &Receiver<Vec<u8>>) {
     loop {
         let mut buf = empty.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
-        let (len, next) = fill(&mut source, &mut buf);
+        let (len, done) = fill(&mut source, &mut buf);
         if len > 0 && full.send(Message::Data(buf, len)).is_err() {
             return; // The reader is gone: nobody wants the rest.
         }
-        if let Some(last) = next {
-            let _ = full.send(last);
+        if let Some(done) = done {
+            let _ = full.send(match done {
+                Ok(()) => Message::End,
+                Err(e) => Message::Failed(e),
+            });
             return;
         }
     }
 }
 
-/// Reads until `buf` is full, the source ends or it fails: the count read, and the message
-/// that follows those bytes when the source is done (`End` or `Failed`).
-fn fill(source: &mut impl Read, buf: &mut [u8]) -> (usize, Option<Message>) {
+/// Reads until `buf` is full, the source ends or it fails: the count read, and, when the
+/// source is done, how it finished after those bytes (`Ok` at its end, or its error).
+pub(crate) fn fill(source: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Result<()>>) {
     let mut len = 0;
     while len < buf.len() {
         match source.read(&mut buf[len..]) {
-            Ok(0) => return (len, Some(Message::End)),
+            Ok(0) => return (len, Some(Ok(()))),
             Ok(n) => len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (len, Some(Message::Failed(e))),
+            Err(e) => return (len, Some(Err(e))),
         }
     }
     (len, None)
